@@ -1,0 +1,42 @@
+# geodatastore — the two commands users need are `make start-cluster` and `make test`.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all bootstrap configure build test bench start-cluster stop-cluster status format clean
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	@$(MAKE) --no-print-directory configure
+
+configure: bootstrap
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2
+
+start-cluster: build
+	@bash scripts/cluster.sh start
+
+stop-cluster:
+	@bash scripts/cluster.sh stop
+
+status:
+	@bash scripts/cluster.sh status
+
+format:
+	find src storage replication antientropy config tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,78 @@
+// The shape every CRDT type has (as every riak_dt module does), and the envelope codec
+// built on it.
+//
+// A type T is a join-semilattice of states:
+//   - delta mutators are const members that return a delta of type T (or StatusOr<T> when the
+//     op can be refused); the caller joins the delta into the state: x' = x.Join(delta);
+//   - Join is idempotent, commutative and associative;
+//   - operator== is structural equality, Value() is what users read;
+//   - EncodeState/DecodeState fill and read T's member of CrdtValue's oneof; Encode and
+//     Decode below add and check the type tag and version.
+#pragma once
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "crdt/codec.h"
+#include "geodatastore/v1/crdt.pb.h"
+
+namespace geodatastore::crdt {
+
+template <typename T>
+concept Crdt = std::regular<T> &&
+    requires(T& state, const T& other, const v1::CrdtValue& in, v1::CrdtValue* out) {
+      { T::kType } -> std::convertible_to<v1::CrdtType>;
+      { T::kStateCase } -> std::convertible_to<v1::CrdtValue::StateCase>;
+      { state.Join(other) } -> std::same_as<void>;
+      { other.Value() };
+      { other.EncodeState(out) } -> std::same_as<void>;
+      { T::DecodeState(in) } -> std::same_as<StatusOr<T>>;
+    };
+
+template <Crdt T>
+v1::CrdtValue Encode(const T& state) {
+  v1::CrdtValue out;
+  out.set_type(T::kType);
+  out.set_version(kEncodingVersion);
+  state.EncodeState(&out);
+  return out;
+}
+
+template <Crdt T>
+StatusOr<T> Decode(const v1::CrdtValue& in) {
+  if (in.type() != T::kType) {
+    return Corruption("type tag " + std::string(TypeName(in.type())) + " where " +
+                      std::string(TypeName(T::kType)) + " was expected");
+  }
+  if (in.version() != kEncodingVersion) {
+    return Corruption("unsupported encoding version " + std::to_string(in.version()));
+  }
+  if (in.state_case() != T::kStateCase) {
+    return Corruption("state does not match type tag " + std::string(TypeName(T::kType)));
+  }
+  return T::DecodeState(in);
+}
+
+template <Crdt T>
+std::string EncodeToBytes(const T& state) {
+  return SerializeCanonical(Encode(state));
+}
+
+template <Crdt T>
+StatusOr<T> DecodeFromBytes(std::string_view bytes) {
+  v1::CrdtValue value;
+  if (!value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Corruption("undecodable " + std::string(TypeName(T::kType)) + " bytes");
+  }
+  return Decode<T>(value);
+}
+
+template <Crdt T>
+T Joined(T a, const T& b) {
+  a.Join(b);
+  return a;
+}
+
+}  // namespace geodatastore::crdt

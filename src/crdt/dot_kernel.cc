@@ -1,0 +1,186 @@
+#include "crdt/dot_kernel.h"
+
+#include <algorithm>
+#include <set>
+
+namespace geodatastore::crdt {
+
+namespace {
+
+bool HasDot(const DotKernel::DotList& dots, const Dot& d) {
+  return std::binary_search(dots.begin(), dots.end(), d);
+}
+
+// The dots of one key after a join: those both sides hold, plus those one side holds
+// that the other side has not seen (had it seen them and not kept them, it removed them).
+DotKernel::DotList MergeDots(const DotKernel::DotList& a, const CausalContext& a_ctx,
+                             const DotKernel::DotList& b, const CausalContext& b_ctx) {
+  DotKernel::DotList out;
+  out.reserve(std::max(a.size(), b.size()));
+  auto ai = a.begin();
+  auto bi = b.begin();
+  while (ai != a.end() || bi != b.end()) {
+    if (bi == b.end() || (ai != a.end() && *ai < *bi)) {
+      if (!b_ctx.Contains(*ai)) out.push_back(*ai);
+      ++ai;
+    } else if (ai == a.end() || *bi < *ai) {
+      if (!a_ctx.Contains(*bi)) out.push_back(*bi);
+      ++bi;
+    } else {
+      out.push_back(*ai);
+      ++ai;
+      ++bi;
+    }
+  }
+  return out;
+}
+
+DotKernel::DotList Unseen(const DotKernel::DotList& dots, const CausalContext& ctx) {
+  DotKernel::DotList out;
+  for (const Dot& d : dots) {
+    if (!ctx.Contains(d)) out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+DotKernel::DotKernel(const DotKernel& other)
+    : context_(other.context_), entries_(other.entries_) {}
+
+DotKernel& DotKernel::operator=(const DotKernel& other) {
+  if (this != &other) {
+    context_ = other.context_;
+    entries_ = other.entries_;
+    index_.clear();
+    index_valid_ = false;
+  }
+  return *this;
+}
+
+DotKernel DotKernel::AddDelta(ReplicaId replica, std::string_view key) const {
+  DotKernel delta = RemoveDelta(key);
+  const Dot dot = context_.Next(replica);
+  delta.context_.Add(dot);
+  delta.entries_.emplace(std::string(key), DotList{dot});
+  return delta;
+}
+
+DotKernel DotKernel::ReplaceAllDelta(ReplicaId replica, std::string_view key) const {
+  DotKernel delta;
+  for (const auto& [k, dots] : entries_) {
+    for (const Dot& d : dots) delta.context_.Add(d);
+  }
+  const Dot dot = context_.Next(replica);
+  delta.context_.Add(dot);
+  delta.entries_.emplace(std::string(key), DotList{dot});
+  return delta;
+}
+
+DotKernel DotKernel::RemoveDelta(std::string_view key) const {
+  DotKernel delta;
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    for (const Dot& d : it->second) delta.context_.Add(d);
+  }
+  return delta;
+}
+
+void DotKernel::Join(const DotKernel& other) {
+  // Looking up each of other's dots beats a scan only when other is much smaller.
+  const uint64_t other_dots = other.context_.DotCount();
+  if (other_dots * 8 < entries_.size()) {
+    JoinByIndex(other);
+  } else {
+    JoinByScan(other);
+  }
+  context_.Join(other.context_);
+}
+
+void DotKernel::JoinByScan(const DotKernel& other) {
+  index_.clear();
+  index_valid_ = false;
+  auto a = entries_.begin();
+  auto b = other.entries_.begin();
+  while (a != entries_.end() || b != other.entries_.end()) {
+    if (b == other.entries_.end() || (a != entries_.end() && a->first < b->first)) {
+      // Only here: other removed the dots it has seen.
+      std::erase_if(a->second, [&](const Dot& d) { return other.context_.Contains(d); });
+      a = a->second.empty() ? entries_.erase(a) : std::next(a);
+    } else if (a == entries_.end() || b->first < a->first) {
+      DotList kept = Unseen(b->second, context_);
+      if (!kept.empty()) entries_.emplace_hint(a, b->first, std::move(kept));
+      ++b;
+    } else {
+      a->second = MergeDots(a->second, context_, b->second, other.context_);
+      a = a->second.empty() ? entries_.erase(a) : std::next(a);
+      ++b;
+    }
+  }
+}
+
+void DotKernel::JoinByIndex(const DotKernel& other) {
+  if (!index_valid_) BuildIndex();
+  // Dots of ours that other has seen but no longer holds were removed there.
+  other.context_.ForEachDot([&](const Dot& d) {
+    auto hit = index_.find(d);
+    if (hit == index_.end()) return;
+    const std::string& key = *hit->second;
+    auto theirs = other.entries_.find(key);
+    if (theirs != other.entries_.end() && HasDot(theirs->second, d)) return;
+    auto ours = entries_.find(key);
+    index_.erase(hit);
+    std::erase(ours->second, d);
+    if (ours->second.empty()) entries_.erase(ours);
+  });
+  for (const auto& [key, their_dots] : other.entries_) {
+    auto ours = entries_.find(key);
+    if (ours == entries_.end()) {
+      DotList kept = Unseen(their_dots, context_);
+      if (kept.empty()) continue;
+      auto inserted = entries_.emplace(key, std::move(kept)).first;
+      Reindex(&inserted->first, {}, inserted->second);
+    } else {
+      DotList merged = MergeDots(ours->second, context_, their_dots, other.context_);
+      Reindex(&ours->first, ours->second, merged);
+      if (merged.empty()) {
+        entries_.erase(ours);
+      } else {
+        ours->second = std::move(merged);
+      }
+    }
+  }
+}
+
+void DotKernel::BuildIndex() {
+  index_.clear();
+  index_.reserve(entries_.size());
+  for (const auto& [key, dots] : entries_) {
+    for (const Dot& d : dots) index_.emplace(d, &key);
+  }
+  index_valid_ = true;
+}
+
+void DotKernel::Reindex(const std::string* key, const DotList& before, const DotList& after) {
+  for (const Dot& d : before) {
+    if (!HasDot(after, d)) index_.erase(d);
+  }
+  for (const Dot& d : after) index_.emplace(d, key);
+}
+
+bool DotKernel::FromParts(CausalContext context, Entries entries, DotKernel* out) {
+  std::set<Dot> seen;
+  for (const auto& [key, dots] : entries) {
+    if (dots.empty() || !std::is_sorted(dots.begin(), dots.end())) return false;
+    for (const Dot& d : dots) {
+      if (d.counter == 0 || !context.Contains(d) || !seen.insert(d).second) return false;
+    }
+  }
+  DotKernel k;
+  k.context_ = std::move(context);
+  k.entries_ = std::move(entries);
+  *out = std::move(k);
+  return true;
+}
+
+}  // namespace geodatastore::crdt

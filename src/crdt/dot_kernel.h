@@ -1,0 +1,78 @@
+// A dot kernel: keys (set elements, register values) each tagged with the dots of the
+// writes that put them there, plus the causal context of everything seen. It is the
+// shared core of the add-wins OR-Set (no per-element tombstones: a removed key leaves only
+// its dots in the context) and of the MV-Register.
+//
+// Thread safety: plain value; a const kernel may be read from many threads only when no
+// thread calls Join or the delta mutators, which build a private dot index lazily.
+//
+// Invariants: every dot in entries() is covered by context(); no dot tags two keys; every
+// key has at least one dot; dot lists are sorted.
+//
+// Cost: delta mutators are O(log n). Join(delta) with a context much smaller than this
+// kernel is O(|delta| log n) through a dot -> key index built on first use; a join with a
+// large state is one O(n + m) merge.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "crdt/causal_context.h"
+
+namespace geodatastore::crdt {
+
+class DotKernel {
+ public:
+  using DotList = std::vector<Dot>;  // sorted
+  using Entries = std::map<std::string, DotList, std::less<>>;
+
+  DotKernel() = default;
+  DotKernel(const DotKernel& other);
+  DotKernel& operator=(const DotKernel& other);
+  DotKernel(DotKernel&&) noexcept = default;
+  DotKernel& operator=(DotKernel&&) noexcept = default;
+
+  bool Contains(std::string_view key) const { return entries_.find(key) != entries_.end(); }
+  const Entries& entries() const { return entries_; }
+  const CausalContext& context() const { return context_; }
+
+  // Delta: key tagged with a fresh dot of replica; the dots key had are superseded.
+  DotKernel AddDelta(ReplicaId replica, std::string_view key) const;
+  // Delta: like AddDelta, but every other key is superseded too (an MV-Register write).
+  DotKernel ReplaceAllDelta(ReplicaId replica, std::string_view key) const;
+  // Delta: key's dots superseded, nothing added. Empty if key is absent.
+  DotKernel RemoveDelta(std::string_view key) const;
+
+  void Join(const DotKernel& other);
+
+  bool operator==(const DotKernel& other) const {
+    return entries_ == other.entries_ && context_ == other.context_;
+  }
+
+  // Builds a kernel from decoded parts; false if they break an invariant above.
+  static bool FromParts(CausalContext context, Entries entries, DotKernel* out);
+
+ private:
+  struct DotHash {
+    size_t operator()(const Dot& d) const {
+      return std::hash<uint64_t>()(d.replica * 0x9E3779B97F4A7C15ull ^ d.counter);
+    }
+  };
+  // Dot -> the key it tags; points into entries_' nodes, which std::map keeps stable.
+  using Index = std::unordered_map<Dot, const std::string*, DotHash>;
+
+  void JoinByScan(const DotKernel& other);
+  void JoinByIndex(const DotKernel& other);
+  void BuildIndex();
+  void Reindex(const std::string* key, const DotList& before, const DotList& after);
+
+  CausalContext context_;
+  Entries entries_;
+  Index index_;
+  bool index_valid_ = false;
+};
+
+}  // namespace geodatastore::crdt

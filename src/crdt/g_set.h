@@ -1,0 +1,40 @@
+// Grow-only set of byte strings: elements are added, never removed.
+//
+// Thread safety: plain value.
+#pragma once
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crdt/crdt.h"
+
+namespace geodatastore::crdt {
+
+using StringSet = std::set<std::string, std::less<>>;
+
+class GSet {
+ public:
+  static constexpr v1::CrdtType kType = v1::G_SET;
+  static constexpr v1::CrdtValue::StateCase kStateCase = v1::CrdtValue::kGSet;
+
+  // Delta: {element}.
+  GSet Add(std::string_view element) const;
+
+  bool Contains(std::string_view element) const { return elements_.count(element) > 0; }
+  size_t size() const { return elements_.size(); }
+  std::vector<std::string> Value() const { return {elements_.begin(), elements_.end()}; }
+  void Join(const GSet& other) { elements_.insert(other.elements_.begin(), other.elements_.end()); }
+  bool operator==(const GSet&) const = default;
+
+  void EncodeState(v1::CrdtValue* out) const;
+  static StatusOr<GSet> DecodeState(const v1::CrdtValue& in);
+
+ private:
+  StringSet elements_;
+};
+
+static_assert(Crdt<GSet>);
+
+}  // namespace geodatastore::crdt

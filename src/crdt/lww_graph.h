@@ -1,0 +1,82 @@
+// Directed graph from two LWW element sets, vertices and edges (Shapiro et al. 2011, the
+// LWW variant of the 2P2P-graph). Ties between an add and a remove of equal timestamps go
+// to the remove.
+//
+// An edge is visible only while its own add wins, both of its vertices are visible, and
+// each vertex was added no later than the edge. So removing a vertex hides its edges for
+// good (a re-added vertex does not bring back older edges), and an edge that arrives
+// through a merge before its vertex stays hidden until the vertex arrives.
+//
+// Thread safety: plain value.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "crdt/crdt.h"
+#include "crdt/lww_element.h"
+
+namespace geodatastore::crdt {
+
+class LWWGraph {
+ public:
+  static constexpr v1::CrdtType kType = v1::LWW_GRAPH;
+  static constexpr v1::CrdtValue::StateCase kStateCase = v1::CrdtValue::kLwwGraph;
+
+  using Edge = std::pair<std::string, std::string>;  // (from, to)
+  struct Snapshot {
+    std::vector<std::string> vertices;  // sorted
+    std::vector<Edge> edges;            // sorted
+    bool operator==(const Snapshot&) const = default;
+  };
+  // Paths() stops after this many paths unless told otherwise.
+  static constexpr size_t kDefaultMaxPaths = 10000;
+
+  // Delta adding vertex at stamp; empty if the vertex is already visible (re-stamping it
+  // would hide its edges).
+  LWWGraph AddVertex(Stamp stamp, std::string_view vertex) const;
+  // Delta removing vertex and its visible edges; kNotFound if the vertex is not visible.
+  StatusOr<LWWGraph> RemoveVertex(Stamp stamp, std::string_view vertex) const;
+  // kInvalidArgument for a self-loop, kNotFound unless both vertices are visible.
+  StatusOr<LWWGraph> AddEdge(Stamp stamp, std::string_view from, std::string_view to) const;
+  // kNotFound if the edge is not visible.
+  StatusOr<LWWGraph> RemoveEdge(Stamp stamp, std::string_view from, std::string_view to) const;
+
+  bool HasVertex(std::string_view vertex) const;
+  bool HasEdge(std::string_view from, std::string_view to) const;
+  std::vector<std::string> Vertices() const;
+  std::vector<Edge> Edges() const;
+  size_t vertex_count() const { return Vertices().size(); }
+  size_t edge_count() const { return Edges().size(); }
+  // Targets of the visible edges leaving vertex, sorted.
+  std::vector<std::string> Neighbors(std::string_view vertex) const;
+  // Every simple path from -> to over visible edges, in lexicographic order, at most
+  // max_paths of them.
+  std::vector<std::vector<std::string>> Paths(std::string_view from, std::string_view to,
+                                              size_t max_paths = kDefaultMaxPaths) const;
+  Snapshot Value() const { return {Vertices(), Edges()}; }
+  // Vertices and edges whose remove wins: tombstones.
+  size_t tombstones() const;
+
+  void Join(const LWWGraph& other);
+  bool operator==(const LWWGraph&) const = default;
+
+  void EncodeState(v1::CrdtValue* out) const;
+  static StatusOr<LWWGraph> DecodeState(const v1::CrdtValue& in);
+
+ private:
+  static constexpr LwwBias kBias = LwwBias::kRemoveWins;
+
+  const LwwEntry* VisibleVertex(std::string_view vertex) const;
+  bool EdgeVisible(const Edge& edge, const LwwEntry& entry) const;
+
+  std::map<std::string, LwwEntry, std::less<>> vertices_;
+  std::map<Edge, LwwEntry> edges_;
+};
+
+static_assert(Crdt<LWWGraph>);
+
+}  // namespace geodatastore::crdt

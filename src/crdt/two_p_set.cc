@@ -1,0 +1,46 @@
+#include "crdt/two_p_set.h"
+
+namespace geodatastore::crdt {
+
+StatusOr<TwoPSet> TwoPSet::Add(std::string_view element) const {
+  if (removed_.count(element) > 0) {
+    return FailedPrecondition("element '" + std::string(element) +
+                              "' was removed from this 2p_set; removal is permanent");
+  }
+  TwoPSet delta;
+  delta.added_.emplace(element);
+  return delta;
+}
+
+TwoPSet TwoPSet::Remove(std::string_view element) const {
+  TwoPSet delta;
+  if (Contains(element)) delta.removed_.emplace(element);
+  return delta;
+}
+
+std::vector<std::string> TwoPSet::Value() const {
+  std::vector<std::string> out;
+  for (const std::string& e : added_) {
+    if (removed_.count(e) == 0) out.push_back(e);
+  }
+  return out;
+}
+
+void TwoPSet::Join(const TwoPSet& other) {
+  added_.insert(other.added_.begin(), other.added_.end());
+  removed_.insert(other.removed_.begin(), other.removed_.end());
+}
+
+void TwoPSet::EncodeState(v1::CrdtValue* out) const {
+  EncodeStrings(added_, out->mutable_two_p_set()->mutable_added());
+  EncodeStrings(removed_, out->mutable_two_p_set()->mutable_removed());
+}
+
+StatusOr<TwoPSet> TwoPSet::DecodeState(const v1::CrdtValue& in) {
+  TwoPSet out;
+  GDS_ASSIGN_OR_RETURN(out.added_, DecodeStringSet(in.two_p_set().added(), "2p_set added"));
+  GDS_ASSIGN_OR_RETURN(out.removed_, DecodeStringSet(in.two_p_set().removed(), "2p_set removed"));
+  return out;
+}
+
+}  // namespace geodatastore::crdt

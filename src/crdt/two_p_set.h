@@ -1,0 +1,45 @@
+// Two-phase set: a grow-only set of additions and one of removals (tombstones). An element
+// is present when added and not removed; removal is permanent.
+//
+// Thread safety: plain value.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crdt/crdt.h"
+#include "crdt/g_set.h"
+
+namespace geodatastore::crdt {
+
+class TwoPSet {
+ public:
+  static constexpr v1::CrdtType kType = v1::TWO_P_SET;
+  static constexpr v1::CrdtValue::StateCase kStateCase = v1::CrdtValue::kTwoPSet;
+
+  // Delta adding element; kFailedPrecondition if this replica has seen it removed.
+  StatusOr<TwoPSet> Add(std::string_view element) const;
+  // Delta removing element for good; empty when element is not present here.
+  TwoPSet Remove(std::string_view element) const;
+
+  bool Contains(std::string_view element) const {
+    return added_.count(element) > 0 && removed_.count(element) == 0;
+  }
+  std::vector<std::string> Value() const;
+  // Removed elements held as tombstones.
+  size_t tombstones() const { return removed_.size(); }
+  void Join(const TwoPSet& other);
+  bool operator==(const TwoPSet&) const = default;
+
+  void EncodeState(v1::CrdtValue* out) const;
+  static StatusOr<TwoPSet> DecodeState(const v1::CrdtValue& in);
+
+ private:
+  StringSet added_;
+  StringSet removed_;
+};
+
+static_assert(Crdt<TwoPSet>);
+
+}  // namespace geodatastore::crdt
