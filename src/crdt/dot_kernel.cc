@@ -86,10 +86,13 @@ DotKernel DotKernel::RemoveDelta(std::string_view key) const {
   return delta;
 }
 
-void DotKernel::Join(const DotKernel& other) {
+void DotKernel::Join(const DotKernel& other, JoinStrategy strategy) {
   // Looking up each of other's dots beats a scan only when other is much smaller.
-  const uint64_t other_dots = other.context_.DotCount();
-  if (other_dots * 8 < entries_.size()) {
+  if (strategy == JoinStrategy::kAuto) {
+    strategy = other.context_.DotCount() * 8 < entries_.size() ? JoinStrategy::kIndex
+                                                                : JoinStrategy::kScan;
+  }
+  if (strategy == JoinStrategy::kIndex) {
     JoinByIndex(other);
   } else {
     JoinByScan(other);

@@ -46,7 +46,10 @@ class DotKernel {
   // Delta: key's dots superseded, nothing added. Empty if key is absent.
   DotKernel RemoveDelta(std::string_view key) const;
 
-  void Join(const DotKernel& other);
+  // How Join finds the dots of this kernel that other has removed. Both give the same
+  // result; kAuto picks the cheaper. Tests force each to check them against each other.
+  enum class JoinStrategy { kAuto, kScan, kIndex };
+  void Join(const DotKernel& other, JoinStrategy strategy = JoinStrategy::kAuto);
 
   bool operator==(const DotKernel& other) const {
     return entries_ == other.entries_ && context_ == other.context_;
