@@ -85,7 +85,7 @@ StatusOr<DotKernel> DecodeKernel(const v1::DotKernel& in) {
     if (i > 0 && !(in.entries(i - 1).key() < e.key())) {
       return Corruption("dot kernel keys not strictly sorted");
     }
-    DotKernel::DotList dots;
+    DotList dots;
     dots.reserve(e.dots_size());
     for (const v1::Dot& d : e.dots()) dots.push_back({d.replica(), d.counter()});
     entries.emplace_hint(entries.end(), e.key(), std::move(dots));

@@ -7,15 +7,11 @@ namespace geodatastore::crdt {
 
 namespace {
 
-bool HasDot(const DotKernel::DotList& dots, const Dot& d) {
-  return std::binary_search(dots.begin(), dots.end(), d);
-}
-
 // The dots of one key after a join: those both sides hold, plus those one side holds
 // that the other side has not seen (had it seen them and not kept them, it removed them).
-DotKernel::DotList MergeDots(const DotKernel::DotList& a, const CausalContext& a_ctx,
-                             const DotKernel::DotList& b, const CausalContext& b_ctx) {
-  DotKernel::DotList out;
+DotList MergeDots(const DotList& a, const CausalContext& a_ctx,
+                             const DotList& b, const CausalContext& b_ctx) {
+  DotList out;
   out.reserve(std::max(a.size(), b.size()));
   auto ai = a.begin();
   auto bi = b.begin();
@@ -35,8 +31,8 @@ DotKernel::DotList MergeDots(const DotKernel::DotList& a, const CausalContext& a
   return out;
 }
 
-DotKernel::DotList Unseen(const DotKernel::DotList& dots, const CausalContext& ctx) {
-  DotKernel::DotList out;
+DotList Unseen(const DotList& dots, const CausalContext& ctx) {
+  DotList out;
   for (const Dot& d : dots) {
     if (!ctx.Contains(d)) out.push_back(d);
   }
@@ -108,14 +104,16 @@ void DotKernel::JoinByScan(const DotKernel& other) {
   while (a != entries_.end() || b != other.entries_.end()) {
     if (b == other.entries_.end() || (a != entries_.end() && a->first < b->first)) {
       // Only here: other removed the dots it has seen.
-      std::erase_if(a->second, [&](const Dot& d) { return other.context_.Contains(d); });
+      a->second.RemoveIf([&](const Dot& d) { return other.context_.Contains(d); });
       a = a->second.empty() ? entries_.erase(a) : std::next(a);
     } else if (a == entries_.end() || b->first < a->first) {
       DotList kept = Unseen(b->second, context_);
       if (!kept.empty()) entries_.emplace_hint(a, b->first, std::move(kept));
       ++b;
     } else {
-      a->second = MergeDots(a->second, context_, b->second, other.context_);
+      if (a->second != b->second) {  // equal lists, the common case, merge to themselves
+        a->second = MergeDots(a->second, context_, b->second, other.context_);
+      }
       a = a->second.empty() ? entries_.erase(a) : std::next(a);
       ++b;
     }
@@ -130,10 +128,10 @@ void DotKernel::JoinByIndex(const DotKernel& other) {
     if (hit == index_.end()) return;
     const std::string& key = *hit->second;
     auto theirs = other.entries_.find(key);
-    if (theirs != other.entries_.end() && HasDot(theirs->second, d)) return;
+    if (theirs != other.entries_.end() && theirs->second.Contains(d)) return;
     auto ours = entries_.find(key);
     index_.erase(hit);
-    std::erase(ours->second, d);
+    ours->second.Remove(d);
     if (ours->second.empty()) entries_.erase(ours);
   });
   for (const auto& [key, their_dots] : other.entries_) {
@@ -166,7 +164,7 @@ void DotKernel::BuildIndex() {
 
 void DotKernel::Reindex(const std::string* key, const DotList& before, const DotList& after) {
   for (const Dot& d : before) {
-    if (!HasDot(after, d)) index_.erase(d);
+    if (!after.Contains(d)) index_.erase(d);
   }
   for (const Dot& d : after) index_.emplace(d, key);
 }
@@ -174,7 +172,10 @@ void DotKernel::Reindex(const std::string* key, const DotList& before, const Dot
 bool DotKernel::FromParts(CausalContext context, Entries entries, DotKernel* out) {
   std::set<Dot> seen;
   for (const auto& [key, dots] : entries) {
-    if (dots.empty() || !std::is_sorted(dots.begin(), dots.end())) return false;
+    if (dots.empty() || !std::is_sorted(dots.begin(), dots.end()) ||
+        std::adjacent_find(dots.begin(), dots.end()) != dots.end()) {
+      return false;
+    }
     for (const Dot& d : dots) {
       if (d.counter == 0 || !context.Contains(d) || !seen.insert(d).second) return false;
     }

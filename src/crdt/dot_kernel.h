@@ -21,12 +21,12 @@
 #include <vector>
 
 #include "crdt/causal_context.h"
+#include "crdt/dot_list.h"
 
 namespace geodatastore::crdt {
 
 class DotKernel {
  public:
-  using DotList = std::vector<Dot>;  // sorted
   using Entries = std::map<std::string, DotList, std::less<>>;
 
   DotKernel() = default;
@@ -71,6 +71,7 @@ class DotKernel {
   void JoinByIndex(const DotKernel& other);
   void BuildIndex();
   void Reindex(const std::string* key, const DotList& before, const DotList& after);
+
 
   CausalContext context_;
   Entries entries_;
