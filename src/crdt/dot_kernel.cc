@@ -108,7 +108,8 @@ void DotKernel::JoinByScan(const DotKernel& other) {
       a = a->second.empty() ? entries_.erase(a) : std::next(a);
     } else if (a == entries_.end() || b->first < a->first) {
       DotList kept = Unseen(b->second, context_);
-      if (!kept.empty()) entries_.emplace_hint(a, b->first, std::move(kept));
+      // Inserting may move entries; continue from the one after the new key.
+      if (!kept.empty()) a = std::next(entries_.emplace_hint(a, b->first, std::move(kept)));
       ++b;
     } else {
       if (a->second != b->second) {  // equal lists, the common case, merge to themselves
@@ -126,10 +127,9 @@ void DotKernel::JoinByIndex(const DotKernel& other) {
   other.context_.ForEachDot([&](const Dot& d) {
     auto hit = index_.find(d);
     if (hit == index_.end()) return;
-    const std::string& key = *hit->second;
-    auto theirs = other.entries_.find(key);
+    auto theirs = other.entries_.find(hit->second);
     if (theirs != other.entries_.end() && theirs->second.Contains(d)) return;
-    auto ours = entries_.find(key);
+    auto ours = entries_.find(hit->second);
     index_.erase(hit);
     ours->second.Remove(d);
     if (ours->second.empty()) entries_.erase(ours);
@@ -139,11 +139,11 @@ void DotKernel::JoinByIndex(const DotKernel& other) {
     if (ours == entries_.end()) {
       DotList kept = Unseen(their_dots, context_);
       if (kept.empty()) continue;
-      auto inserted = entries_.emplace(key, std::move(kept)).first;
-      Reindex(&inserted->first, {}, inserted->second);
+      Reindex(key, {}, kept);
+      entries_.emplace(key, std::move(kept));
     } else {
       DotList merged = MergeDots(ours->second, context_, their_dots, other.context_);
-      Reindex(&ours->first, ours->second, merged);
+      Reindex(key, ours->second, merged);
       if (merged.empty()) {
         entries_.erase(ours);
       } else {
@@ -157,12 +157,12 @@ void DotKernel::BuildIndex() {
   index_.clear();
   index_.reserve(entries_.size());
   for (const auto& [key, dots] : entries_) {
-    for (const Dot& d : dots) index_.emplace(d, &key);
+    for (const Dot& d : dots) index_.emplace(d, key);
   }
   index_valid_ = true;
 }
 
-void DotKernel::Reindex(const std::string* key, const DotList& before, const DotList& after) {
+void DotKernel::Reindex(const std::string& key, const DotList& before, const DotList& after) {
   for (const Dot& d : before) {
     if (!after.Contains(d)) index_.erase(d);
   }

@@ -14,7 +14,8 @@
 // large state is one O(n + m) merge.
 #pragma once
 
-#include <map>
+#include <absl/container/btree_map.h>
+#include <absl/container/flat_hash_map.h>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,7 +28,7 @@ namespace geodatastore::crdt {
 
 class DotKernel {
  public:
-  using Entries = std::map<std::string, DotList, std::less<>>;
+  using Entries = absl::btree_map<std::string, DotList, std::less<>>;
 
   DotKernel() = default;
   DotKernel(const DotKernel& other);
@@ -64,13 +65,13 @@ class DotKernel {
       return std::hash<uint64_t>()(d.replica * 0x9E3779B97F4A7C15ull ^ d.counter);
     }
   };
-  // Dot -> the key it tags; points into entries_' nodes, which std::map keeps stable.
-  using Index = std::unordered_map<Dot, const std::string*, DotHash>;
+  // Dot -> the key it tags.
+  using Index = absl::flat_hash_map<Dot, std::string, DotHash>;
 
   void JoinByScan(const DotKernel& other);
   void JoinByIndex(const DotKernel& other);
   void BuildIndex();
-  void Reindex(const std::string* key, const DotList& before, const DotList& after);
+  void Reindex(const std::string& key, const DotList& before, const DotList& after);
 
 
   CausalContext context_;
