@@ -80,28 +80,39 @@ struct Workload<ORSet> {
 };
 template <>
 struct Workload<LWWRegister> {
-  static void Op(LWWRegister& s, size_t i, ReplicaId r) { s.Join(s.Set(StampAt(i, r), Key("v", i))); }
+  static void Op(LWWRegister& s, size_t i, ReplicaId r) {
+    s.Join(s.Set(StampAt(i, r), Key("v", i)));
+  }
   static void Mutate(LWWRegister& s, size_t i) { s.Join(s.Set(StampAt(1'000'000 + i, 1), "w")); }
 };
 template <>
 struct Workload<MVRegister> {
   // Each value from a replica that has seen nothing: all n values are concurrent.
-  static void Op(MVRegister& s, size_t i, ReplicaId) { s.Join(MVRegister().Write(i + 1, Key("v", i))); }
+  static void Op(MVRegister& s, size_t i, ReplicaId) {
+    s.Join(MVRegister().Write(i + 1, Key("v", i)));
+  }
   static void Mutate(MVRegister& s, size_t i) { s.Join(s.Write(1, Key("w", i))); }
 };
 template <>
 struct Workload<LWWElementSet> {
-  static void Op(LWWElementSet& s, size_t i, ReplicaId r) { s.Join(s.Add(StampAt(i, r), Key("e", i))); }
-  static void Mutate(LWWElementSet& s, size_t i) { s.Join(s.Add(StampAt(1'000'000 + i, 1), Key("m", i))); }
+  static void Op(LWWElementSet& s, size_t i, ReplicaId r) {
+    s.Join(s.Add(StampAt(i, r), Key("e", i)));
+  }
+  static void Mutate(LWWElementSet& s, size_t i) {
+    s.Join(s.Add(StampAt(1'000'000 + i, 1), Key("m", i)));
+  }
 };
 template <>
 struct Workload<LWWGraph> {
   static void Op(LWWGraph& s, size_t i, ReplicaId r) {
     const std::string v = Key("v", i);
     s.Join(s.AddVertex(StampAt(2 * i, r), v));
-    if (i > 0 && s.HasVertex(Key("v", i - 1))) JoinDelta(s, s.AddEdge(StampAt(2 * i + 1, r), Key("v", i - 1), v));
+    if (i > 0 && s.HasVertex(Key("v", i - 1)))
+      JoinDelta(s, s.AddEdge(StampAt(2 * i + 1, r), Key("v", i - 1), v));
   }
-  static void Mutate(LWWGraph& s, size_t i) { s.Join(s.AddVertex(StampAt(10'000'000 + i, 1), Key("m", i))); }
+  static void Mutate(LWWGraph& s, size_t i) {
+    s.Join(s.AddVertex(StampAt(10'000'000 + i, 1), Key("m", i)));
+  }
 };
 
 // Replicas A and B with n entries each, n / 2 of them shared.
@@ -164,8 +175,9 @@ void BM_Decode(benchmark::State& state) {
 template <typename T>
 void RegisterType() {
   const std::string type(TypeName(T::kType));
-  for (auto [name, fn] : {std::pair{"join/", &BM_Join<T>}, std::pair{"mutate/", &BM_Mutate<T>},
-                          std::pair{"encode/", &BM_Encode<T>}, std::pair{"decode/", &BM_Decode<T>}}) {
+  for (auto [name, fn] :
+       {std::pair{"join/", &BM_Join<T>}, std::pair{"mutate/", &BM_Mutate<T>},
+        std::pair{"encode/", &BM_Encode<T>}, std::pair{"decode/", &BM_Decode<T>}}) {
     benchmark::RegisterBenchmark((name + type).c_str(), fn)
         ->Arg(10)
         ->Arg(1000)

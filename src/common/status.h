@@ -20,9 +20,9 @@ enum class StatusCode {
   kFailedPrecondition,  // valid, but not allowed in this state: re-adding a removed 2P-Set element
   kNotFound,
   kAlreadyExists,
-  kWrongType,           // the name exists with another CRDT type
-  kOutOfRange,          // arithmetic overflow
-  kCorruption,          // undecodable or non-canonical bytes from disk or a peer
+  kWrongType,   // the name exists with another CRDT type
+  kOutOfRange,  // arithmetic overflow
+  kCorruption,  // undecodable or non-canonical bytes from disk or a peer
   kUnavailable,
   kDeadlineExceeded,
   kInternal,
@@ -49,7 +49,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }
@@ -63,7 +65,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : rep_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : rep_(std::move(value)) {}        // NOLINT: implicit by design
   StatusOr(Status status) : rep_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(rep_).ok());
   }
@@ -86,17 +88,28 @@ class [[nodiscard]] StatusOr {
 
 inline std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kFailedPrecondition: return "failed_precondition";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kAlreadyExists: return "already_exists";
-    case StatusCode::kWrongType: return "wrong_type";
-    case StatusCode::kOutOfRange: return "out_of_range";
-    case StatusCode::kCorruption: return "corruption";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kDeadlineExceeded: return "deadline_exceeded";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kWrongType:
+      return "wrong_type";
+    case StatusCode::kOutOfRange:
+      return "out_of_range";
+    case StatusCode::kCorruption:
+      return "corruption";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -109,17 +122,17 @@ inline std::string Status::ToString() const {
 }  // namespace geodatastore
 
 // Evaluates expr (a Status); returns it from the enclosing function when not OK.
-#define GDS_RETURN_IF_ERROR(expr)               \
-  do {                                          \
+#define GDS_RETURN_IF_ERROR(expr)                \
+  do {                                           \
     ::geodatastore::Status gds_status_ = (expr); \
-    if (!gds_status_.ok()) return gds_status_;  \
+    if (!gds_status_.ok()) return gds_status_;   \
   } while (0)
 
 #define GDS_CONCAT_INNER_(a, b) a##b
 #define GDS_CONCAT_(a, b) GDS_CONCAT_INNER_(a, b)
 // Declares lhs from a StatusOr expression, or returns its error.
-#define GDS_ASSIGN_OR_RETURN(lhs, expr)                                    \
-  auto GDS_CONCAT_(gds_statusor_, __LINE__) = (expr);                       \
-  if (!GDS_CONCAT_(gds_statusor_, __LINE__).ok())                           \
-    return GDS_CONCAT_(gds_statusor_, __LINE__).status();                   \
+#define GDS_ASSIGN_OR_RETURN(lhs, expr)                   \
+  auto GDS_CONCAT_(gds_statusor_, __LINE__) = (expr);     \
+  if (!GDS_CONCAT_(gds_statusor_, __LINE__).ok())         \
+    return GDS_CONCAT_(gds_statusor_, __LINE__).status(); \
   lhs = std::move(GDS_CONCAT_(gds_statusor_, __LINE__)).value()

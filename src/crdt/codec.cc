@@ -7,16 +7,26 @@ namespace geodatastore::crdt {
 
 std::string_view TypeName(v1::CrdtType type) {
   switch (type) {
-    case v1::G_COUNTER: return "g_counter";
-    case v1::PN_COUNTER: return "pn_counter";
-    case v1::G_SET: return "g_set";
-    case v1::TWO_P_SET: return "2p_set";
-    case v1::OR_SET: return "or_set";
-    case v1::LWW_SET: return "lww_set";
-    case v1::LWW_REGISTER: return "lww_register";
-    case v1::MV_REGISTER: return "mv_register";
-    case v1::LWW_GRAPH: return "lww_graph";
-    default: return "unknown";
+    case v1::G_COUNTER:
+      return "g_counter";
+    case v1::PN_COUNTER:
+      return "pn_counter";
+    case v1::G_SET:
+      return "g_set";
+    case v1::TWO_P_SET:
+      return "2p_set";
+    case v1::OR_SET:
+      return "or_set";
+    case v1::LWW_SET:
+      return "lww_set";
+    case v1::LWW_REGISTER:
+      return "lww_register";
+    case v1::MV_REGISTER:
+      return "mv_register";
+    case v1::LWW_GRAPH:
+      return "lww_graph";
+    default:
+      return "unknown";
   }
 }
 
@@ -27,7 +37,8 @@ void EncodeDot(const Dot& dot, v1::Dot* out) {
 
 void EncodeVersionVector(const VersionVector& vv, v1::VersionVector* out) {
   out->mutable_entries()->Reserve(static_cast<int>(vv.entries().size()));
-  for (const auto& [replica, counter] : vv.entries()) EncodeDot({replica, counter}, out->add_entries());
+  for (const auto& [replica, counter] : vv.entries())
+    EncodeDot({replica, counter}, out->add_entries());
 }
 
 StatusOr<VersionVector> DecodeVersionVector(const v1::VersionVector& in) {
@@ -92,8 +103,9 @@ StatusOr<DotKernel> DecodeKernel(const v1::DotKernel& in) {
   }
   DotKernel kernel;
   if (!DotKernel::FromParts(std::move(ctx), std::move(entries), &kernel)) {
-    return Corruption("dot kernel entry with no dots, unsorted or repeated dots, or a dot "
-                      "outside its causal context");
+    return Corruption(
+        "dot kernel entry with no dots, unsorted or repeated dots, or a dot "
+        "outside its causal context");
   }
   return kernel;
 }
@@ -104,9 +116,7 @@ void EncodeStamp(const Stamp& stamp, v1::LwwStamp* out) {
   out->set_replica(stamp.replica);
 }
 
-Stamp DecodeStamp(const v1::LwwStamp& in) {
-  return {{in.physical(), in.logical()}, in.replica()};
-}
+Stamp DecodeStamp(const v1::LwwStamp& in) { return {{in.physical(), in.logical()}, in.replica()}; }
 
 StatusOr<std::set<std::string, std::less<>>> DecodeStringSet(
     const google::protobuf::RepeatedPtrField<std::string>& in, std::string_view what) {

@@ -23,13 +23,13 @@ namespace geodatastore::crdt {
 template <typename T>
 concept Crdt = std::regular<T> &&
     requires(T& state, const T& other, const v1::CrdtValue& in, v1::CrdtValue* out) {
-      { T::kType } -> std::convertible_to<v1::CrdtType>;
-      { T::kStateCase } -> std::convertible_to<v1::CrdtValue::StateCase>;
-      { state.Join(other) } -> std::same_as<void>;
-      { other.Value() };
-      { other.EncodeState(out) } -> std::same_as<void>;
-      { T::DecodeState(in) } -> std::same_as<StatusOr<T>>;
-    };
+  { T::kType } -> std::convertible_to<v1::CrdtType>;
+  { T::kStateCase } -> std::convertible_to<v1::CrdtValue::StateCase>;
+  { state.Join(other) } -> std::same_as<void>;
+  {other.Value()};
+  { other.EncodeState(out) } -> std::same_as<void>;
+  { T::DecodeState(in) } -> std::same_as<StatusOr<T>>;
+};
 
 template <Crdt T>
 v1::CrdtValue Encode(const T& state) {

@@ -9,8 +9,8 @@ namespace {
 
 // The dots of one key after a join: those both sides hold, plus those one side holds
 // that the other side has not seen (had it seen them and not kept them, it removed them).
-DotList MergeDots(const DotList& a, const CausalContext& a_ctx,
-                             const DotList& b, const CausalContext& b_ctx) {
+DotList MergeDots(const DotList& a, const CausalContext& a_ctx, const DotList& b,
+                  const CausalContext& b_ctx) {
   DotList out;
   out.reserve(std::max(a.size(), b.size()));
   auto ai = a.begin();
@@ -41,8 +41,7 @@ DotList Unseen(const DotList& dots, const CausalContext& ctx) {
 
 }  // namespace
 
-DotKernel::DotKernel(const DotKernel& other)
-    : context_(other.context_), entries_(other.entries_) {}
+DotKernel::DotKernel(const DotKernel& other) : context_(other.context_), entries_(other.entries_) {}
 
 DotKernel& DotKernel::operator=(const DotKernel& other) {
   if (this != &other) {
@@ -86,7 +85,7 @@ void DotKernel::Join(const DotKernel& other, JoinStrategy strategy) {
   // Looking up each of other's dots beats a scan only when other is much smaller.
   if (strategy == JoinStrategy::kAuto) {
     strategy = other.context_.DotCount() * 8 < entries_.size() ? JoinStrategy::kIndex
-                                                                : JoinStrategy::kScan;
+                                                               : JoinStrategy::kScan;
   }
   if (strategy == JoinStrategy::kIndex) {
     JoinByIndex(other);

@@ -16,6 +16,7 @@
 
 #include <absl/container/btree_map.h>
 #include <absl/container/flat_hash_map.h>
+
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -72,7 +73,6 @@ class DotKernel {
   void JoinByIndex(const DotKernel& other);
   void BuildIndex();
   void Reindex(const std::string& key, const DotList& before, const DotList& after);
-
 
   CausalContext context_;
   Entries entries_;

@@ -27,7 +27,8 @@ uint64_t GCounter::Value() const {
 }
 
 void GCounter::EncodeTo(v1::GCounterState* out) const {
-  for (const auto& [replica, count] : counts_.entries()) EncodeDot({replica, count}, out->add_entries());
+  for (const auto& [replica, count] : counts_.entries())
+    EncodeDot({replica, count}, out->add_entries());
 }
 
 StatusOr<GCounter> GCounter::DecodeFrom(const v1::GCounterState& in) {

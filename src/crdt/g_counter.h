@@ -26,7 +26,9 @@ class GCounter {
   const VersionVector& counts() const { return counts_; }
 
   void EncodeState(v1::CrdtValue* out) const { EncodeTo(out->mutable_g_counter()); }
-  static StatusOr<GCounter> DecodeState(const v1::CrdtValue& in) { return DecodeFrom(in.g_counter()); }
+  static StatusOr<GCounter> DecodeState(const v1::CrdtValue& in) {
+    return DecodeFrom(in.g_counter());
+  }
   void EncodeTo(v1::GCounterState* out) const;
   static StatusOr<GCounter> DecodeFrom(const v1::GCounterState& in);
 

@@ -85,8 +85,8 @@ std::vector<LWWGraph::Edge> LWWGraph::Edges() const {
 
 std::vector<std::string> LWWGraph::Neighbors(std::string_view vertex) const {
   std::vector<std::string> out;
-  for (auto it = edges_.lower_bound(Edge(vertex, "")); it != edges_.end() && it->first.first == vertex;
-       ++it) {
+  for (auto it = edges_.lower_bound(Edge(vertex, ""));
+       it != edges_.end() && it->first.first == vertex; ++it) {
     if (EdgeVisible(it->first, it->second)) out.push_back(it->first.second);
   }
   return out;

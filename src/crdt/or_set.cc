@@ -6,9 +6,7 @@ ORSet ORSet::Add(ReplicaId replica, std::string_view element) const {
   return ORSet(kernel_.AddDelta(replica, element));
 }
 
-ORSet ORSet::Remove(std::string_view element) const {
-  return ORSet(kernel_.RemoveDelta(element));
-}
+ORSet ORSet::Remove(std::string_view element) const { return ORSet(kernel_.RemoveDelta(element)); }
 
 std::vector<std::string> ORSet::Value() const {
   std::vector<std::string> out;

@@ -34,7 +34,9 @@ class ORSet {
   void Join(const ORSet& other) { kernel_.Join(other.kernel_); }
   bool operator==(const ORSet&) const = default;
 
-  void EncodeState(v1::CrdtValue* out) const { EncodeKernel(kernel_, out->mutable_or_set()->mutable_kernel()); }
+  void EncodeState(v1::CrdtValue* out) const {
+    EncodeKernel(kernel_, out->mutable_or_set()->mutable_kernel());
+  }
   static StatusOr<ORSet> DecodeState(const v1::CrdtValue& in);
 
  private:

@@ -1,7 +1,7 @@
+#include "crdt/causal_context.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "crdt/causal_context.h"
 
 namespace geodatastore::crdt {
 namespace {

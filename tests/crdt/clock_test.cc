@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "crdt/clock.h"
+
+#include <gtest/gtest.h>
 
 namespace geodatastore::crdt {
 namespace {

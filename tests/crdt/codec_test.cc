@@ -62,10 +62,14 @@ std::vector<std::string> SampleEncodings() {
   TwoPSet two;
   two.Join(*two.Add("x"));
   two.Join(two.Remove("x"));
-  return {EncodeToBytes(*GCounter().Increment(1, 5)), EncodeToBytes(*PNCounter().Decrement(3, 2)),
-          EncodeToBytes(GSet().Add("g")),          EncodeToBytes(two),
-          EncodeToBytes(orset),                    EncodeToBytes(LWWRegister().Set(s, "v")),
-          EncodeToBytes(mv),                       EncodeToBytes(lww),
+  return {EncodeToBytes(*GCounter().Increment(1, 5)),
+          EncodeToBytes(*PNCounter().Decrement(3, 2)),
+          EncodeToBytes(GSet().Add("g")),
+          EncodeToBytes(two),
+          EncodeToBytes(orset),
+          EncodeToBytes(LWWRegister().Set(s, "v")),
+          EncodeToBytes(mv),
+          EncodeToBytes(lww),
           EncodeToBytes(graph)};
 }
 

@@ -38,7 +38,9 @@ TEST(GCounter, RepeatedIncrementsOfOneReplicaAccumulate) {
 
 TEST(GCounter, OverflowOfTheTotalIsAnErrorNotAWrap) {
   GCounter c;
-  ApplyAt(c, [](const GCounter& s) { return s.Increment(1, std::numeric_limits<uint64_t>::max() - 5); });
+  ApplyAt(c, [](const GCounter& s) {
+    return s.Increment(1, std::numeric_limits<uint64_t>::max() - 5);
+  });
   auto over = c.Increment(2, 6);
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.status().code(), StatusCode::kOutOfRange);
@@ -66,10 +68,12 @@ TEST(PNCounter, GoesNegative) {
 
 TEST(PNCounter, OverflowAndUnderflowOfTheValueAreErrors) {
   PNCounter c;
-  ApplyAt(c, [](const PNCounter& s) { return s.Increment(1, std::numeric_limits<int64_t>::max()); });
+  ApplyAt(c,
+          [](const PNCounter& s) { return s.Increment(1, std::numeric_limits<int64_t>::max()); });
   EXPECT_EQ(c.Increment(1, 1).status().code(), StatusCode::kOutOfRange);
   PNCounter d;
-  ApplyAt(d, [](const PNCounter& s) { return s.Decrement(1, std::numeric_limits<int64_t>::max()); });
+  ApplyAt(d,
+          [](const PNCounter& s) { return s.Decrement(1, std::numeric_limits<int64_t>::max()); });
   ApplyAt(d, [](const PNCounter& s) { return s.Decrement(1, 1); });
   EXPECT_EQ(d.Value(), std::numeric_limits<int64_t>::min());
   EXPECT_EQ(d.Decrement(1, 1).status().code(), StatusCode::kOutOfRange);

@@ -93,12 +93,14 @@ struct TwoPSetSpec {
   static Type Initial() { return {}; }
   static rc::Gen<Op> GenOp() { return GenOpOf({Op::kAdd, Op::kRemove}); }
   static bool Removed(const View& view, const std::string& x) {
-    return std::any_of(view.begin(), view.end(), [&](const Event* e) { return Is(*e, Op::kRemove, x); });
+    return std::any_of(view.begin(), view.end(),
+                       [&](const Event* e) { return Is(*e, Op::kRemove, x); });
   }
   static Verdict Predict(const View& view, const Op& op) {
     if (op.kind == Op::kAdd) return Removed(view, op.a) ? Verdict::kRefuse : Verdict::kApply;
     const auto present = ModelValue(view);
-    return std::binary_search(present.begin(), present.end(), op.a) ? Verdict::kApply : Verdict::kNoop;
+    return std::binary_search(present.begin(), present.end(), op.a) ? Verdict::kApply
+                                                                    : Verdict::kNoop;
   }
   static StatusOr<Type> Delta(const Type& s, ReplicaId, Stamp, const Op& op) {
     if (op.kind == Op::kAdd) return s.Add(op.a);
@@ -222,21 +224,28 @@ struct LWWGraphSpec {
   }
   static Verdict Predict(const View& view, const Op& op) {
     switch (op.kind) {
-      case Op::kAddVertex: return VisibleVertex(view, op.a) ? Verdict::kNoop : Verdict::kApply;
-      case Op::kRemoveVertex: return VisibleVertex(view, op.a) ? Verdict::kApply : Verdict::kRefuse;
+      case Op::kAddVertex:
+        return VisibleVertex(view, op.a) ? Verdict::kNoop : Verdict::kApply;
+      case Op::kRemoveVertex:
+        return VisibleVertex(view, op.a) ? Verdict::kApply : Verdict::kRefuse;
       case Op::kAddEdge:
         return op.a != op.b && VisibleVertex(view, op.a) && VisibleVertex(view, op.b)
                    ? Verdict::kApply
                    : Verdict::kRefuse;
-      default: return EdgeVisible(view, op.a, op.b) ? Verdict::kApply : Verdict::kRefuse;
+      default:
+        return EdgeVisible(view, op.a, op.b) ? Verdict::kApply : Verdict::kRefuse;
     }
   }
   static StatusOr<Type> Delta(const Type& s, ReplicaId, Stamp stamp, const Op& op) {
     switch (op.kind) {
-      case Op::kAddVertex: return s.AddVertex(stamp, op.a);
-      case Op::kRemoveVertex: return s.RemoveVertex(stamp, op.a);
-      case Op::kAddEdge: return s.AddEdge(stamp, op.a, op.b);
-      default: return s.RemoveEdge(stamp, op.a, op.b);
+      case Op::kAddVertex:
+        return s.AddVertex(stamp, op.a);
+      case Op::kRemoveVertex:
+        return s.RemoveVertex(stamp, op.a);
+      case Op::kAddEdge:
+        return s.AddEdge(stamp, op.a, op.b);
+      default:
+        return s.RemoveEdge(stamp, op.a, op.b);
     }
   }
   static LWWGraph::Snapshot ModelValue(const View& view) {

@@ -33,8 +33,17 @@ inline ReplicaId ReplicaOf(int r) { return static_cast<ReplicaId>(r + 1); }
 
 // One op for any type; each Spec generates only its own kinds.
 struct Op {
-  enum Kind { kIncrement, kDecrement, kAdd, kRemove, kWrite, kAddVertex, kRemoveVertex,
-              kAddEdge, kRemoveEdge };
+  enum Kind {
+    kIncrement,
+    kDecrement,
+    kAdd,
+    kRemove,
+    kWrite,
+    kAddVertex,
+    kRemoveVertex,
+    kAddEdge,
+    kRemoveEdge
+  };
   Kind kind = kAdd;
   std::string a;  // element, value, vertex, edge source
   std::string b;  // edge target
@@ -42,7 +51,7 @@ struct Op {
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Op& op) {
-  static const char* kNames[] = {"increment", "decrement", "add", "remove", "write",
+  static const char* kNames[] = {"increment",  "decrement",     "add",      "remove",     "write",
                                  "add_vertex", "remove_vertex", "add_edge", "remove_edge"};
   os << kNames[op.kind] << "(";
   if (op.kind == Op::kIncrement || op.kind == Op::kDecrement) return os << op.amount << ")";
@@ -85,10 +94,15 @@ inline rc::Gen<std::string> GenElement() {
 template <typename Spec>
 rc::Gen<Step> GenStep() {
   auto op = rc::gen::apply(
-      [](int r, Op o, uint64_t t) { return Step{false, r, r, std::move(o), t}; },
+      [](int r, Op o, uint64_t t) {
+        return Step{false, r, r, std::move(o), t};
+      },
       rc::gen::inRange(0, kReplicas), Spec::GenOp(), rc::gen::inRange<uint64_t>(1, 20));
-  auto merge = rc::gen::apply([](int r, int f) { return Step{true, r, f, Op{}, 0}; },
-                              rc::gen::inRange(0, kReplicas), rc::gen::inRange(0, kReplicas));
+  auto merge = rc::gen::apply(
+      [](int r, int f) {
+        return Step{true, r, f, Op{}, 0};
+      },
+      rc::gen::inRange(0, kReplicas), rc::gen::inRange(0, kReplicas));
   return rc::gen::weightedOneOf<Step>({{3, op}, {1, merge}});
 }
 
@@ -124,7 +138,9 @@ class Simulation {
 
   const std::array<T, kReplicas>& states() const { return states_; }
   const std::vector<T>& deltas() const { return deltas_; }
-  View AllEvents() const { return ViewOf(events_, [](const Event&) { return true; }); }
+  View AllEvents() const {
+    return ViewOf(events_, [](const Event&) { return true; });
+  }
 
  private:
   void Apply(int r, const Op& op, uint64_t physical) {
@@ -260,16 +276,16 @@ void CheckCodec() {
 
 }  // namespace geodatastore::crdt::testing
 
-#define GDS_CRDT_PROPERTIES(Spec)                                                     \
-  RC_GTEST_PROP(Spec, ReplicasMatchModelAndConverge, ()) {                            \
-    ::geodatastore::crdt::testing::CheckConvergesToModel<Spec>();                     \
-  }                                                                                   \
-  RC_GTEST_PROP(Spec, JoinIsIdempotentCommutativeAssociative, ()) {                   \
-    ::geodatastore::crdt::testing::CheckJoinLaws<Spec>();                             \
-  }                                                                                   \
-  RC_GTEST_PROP(Spec, DeltasInAnyOrderWithDuplicatesEqualFullJoin, ()) {              \
-    ::geodatastore::crdt::testing::CheckDeltasEqualFullJoin<Spec>();                  \
-  }                                                                                   \
-  RC_GTEST_PROP(Spec, EncodingRoundTripsCanonically, ()) {                            \
-    ::geodatastore::crdt::testing::CheckCodec<Spec>();                                \
+#define GDS_CRDT_PROPERTIES(Spec)                                        \
+  RC_GTEST_PROP(Spec, ReplicasMatchModelAndConverge, ()) {               \
+    ::geodatastore::crdt::testing::CheckConvergesToModel<Spec>();        \
+  }                                                                      \
+  RC_GTEST_PROP(Spec, JoinIsIdempotentCommutativeAssociative, ()) {      \
+    ::geodatastore::crdt::testing::CheckJoinLaws<Spec>();                \
+  }                                                                      \
+  RC_GTEST_PROP(Spec, DeltasInAnyOrderWithDuplicatesEqualFullJoin, ()) { \
+    ::geodatastore::crdt::testing::CheckDeltasEqualFullJoin<Spec>();     \
+  }                                                                      \
+  RC_GTEST_PROP(Spec, EncodingRoundTripsCanonically, ()) {               \
+    ::geodatastore::crdt::testing::CheckCodec<Spec>();                   \
   }

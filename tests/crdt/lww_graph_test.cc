@@ -1,7 +1,8 @@
+#include "crdt/lww_graph.h"
+#include "test_stamps.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "crdt/lww_graph.h"
 
 namespace geodatastore::crdt {
 namespace {
@@ -10,8 +11,6 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using Path = std::vector<std::string>;
-
-Stamp At(uint64_t t, ReplicaId r = 1) { return {{t, 0}, r}; }
 
 void Apply(LWWGraph& g, StatusOr<LWWGraph> delta) {
   ASSERT_TRUE(delta.ok()) << delta.status().ToString();
@@ -23,8 +22,14 @@ LWWGraph SixVertexGraph() {
   LWWGraph g;
   uint64_t t = 1;
   for (const char* v : {"1", "2", "3", "4", "5", "6"}) g.Join(g.AddVertex(At(t++), v));
-  for (auto [from, to] : std::vector<std::pair<const char*, const char*>>{
-           {"1", "2"}, {"1", "3"}, {"3", "2"}, {"2", "4"}, {"4", "2"}, {"4", "5"}, {"5", "6"}, {"4", "6"}}) {
+  for (auto [from, to] : std::vector<std::pair<const char*, const char*>>{{"1", "2"},
+                                                                          {"1", "3"},
+                                                                          {"3", "2"},
+                                                                          {"2", "4"},
+                                                                          {"4", "2"},
+                                                                          {"4", "5"},
+                                                                          {"5", "6"},
+                                                                          {"4", "6"}}) {
     Apply(g, g.AddEdge(At(t++), from, to));
   }
   return g;
@@ -35,9 +40,10 @@ TEST(LWWGraph, SixVertexGraphHasExactlyFourPathsFrom1To6) {
   EXPECT_EQ(g.vertex_count(), 6u);
   EXPECT_EQ(g.edge_count(), 8u);
   EXPECT_THAT(g.Neighbors("1"), ElementsAre("2", "3"));
-  EXPECT_THAT(g.Paths("1", "6"),
-              UnorderedElementsAre(Path{"1", "3", "2", "4", "6"}, Path{"1", "3", "2", "4", "5", "6"},
-                                   Path{"1", "2", "4", "6"}, Path{"1", "2", "4", "5", "6"}));
+  EXPECT_THAT(
+      g.Paths("1", "6"),
+      UnorderedElementsAre(Path{"1", "3", "2", "4", "6"}, Path{"1", "3", "2", "4", "5", "6"},
+                           Path{"1", "2", "4", "6"}, Path{"1", "2", "4", "5", "6"}));
 }
 
 TEST(LWWGraph, PathsStopAtTheLimit) {

@@ -6,14 +6,13 @@
 
 #include "crdt/lww_register.h"
 #include "crdt/mv_register.h"
+#include "test_stamps.h"
 
 namespace geodatastore::crdt {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-Stamp At(uint64_t t, ReplicaId r) { return {{t, 0}, r}; }
 
 TEST(LWWRegister, WritesAt1000_2000_1500ConvergeToTheValueAt2000InEveryMergeOrder) {
   const std::array<LWWRegister, 3> writes = {LWWRegister().Set(At(1000, 1), "v1000"),

@@ -5,14 +5,13 @@
 #include "crdt/lww_element_set.h"
 #include "crdt/or_set.h"
 #include "crdt/two_p_set.h"
+#include "test_stamps.h"
 
 namespace geodatastore::crdt {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-Stamp At(uint64_t t, ReplicaId r) { return {{t, 0}, r}; }
 
 TEST(GSet, AddsUnionAcrossReplicas) {
   GSet a, b;
@@ -73,7 +72,8 @@ TEST(ORSet, RemovedElementLeavesNothingButItsDotsInTheContext) {
   EXPECT_THAT(s.Value(), ElementsAre("x", "z"));
   EXPECT_EQ(s.kernel().entries().count("y"), 0u);
   // The context is one compact entry, whatever was removed: no per-element tombstone.
-  EXPECT_THAT(s.kernel().context().compact().entries(), ElementsAre(std::pair<ReplicaId, uint64_t>(1, 3)));
+  EXPECT_THAT(s.kernel().context().compact().entries(),
+              ElementsAre(std::pair<ReplicaId, uint64_t>(1, 3)));
   EXPECT_THAT(s.kernel().context().cloud(), IsEmpty());
 }
 

@@ -1,0 +1,77 @@
+#include "crdt/any_crdt.h"
+
+namespace geodatastore::crdt {
+
+namespace {
+
+template <size_t I = 0>
+AnyCrdt NewByIndex(v1::CrdtType type) {
+  if constexpr (I < std::variant_size_v<AnyCrdt>) {
+    using T = std::variant_alternative_t<I, AnyCrdt>;
+    if (T::kType == type) return T();
+    return NewByIndex<I + 1>(type);
+  } else {
+    return GCounter();  // unreachable for a valid type
+  }
+}
+
+template <size_t I = 0>
+StatusOr<AnyCrdt> DecodeByIndex(const v1::CrdtValue& value) {
+  if constexpr (I < std::variant_size_v<AnyCrdt>) {
+    using T = std::variant_alternative_t<I, AnyCrdt>;
+    if (T::kType != value.type()) return DecodeByIndex<I + 1>(value);
+    StatusOr<T> decoded = Decode<T>(value);
+    if (!decoded.ok()) return decoded.status();
+    return AnyCrdt(std::move(decoded).value());
+  } else {
+    return Corruption("unknown CRDT type tag " + std::to_string(value.type()));
+  }
+}
+
+}  // namespace
+
+AnyCrdt NewCrdt(v1::CrdtType type) { return NewByIndex(type); }
+
+v1::CrdtType TypeOf(const AnyCrdt& value) {
+  return std::visit([](const auto& v) { return std::decay_t<decltype(v)>::kType; }, value);
+}
+
+std::optional<v1::CrdtType> ParseTypeName(std::string_view name) {
+  for (v1::CrdtType t : kAllTypes) {
+    if (TypeName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+std::string EncodeAny(const AnyCrdt& value) {
+  return std::visit([](const auto& v) { return EncodeToBytes(v); }, value);
+}
+
+StatusOr<AnyCrdt> DecodeAny(std::string_view bytes) {
+  v1::CrdtValue value;
+  if (!value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Corruption("undecodable CRDT bytes");
+  }
+  return DecodeByIndex(value);
+}
+
+StatusOr<AnyCrdt> DecodeAnyAs(v1::CrdtType type, std::string_view bytes) {
+  StatusOr<AnyCrdt> value = DecodeAny(bytes);
+  if (value.ok() && TypeOf(*value) != type) {
+    return Corruption("stored " + std::string(TypeName(TypeOf(*value))) + " where " +
+                      std::string(TypeName(type)) + " was expected");
+  }
+  return value;
+}
+
+Status JoinAny(AnyCrdt& into, const AnyCrdt& other) {
+  if (into.index() != other.index()) {
+    return WrongType("cannot join " + std::string(TypeName(TypeOf(other))) + " into " +
+                     std::string(TypeName(TypeOf(into))));
+  }
+  std::visit(
+      [&](auto& state) { state.Join(std::get<std::decay_t<decltype(state)>>(other)); }, into);
+  return Status::Ok();
+}
+
+}  // namespace geodatastore::crdt

@@ -1,0 +1,48 @@
+// A value of any of the nine CRDT types, for the layers that handle objects whose type is
+// only known at run time (storage, engine, replication).
+//
+// Thread safety: plain value.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "crdt/g_counter.h"
+#include "crdt/g_set.h"
+#include "crdt/lww_element_set.h"
+#include "crdt/lww_graph.h"
+#include "crdt/lww_register.h"
+#include "crdt/mv_register.h"
+#include "crdt/or_set.h"
+#include "crdt/pn_counter.h"
+#include "crdt/two_p_set.h"
+
+namespace geodatastore::crdt {
+
+using AnyCrdt = std::variant<GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegister, MVRegister,
+                             LWWElementSet, LWWGraph>;
+
+// Every type tag, in enum order.
+inline constexpr v1::CrdtType kAllTypes[] = {
+    v1::G_COUNTER,   v1::PN_COUNTER,   v1::G_SET,   v1::TWO_P_SET, v1::OR_SET,
+    v1::LWW_REGISTER, v1::MV_REGISTER, v1::LWW_SET, v1::LWW_GRAPH};
+
+// The empty state of type. REQUIRES: type is one of kAllTypes.
+AnyCrdt NewCrdt(v1::CrdtType type);
+v1::CrdtType TypeOf(const AnyCrdt& value);
+
+// "g_counter" -> G_COUNTER; nullopt for an unknown name.
+std::optional<v1::CrdtType> ParseTypeName(std::string_view name);
+
+std::string EncodeAny(const AnyCrdt& value);
+// Decodes bytes of any type, reading the type from the envelope.
+StatusOr<AnyCrdt> DecodeAny(std::string_view bytes);
+// Decodes bytes that must be of the given type.
+StatusOr<AnyCrdt> DecodeAnyAs(v1::CrdtType type, std::string_view bytes);
+
+// Joins other into into; kWrongType if their types differ (and into is unchanged).
+Status JoinAny(AnyCrdt& into, const AnyCrdt& other);
+
+}  // namespace geodatastore::crdt

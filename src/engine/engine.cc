@@ -1,0 +1,229 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+namespace geodatastore::engine {
+
+namespace {
+
+std::string Describe(const storage::ObjectKey& key) {
+  std::string family(storage::FamilyName(key.family));
+  family.pop_back();  // "counters" -> "counter"
+  return family + " '" + key.name + "'";
+}
+
+}  // namespace
+
+// An object's state as the ops of one batch see it.
+struct Engine::Staged {
+  storage::ObjectKey key;
+  std::optional<v1::CrdtType> type;  // nullopt: does not exist (yet)
+  crdt::AnyCrdt state;
+  bool in_store = false;  // exists in the store (the catalog entry is written)
+};
+
+Engine::Engine(storage::Store* store, storage::NodeIdentity identity, crdt::PhysicalClock* clock,
+               EngineOptions options)
+    : store_(store),
+      identity_(std::move(identity)),
+      options_(options),
+      hlc_(clock, options.max_clock_offset_ms),
+      physical_(clock) {}
+
+Status Engine::Start() {
+  GDS_ASSIGN_OR_RETURN(uint64_t last, store_->LastSeq(identity_.replica));
+  next_seq_.store(last + 1);
+  return Status::Ok();
+}
+
+Status Engine::ValidateName(std::string_view name) const {
+  if (name.empty()) return InvalidArgument("name must not be empty");
+  if (name.size() > options_.limits.max_key_bytes) {
+    return InvalidArgument("name is " + std::to_string(name.size()) + " bytes, over the limit of " +
+                           std::to_string(options_.limits.max_key_bytes));
+  }
+  return Status::Ok();
+}
+
+Status Engine::Validate(std::string_view name, const Op& op) const {
+  GDS_RETURN_IF_ERROR(ValidateName(name));
+  if (op.family() == v1::FAMILY_UNSPECIFIED) return InvalidArgument("op has no type");
+  auto check = [&](std::string_view what, const std::string& s) -> Status {
+    if (s.size() > options_.limits.max_element_bytes) {
+      return InvalidArgument(std::string(what) + " is " + std::to_string(s.size()) +
+                             " bytes, over the limit of " +
+                             std::to_string(options_.limits.max_element_bytes));
+    }
+    return Status::Ok();
+  };
+  for (const std::string& e : op.elements) GDS_RETURN_IF_ERROR(check("element", e));
+  GDS_RETURN_IF_ERROR(check("value", op.value));
+  GDS_RETURN_IF_ERROR(check("vertex", op.vertex));
+  GDS_RETURN_IF_ERROR(check("vertex", op.from));
+  GDS_RETURN_IF_ERROR(check("vertex", op.to));
+  if ((op.kind == Op::Kind::kAdd || op.kind == Op::Kind::kRemove) && op.elements.empty()) {
+    return InvalidArgument("no element given");
+  }
+  if (op.kind == Op::Kind::kCreate && op.type && storage::FamilyOf(*op.type) != op.family()) {
+    return InvalidArgument("type does not belong to this family");
+  }
+  return Status::Ok();
+}
+
+std::mutex& Engine::StripeFor(const storage::ObjectKey& key) {
+  return stripes_[std::hash<std::string>()(key.Encode()) % kStripes];
+}
+
+crdt::Stamp Engine::StampFor(const Op& op) {
+  if (op.timestamp) return {{*op.timestamp, 0}, identity_.replica};
+  std::lock_guard<std::mutex> lock(clock_mu_);
+  return {hlc_.Now(), identity_.replica};
+}
+
+StatusOr<ObjectView> Engine::Apply(std::string_view name, const Op& op) {
+  std::vector<std::pair<std::string, Op>> ops;
+  ops.emplace_back(std::string(name), op);
+  return std::move(ApplyBatch(ops).front());
+}
+
+std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
+    const std::vector<std::pair<std::string, Op>>& ops) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<StatusOr<ObjectView>> results;
+  results.reserve(ops.size());
+
+  // Lock every stripe the batch touches, in index order so that batches cannot deadlock.
+  std::vector<std::mutex*> locks;
+  for (const auto& [name, op] : ops) locks.push_back(&StripeFor({op.family(), name}));
+  std::sort(locks.begin(), locks.end());
+  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  for (std::mutex* m : locks) m->lock();
+
+  std::map<std::string, Staged> staged;
+  std::vector<storage::ObjectWrite> writes;
+  std::vector<size_t> writer_of;  // index in results of the op behind each write
+  for (const auto& [name, op] : ops) {
+    Status valid = Validate(name, op);
+    if (!valid.ok()) {
+      results.push_back(valid);
+      continue;
+    }
+    const storage::ObjectKey key{op.family(), name};
+    auto [it, fresh] = staged.try_emplace(key.Encode());
+    Staged& obj = it->second;
+    if (fresh) {
+      obj.key = key;
+      auto type = store_->LookupType(key);
+      if (!type.ok()) {
+        staged.erase(it);
+        results.push_back(type.status());
+        continue;
+      }
+      if (type->has_value()) {
+        auto bytes = store_->ReadState(**type, key);
+        StatusOr<crdt::AnyCrdt> state = Corruption("state of " + Describe(key) + " is missing");
+        if (bytes.ok() && bytes->has_value()) state = crdt::DecodeAnyAs(**type, **bytes);
+        if (!bytes.ok()) state = bytes.status();
+        if (!state.ok()) {
+          staged.erase(it);
+          results.push_back(state.status());
+          continue;
+        }
+        obj.type = **type;
+        obj.state = std::move(state).value();
+        obj.in_store = true;
+      }
+    }
+
+    v1::CrdtType type;
+    crdt::AnyCrdt state;
+    bool created = false;
+    if (!obj.type) {
+      const std::optional<v1::CrdtType> implicit = op.ImplicitType();
+      if (!implicit) {
+        results.push_back(NotFound(Describe(key) + " not found"));
+        continue;
+      }
+      type = *implicit;
+      state = crdt::NewCrdt(type);
+      created = true;
+    } else {
+      type = *obj.type;
+      state = obj.state;
+      if (op.type && *op.type != type) {
+        results.push_back(WrongType(Describe(key) + " is a " + std::string(crdt::TypeName(type)) +
+                                    ", not a " + std::string(crdt::TypeName(*op.type))));
+        continue;
+      }
+      if (op.kind == Op::Kind::kCreate) {  // exists with that type: nothing to do
+        results.push_back(ObjectView{key, type, std::move(state), false});
+        continue;
+      }
+    }
+
+    StatusOr<crdt::AnyCrdt> delta = DeltaFor(state, op, {identity_.replica, StampFor(op)});
+    if (!delta.ok()) {
+      results.push_back(delta.status());
+      continue;
+    }
+    crdt::AnyCrdt next = state;
+    if (Status joined = crdt::JoinAny(next, *delta); !joined.ok()) {
+      results.push_back(Internal(joined.message()));
+      continue;
+    }
+    const bool changed = !(next == state);
+    if (created || changed) {
+      storage::ObjectWrite w;
+      w.type = type;
+      w.key = key;
+      w.state = crdt::EncodeAny(next);
+      w.created = !obj.in_store && !obj.type;
+      if (changed) {
+        w.delta = crdt::EncodeAny(*delta);
+        w.seq = next_seq_.fetch_add(1);
+      }
+      writes.push_back(std::move(w));
+      writer_of.push_back(results.size());
+    }
+    obj.type = type;
+    obj.state = next;
+    results.push_back(ObjectView{key, type, std::move(next), created});
+  }
+
+  if (!writes.empty()) {
+    Status committed = store_->Commit(identity_.replica, physical_->NowMillis(), writes);
+    if (!committed.ok()) {
+      for (size_t i : writer_of) results[i] = committed;
+    }
+  }
+  for (std::mutex* m : locks) m->unlock();
+
+  if (observer_ != nullptr) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (results[i].ok()) observer_->OnApplied(results[i]->type, ops[i].second, seconds);
+    }
+  }
+  return results;
+}
+
+StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {
+  GDS_RETURN_IF_ERROR(ValidateName(name));
+  const storage::ObjectKey key{family, std::string(name)};
+  GDS_ASSIGN_OR_RETURN(auto type, store_->LookupType(key));
+  if (!type) return NotFound(Describe(key) + " not found");
+  GDS_ASSIGN_OR_RETURN(auto bytes, store_->ReadState(*type, key));
+  if (!bytes) return Corruption("state of " + Describe(key) + " is missing");
+  GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt state, crdt::DecodeAnyAs(*type, *bytes));
+  return ObjectView{key, *type, std::move(state), false};
+}
+
+StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> Engine::ListKeys(
+    std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const {
+  return store_->ListKeys(type, prefix, limit);
+}
+
+}  // namespace geodatastore::engine

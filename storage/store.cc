@@ -1,0 +1,319 @@
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include "crdt/any_crdt.h"
+
+namespace geodatastore::storage {
+
+namespace {
+
+constexpr char kCatalog[] = "catalog";
+constexpr char kDeltaLog[] = "delta_log";
+constexpr char kMeta[] = "meta";
+
+void PutFixed64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+uint64_t GetFixed64(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < in.size(); ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+std::string LogKey(crdt::ReplicaId origin, uint64_t seq) {
+  std::string key;
+  PutFixed64(&key, origin);
+  PutFixed64(&key, seq);
+  return key;
+}
+
+std::string SeqMetaKey(crdt::ReplicaId origin) {
+  std::string key = "seq/";
+  PutFixed64(&key, origin);
+  return key;
+}
+
+std::string CountMetaKey(v1::CrdtType type) { return "keys/" + std::string(crdt::TypeName(type)); }
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  const StatusCode code = s.IsCorruption() ? StatusCode::kCorruption : StatusCode::kUnavailable;
+  return Status(code, std::string(what) + ": " + s.ToString());
+}
+
+}  // namespace
+
+std::string ObjectKey::Encode() const {
+  std::string out;
+  out.reserve(1 + name.size());
+  out.push_back(static_cast<char>(family));
+  out.append(name);
+  return out;
+}
+
+bool ObjectKey::Decode(std::string_view bytes, ObjectKey* out) {
+  if (bytes.empty()) return false;
+  const auto family = static_cast<v1::Family>(static_cast<uint8_t>(bytes[0]));
+  if (!v1::Family_IsValid(family) || family == v1::FAMILY_UNSPECIFIED) return false;
+  out->family = family;
+  out->name.assign(bytes.substr(1));
+  return true;
+}
+
+v1::Family FamilyOf(v1::CrdtType type) {
+  switch (type) {
+    case v1::G_COUNTER:
+    case v1::PN_COUNTER: return v1::COUNTERS;
+    case v1::G_SET:
+    case v1::TWO_P_SET:
+    case v1::OR_SET:
+    case v1::LWW_SET: return v1::SETS;
+    case v1::LWW_REGISTER:
+    case v1::MV_REGISTER: return v1::REGISTERS;
+    case v1::LWW_GRAPH: return v1::GRAPHS;
+    default: return v1::FAMILY_UNSPECIFIED;
+  }
+}
+
+std::string_view FamilyName(v1::Family family) {
+  switch (family) {
+    case v1::COUNTERS: return "counters";
+    case v1::SETS: return "sets";
+    case v1::REGISTERS: return "registers";
+    case v1::GRAPHS: return "graphs";
+    default: return "unknown";
+  }
+}
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.enable_pipelined_write = true;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.OptimizeLevelStyleCompaction();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {kCatalog, cf_options},
+      {kDeltaLog, cf_options},
+      {kMeta, cf_options}};
+  for (v1::CrdtType t : crdt::kAllTypes) {
+    descriptors.push_back({std::string(crdt::TypeName(t)), cf_options});
+  }
+
+  std::unique_ptr<Store> store(new Store());
+  store->sync_writes_ = options.sync_writes;
+  rocksdb::DB* db = nullptr;
+  GDS_RETURN_IF_ERROR(FromRocks(
+      rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &db),
+      "opening the database at " + options.path));
+  store->db_.reset(db);
+  store->catalog_ = store->handles_[1];
+  store->delta_log_ = store->handles_[2];
+  store->meta_ = store->handles_[3];
+  for (size_t i = 4; i < descriptors.size(); ++i) {
+    store->by_type_[*crdt::ParseTypeName(descriptors[i].name)] = store->handles_[i];
+  }
+  for (v1::CrdtType t : crdt::kAllTypes) {
+    GDS_ASSIGN_OR_RETURN(auto count, store->GetMeta(CountMetaKey(t)));
+    store->key_counts_[t] = count ? GetFixed64(*count) : 0;
+  }
+  return store;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  db_->FlushWAL(true).PermitUncheckedError();
+  rocksdb::FlushOptions flush;
+  db_->Flush(flush, handles_).PermitUncheckedError();
+  for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();
+}
+
+rocksdb::ColumnFamilyHandle* Store::TypeFamily(v1::CrdtType type) const {
+  return (type > 0 && static_cast<size_t>(type) < by_type_.size()) ? by_type_[type] : nullptr;
+}
+
+StatusOr<std::optional<v1::CrdtType>> Store::LookupType(const ObjectKey& key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), catalog_, key.Encode(), &value);
+  if (s.IsNotFound()) return std::optional<v1::CrdtType>();
+  GDS_RETURN_IF_ERROR(FromRocks(s, "reading the catalog"));
+  const int tag = value.empty() ? 0 : static_cast<uint8_t>(value[0]);
+  if (value.size() != 1 || TypeFamily(static_cast<v1::CrdtType>(tag)) == nullptr) {
+    return Corruption("catalog entry of '" + key.name + "' holds no valid type");
+  }
+  return std::optional<v1::CrdtType>(static_cast<v1::CrdtType>(tag));
+}
+
+StatusOr<std::optional<std::string>> Store::ReadState(v1::CrdtType type, const ObjectKey& key) const {
+  rocksdb::ColumnFamilyHandle* cf = TypeFamily(type);
+  if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(type));
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key.Encode(), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  GDS_RETURN_IF_ERROR(FromRocks(s, "reading a state"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
+                     const std::vector<ObjectWrite>& writes) {
+  rocksdb::WriteBatch batch;
+  uint64_t max_seq = 0;
+  bool creates = false;
+  for (const ObjectWrite& w : writes) {
+    rocksdb::ColumnFamilyHandle* cf = TypeFamily(w.type);
+    if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(w.type));
+    const std::string key = w.key.Encode();
+    batch.Put(cf, key, w.state);
+    if (w.created) {
+      batch.Put(catalog_, key, std::string(1, static_cast<char>(w.type)));
+      creates = true;
+    }
+    if (w.seq != 0) {
+      v1::DeltaRecord record;
+      record.set_origin(origin);
+      record.set_seq(w.seq);
+      record.set_family(w.key.family);
+      record.set_name(w.key.name);
+      record.set_type(w.type);
+      record.set_delta(w.delta);
+      record.set_wall_time_ms(wall_time_ms);
+      batch.Put(delta_log_, LogKey(origin, w.seq), record.SerializeAsString());
+      max_seq = std::max(max_seq, w.seq);
+    }
+  }
+  if (max_seq != 0) {
+    std::string seq;
+    PutFixed64(&seq, max_seq);
+    batch.Put(meta_, SeqMetaKey(origin), seq);
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync_writes_;
+  if (!creates) return FromRocks(db_->Write(options, &batch), "writing a batch");
+
+  std::lock_guard<std::mutex> lock(count_mu_);
+  std::array<uint64_t, 16> counts{};
+  for (size_t t = 0; t < counts.size(); ++t) counts[t] = key_counts_[t].load();
+  for (const ObjectWrite& w : writes) {
+    if (w.created) ++counts[w.type];
+  }
+  for (const ObjectWrite& w : writes) {
+    if (!w.created) continue;
+    std::string count;
+    PutFixed64(&count, counts[w.type]);
+    batch.Put(meta_, CountMetaKey(w.type), count);
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing a batch"));
+  for (size_t t = 0; t < counts.size(); ++t) key_counts_[t].store(counts[t]);
+  return Status::Ok();
+}
+
+StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> Store::ListKeys(
+    std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const {
+  std::vector<std::pair<ObjectKey, v1::CrdtType>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), catalog_));
+  std::vector<v1::Family> families;
+  if (type) {
+    families.push_back(FamilyOf(*type));
+  } else {
+    families = {v1::COUNTERS, v1::SETS, v1::REGISTERS, v1::GRAPHS};
+  }
+  for (v1::Family family : families) {
+    const std::string start = ObjectKey{family, std::string(prefix)}.Encode();
+    for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+      if (!it->key().starts_with(start)) break;
+      ObjectKey key;
+      if (!ObjectKey::Decode(it->key().ToStringView(), &key) || it->value().size() != 1) {
+        return Corruption("undecodable catalog entry");
+      }
+      const auto t = static_cast<v1::CrdtType>(static_cast<uint8_t>(it->value()[0]));
+      if (!type || t == *type) out.emplace_back(std::move(key), t);
+    }
+    GDS_RETURN_IF_ERROR(FromRocks(it->status(), "listing keys"));
+  }
+  return out;
+}
+
+StatusOr<uint64_t> Store::LastSeq(crdt::ReplicaId origin) const {
+  uint64_t seq = 0;
+  GDS_ASSIGN_OR_RETURN(auto meta, GetMeta(SeqMetaKey(origin)));
+  if (meta) seq = GetFixed64(*meta);
+  // A concurrent batch may have logged a higher seq than the counter it wrote last.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), delta_log_));
+  it->SeekForPrev(LogKey(origin, UINT64_MAX));
+  if (it->Valid() && it->key().size() == 16 && GetFixed64(it->key().ToStringView()) == origin) {
+    seq = std::max(seq, GetFixed64(it->key().ToStringView().substr(8)));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the delta log"));
+  return seq;
+}
+
+StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  GDS_RETURN_IF_ERROR(FromRocks(s, "reading metadata"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Store::PutMeta(std::string_view key, std::string_view value) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Put(options, meta_, rocksdb::Slice(key.data(), key.size()),
+                            rocksdb::Slice(value.data(), value.size())),
+                   "writing metadata");
+}
+
+Status Store::DeleteMeta(std::string_view key) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Delete(options, meta_, rocksdb::Slice(key.data(), key.size())),
+                   "deleting metadata");
+}
+
+uint64_t Store::KeyCount(v1::CrdtType type) const {
+  return (type > 0 && static_cast<size_t>(type) < key_counts_.size()) ? key_counts_[type].load() : 0;
+}
+
+StoreStats Store::Stats() const {
+  StoreStats stats;
+  auto sum = [&](const char* property) {
+    uint64_t total = 0;
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      uint64_t v = 0;
+      if (db_->GetIntProperty(h, property, &v)) total += v;
+    }
+    return total;
+  };
+  stats.live_sst_bytes = sum("rocksdb.live-sst-files-size");
+  stats.total_sst_bytes = sum("rocksdb.total-sst-files-size");
+  stats.memtable_bytes = sum("rocksdb.cur-size-all-mem-tables");
+  stats.pending_compaction_bytes = sum("rocksdb.estimate-pending-compaction-bytes");
+  return stats;
+}
+
+Status Store::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  GDS_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  GDS_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(dir), "creating checkpoint in " + dir));
+  // Mark the copy: a node started on it must not reuse the dots this node issues next.
+  GDS_ASSIGN_OR_RETURN(auto copy, Open(StoreOptions{dir, true}));
+  return copy->PutMeta(kNewEpochMetaKey, "1");
+}
+
+Status Store::Flush() {
+  rocksdb::FlushOptions flush;
+  return FromRocks(db_->Flush(flush, handles_), "flushing");
+}
+
+}  // namespace geodatastore::storage

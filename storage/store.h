@@ -1,0 +1,134 @@
+// Store: the node's RocksDB database — one column family per CRDT type holding object
+// states, a catalog of object types, the delta log and node metadata — written only in
+// atomic batches.
+//
+// Key grammar (all integers big-endian so that byte order is numeric order):
+//   object_key           := family: byte | name: bytes
+//   catalog     CF:  object_key                 -> type: byte (CrdtType)
+//   <type name> CF:  object_key                 -> canonical CrdtValue bytes
+//   delta_log   CF:  origin: fixed64 | seq: fixed64 -> DeltaRecord
+//   meta        CF:  "node_id"                  -> node id
+//                    "epoch"                    -> replica epoch, decimal
+//                    "new_epoch"                -> present when the next start must take a
+//                                                  new epoch (a restored checkpoint)
+//                    "seq/" origin: fixed64     -> highest seq logged for origin: fixed64
+//                    "keys/" type name          -> objects of that type: fixed64
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "crdt/clock.h"
+#include "geodatastore/v1/crdt.pb.h"
+#include "geodatastore/v1/storage.pb.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+}  // namespace rocksdb
+
+namespace geodatastore::storage {
+
+// A named object: names are namespaced by family.
+struct ObjectKey {
+  v1::Family family = v1::FAMILY_UNSPECIFIED;
+  std::string name;
+
+  std::string Encode() const;
+  static bool Decode(std::string_view bytes, ObjectKey* out);
+  bool operator==(const ObjectKey&) const = default;
+};
+
+inline constexpr std::string_view kNewEpochMetaKey = "new_epoch";
+
+// The family a type belongs to (counters, sets, registers, graphs).
+v1::Family FamilyOf(v1::CrdtType type);
+std::string_view FamilyName(v1::Family family);
+
+struct StoreOptions {
+  std::string path;
+  bool sync_writes = false;  // fsync the WAL on every batch
+};
+
+// One object's change within a commit.
+struct ObjectWrite {
+  v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
+  ObjectKey key;
+  std::string state;  // the new canonical state
+  std::string delta;  // the canonical delta that produced it
+  bool created = false;
+  uint64_t seq = 0;  // the delta's sequence number at the origin
+};
+
+struct StoreStats {
+  uint64_t live_sst_bytes = 0;
+  uint64_t total_sst_bytes = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+};
+
+class Store {
+ public:
+  static StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();  // flushes memtables and closes the database
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The type recorded for key, or nullopt if no such object exists.
+  StatusOr<std::optional<v1::CrdtType>> LookupType(const ObjectKey& key) const;
+  // The stored state bytes of key, or nullopt.
+  StatusOr<std::optional<std::string>> ReadState(v1::CrdtType type, const ObjectKey& key) const;
+
+  // Writes, in one atomic batch: every object's state, its catalog entry when created,
+  // its delta-log entry under (origin, seq), origin's highest sequence number, and the
+  // per-type object counts. Nothing is visible before the batch is durable in the WAL.
+  Status Commit(crdt::ReplicaId origin, uint64_t wall_time_ms, const std::vector<ObjectWrite>& writes);
+
+  // Objects in key order, optionally of one type and with a name prefix; at most limit.
+  StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> ListKeys(
+      std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const;
+
+  // Highest sequence number in the delta log for origin (0 if none).
+  StatusOr<uint64_t> LastSeq(crdt::ReplicaId origin) const;
+  StatusOr<std::optional<std::string>> GetMeta(std::string_view key) const;
+  Status PutMeta(std::string_view key, std::string_view value);
+  Status DeleteMeta(std::string_view key);
+
+  uint64_t KeyCount(v1::CrdtType type) const;
+  StoreStats Stats() const;
+
+  // A consistent copy of the database in dir (which must not exist), marked so that a node
+  // started on it takes a new replica epoch.
+  Status Checkpoint(const std::string& dir);
+  Status Flush();
+
+ private:
+  Store() = default;
+  rocksdb::ColumnFamilyHandle* TypeFamily(v1::CrdtType type) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
+  rocksdb::ColumnFamilyHandle* catalog_ = nullptr;
+  rocksdb::ColumnFamilyHandle* delta_log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  std::array<rocksdb::ColumnFamilyHandle*, 16> by_type_{};  // indexed by CrdtType
+  bool sync_writes_ = false;
+
+  // Object counts per type; commits that create objects hold count_mu_ so that the
+  // persisted counts are written in the order they were computed.
+  std::mutex count_mu_;
+  std::array<std::atomic<uint64_t>, 16> key_counts_{};
+};
+
+}  // namespace geodatastore::storage

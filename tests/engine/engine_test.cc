@@ -1,0 +1,140 @@
+#include "engine/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/temp_dir.h"
+
+namespace geodatastore::engine {
+namespace {
+
+using ::testing::ElementsAre;
+using geodatastore::testing::TempDir;
+using Kind = Op::Kind;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() { Open(); }
+
+  void Open() {
+    engine_.reset();
+    store_.reset();
+    store_ = std::move(storage::Store::Open({dir_.path(), false})).value();
+    auto id = storage::LoadIdentity(*store_, "us-east-1");
+    ASSERT_TRUE(id.ok());
+    EngineOptions options;
+    options.limits.max_key_bytes = 32;
+    options.limits.max_element_bytes = 16;
+    engine_ = std::make_unique<Engine>(store_.get(), *id, &clock_, options);
+    ASSERT_TRUE(engine_->Start().ok());
+  }
+
+  ObjectView MustApply(const std::string& name, const Op& op) {
+    auto view = engine_->Apply(name, op);
+    EXPECT_TRUE(view.ok()) << view.status().ToString();
+    return view.ok() ? *view : ObjectView{};
+  }
+
+  static Op Inc(uint64_t n) { return {.kind = Kind::kIncrement, .amount = n}; }
+  static Op Create(v1::CrdtType t) { return {.kind = Kind::kCreate, .type = t}; }
+  static Op Add(std::string e) { return {.kind = Kind::kAdd, .elements = {std::move(e)}}; }
+
+  TempDir dir_;
+  crdt::SystemClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, IncrementCreatesAPNCounter) {
+  ObjectView v = MustApply("hits", Inc(5));
+  EXPECT_TRUE(v.created);
+  EXPECT_EQ(v.type, v1::PN_COUNTER);
+  v = MustApply("hits", {.kind = Kind::kDecrement, .amount = 2});
+  EXPECT_FALSE(v.created);
+  EXPECT_EQ(std::get<crdt::PNCounter>(v.state).Value(), 3);
+}
+
+TEST_F(EngineTest, CreateIsIdempotentForTheSameTypeAndRefusedForAnother) {
+  Op create = Create(v1::G_COUNTER);
+  create.initial_value = 4;
+  EXPECT_TRUE(MustApply("c", create).created);
+  EXPECT_FALSE(MustApply("c", create).created);
+  EXPECT_EQ(std::get<crdt::GCounter>(engine_->Read(v1::COUNTERS, "c")->state).Value(), 4u);
+  EXPECT_EQ(engine_->Apply("c", Create(v1::PN_COUNTER)).status().code(), StatusCode::kWrongType);
+  EXPECT_EQ(engine_->Apply("c", {.kind = Kind::kDecrement, .amount = 1}).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST_F(EngineTest, SetsRegistersAndGraphs) {
+  MustApply("s", Add("x"));
+  MustApply("s", {.kind = Kind::kAdd, .elements = {"y", "z"}});
+  MustApply("s", {.kind = Kind::kRemove, .elements = {"y"}});
+  EXPECT_THAT(std::get<crdt::ORSet>(engine_->Read(v1::SETS, "s")->state).Value(), ElementsAre("x", "z"));
+
+  MustApply("r", {.kind = Kind::kSet, .value = "old", .timestamp = 2000});
+  MustApply("r", {.kind = Kind::kSet, .value = "older", .timestamp = 1000});
+  EXPECT_THAT(std::get<crdt::LWWRegister>(engine_->Read(v1::REGISTERS, "r")->state).Value(), ElementsAre("old"));
+
+  MustApply("g", {.kind = Kind::kAddVertex, .vertex = "a"});
+  MustApply("g", {.kind = Kind::kAddVertex, .vertex = "b"});
+  MustApply("g", {.kind = Kind::kAddEdge, .from = "a", .to = "b"});
+  EXPECT_EQ(engine_->Apply("g", {.kind = Kind::kAddEdge, .from = "a", .to = "a"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::get<crdt::LWWGraph>(engine_->Read(v1::GRAPHS, "g")->state).edge_count(), 1u);
+}
+
+TEST_F(EngineTest, RefusalsChangeNothing) {
+  MustApply("g", Create(v1::G_SET));
+  MustApply("g", Add("x"));
+  const uint64_t seq = engine_->last_seq();
+  EXPECT_EQ(engine_->Apply("g", {.kind = Kind::kRemove, .elements = {"x"}}).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->Apply("g", Add("this element is too long")).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Apply(std::string(33, 'k'), Inc(1)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Apply("missing", {.kind = Kind::kRemove, .elements = {"x"}}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(engine_->last_seq(), seq);
+  EXPECT_THAT(std::get<crdt::GSet>(engine_->Read(v1::SETS, "g")->state).Value(), ElementsAre("x"));
+  EXPECT_EQ(engine_->Read(v1::SETS, "missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, ConcurrentIncrementsOfOneCounterAreNeverLost) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) ASSERT_TRUE(engine_->Apply("hot", Inc(1)).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::get<crdt::PNCounter>(engine_->Read(v1::COUNTERS, "hot")->state).Value(), 3200);
+}
+
+TEST_F(EngineTest, StateAndSequenceSurviveARestart) {
+  MustApply("n", Inc(7));
+  MustApply("n", Inc(8));
+  const uint64_t seq = engine_->last_seq();
+  Open();
+  EXPECT_EQ(engine_->last_seq(), seq);
+  EXPECT_EQ(std::get<crdt::PNCounter>(engine_->Read(v1::COUNTERS, "n")->state).Value(), 15);
+  MustApply("n", Inc(1));
+  EXPECT_EQ(engine_->last_seq(), seq + 1);
+}
+
+TEST_F(EngineTest, ABatchAppliesEveryOpWithItsOwnAnswer) {
+  std::vector<std::pair<std::string, Op>> ops = {
+      {"a", Inc(1)}, {"a", Inc(2)}, {"b", Add("x")}, {"b", {.kind = Kind::kDecrement, .amount = 1}}};
+  auto results = engine_->ApplyBatch(ops);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0].ok() && results[0]->created);
+  EXPECT_EQ(std::get<crdt::PNCounter>(results[1]->state).Value(), 3);
+  EXPECT_TRUE(results[2].ok());
+  // "b" the counter does not exist: decrement creates it (counters and sets are separate).
+  EXPECT_TRUE(results[3].ok());
+  EXPECT_EQ(store_->KeyCount(v1::PN_COUNTER), 2u);
+  EXPECT_EQ(store_->KeyCount(v1::OR_SET), 1u);
+}
+
+}  // namespace
+}  // namespace geodatastore::engine
