@@ -1,0 +1,76 @@
+// Config: the node's YAML configuration (API.md, "Configuration") as plain structs with
+// documented defaults, validated once at start. Every unknown key, missing required key or
+// bad value is an error whose message is one line naming the key.
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace geodatastore::config {
+
+struct Peer {
+  std::string id;      // required
+  std::string region;  // required
+  std::string grpc;    // required, host:port
+};
+
+struct Config {
+  struct Node {
+    std::string id;        // required, e.g. us-east-1
+    std::string region;    // required, e.g. us-east
+    std::string data_dir;  // default ./data/<id>
+  } node;
+  struct Listen {
+    std::string http = "127.0.0.1:8080";
+    std::string grpc = "127.0.0.1:9090";
+    std::string resp = "127.0.0.1:6380";
+  } listen;
+  struct Cluster {
+    std::string name = "local";
+    std::vector<Peer> peers;
+  } cluster;
+  struct Replication {
+    uint32_t flush_interval_ms = 5;
+    uint64_t max_batch_bytes = 1 << 20;
+    std::string compression = "gzip";  // gzip | none
+    std::string topology = "mesh";     // mesh | gateway
+  } replication;
+  struct AntiEntropy {
+    uint32_t interval_s = 30;
+  } anti_entropy;
+  struct Consistency {
+    std::string default_read = "eventual";  // eventual | local_quorum | quorum | all
+    std::string default_write = "eventual";
+    uint32_t timeout_ms = 2000;
+  } consistency;
+  struct Clock {
+    uint64_t max_offset_ms = 500;
+  } clock;
+  struct Storage {
+    bool sync_writes = false;  // fsync the WAL on every batch
+  } storage;
+  struct Limits {
+    uint64_t max_key_bytes = 1024;
+    uint64_t max_element_bytes = 65536;
+    uint64_t max_request_bytes = 1048576;
+  } limits;
+  struct Testing {
+    bool fault_injection = false;
+  } testing;
+};
+
+// Parses and validates YAML text.
+StatusOr<Config> ParseConfig(std::string_view yaml);
+// Reads and parses a file; the error names the file too.
+StatusOr<Config> LoadConfig(const std::string& path);
+
+// Splits "host:port"; false unless port is 0..65535 and host is non-empty.
+bool SplitHostPort(std::string_view address, std::string* host, uint16_t* port);
+
+}  // namespace geodatastore::config
