@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "crdt/causal_context.h"
 #include "crdt/clock.h"
+#include "crdt/containers.h"
 #include "crdt/dot_kernel.h"
 #include "geodatastore/v1/crdt.pb.h"
 
@@ -43,7 +44,7 @@ void EncodeStrings(const Range& strings, google::protobuf::RepeatedPtrField<std:
   for (const std::string& s : strings) out->Add(std::string(s));
 }
 // REQUIRES nothing of in; fails unless it is strictly increasing.
-StatusOr<std::set<std::string, std::less<>>> DecodeStringSet(
+StatusOr<StringSet> DecodeStringSet(
     const google::protobuf::RepeatedPtrField<std::string>& in, std::string_view what);
 
 // Serializes with deterministic field order (no protobuf maps are used, so this is canonical).

@@ -14,7 +14,6 @@
 // large state is one O(n + m) merge.
 #pragma once
 
-#include <absl/container/btree_map.h>
 #include <absl/container/flat_hash_map.h>
 
 #include <string>
@@ -23,13 +22,14 @@
 #include <vector>
 
 #include "crdt/causal_context.h"
+#include "crdt/containers.h"
 #include "crdt/dot_list.h"
 
 namespace geodatastore::crdt {
 
 class DotKernel {
  public:
-  using Entries = absl::btree_map<std::string, DotList, std::less<>>;
+  using Entries = SortedMap<std::string, DotList>;
 
   DotKernel() = default;
   DotKernel(const DotKernel& other);

@@ -8,11 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "crdt/containers.h"
 #include "crdt/crdt.h"
 
 namespace geodatastore::crdt {
-
-using StringSet = std::set<std::string, std::less<>>;
 
 class GSet {
  public:
@@ -25,7 +24,7 @@ class GSet {
   bool Contains(std::string_view element) const { return elements_.count(element) > 0; }
   size_t size() const { return elements_.size(); }
   std::vector<std::string> Value() const { return {elements_.begin(), elements_.end()}; }
-  void Join(const GSet& other) { elements_.insert(other.elements_.begin(), other.elements_.end()); }
+  void Join(const GSet& other) { UnionInto(elements_, other.elements_); }
   bool operator==(const GSet&) const = default;
 
   void EncodeState(v1::CrdtValue* out) const;

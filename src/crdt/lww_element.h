@@ -10,6 +10,7 @@
 
 #include "crdt/clock.h"
 #include "crdt/codec.h"
+#include "crdt/containers.h"
 
 namespace geodatastore::crdt {
 
@@ -28,13 +29,9 @@ struct LwwEntry {
 };
 
 // Joins other's entries into into, key by key.
-template <typename Key, typename Less>
-void JoinEntries(std::map<Key, LwwEntry, Less>& into, const std::map<Key, LwwEntry, Less>& other) {
-  auto hint = into.begin();
-  for (const auto& [key, entry] : other) {
-    hint = into.try_emplace(hint, key);
-    hint->second.Join(entry);
-  }
+template <typename Map>
+void JoinEntries(Map& into, const Map& other) {
+  MergeInto(into, other, [](auto& mine, const auto& theirs) { mine.second.Join(theirs.second); });
 }
 
 // Msg is a message with optional `added` and `removed` LwwStamp fields (LwwElement, LwwEdge).

@@ -42,7 +42,7 @@ class LWWElementSet {
 
  private:
   LwwBias bias_ = LwwBias::kRemoveWins;
-  std::map<std::string, LwwEntry, std::less<>> elements_;
+  SortedMap<std::string, LwwEntry> elements_;
 };
 
 static_assert(Crdt<LWWElementSet>);

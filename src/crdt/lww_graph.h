@@ -73,8 +73,8 @@ class LWWGraph {
   const LwwEntry* VisibleVertex(std::string_view vertex) const;
   bool EdgeVisible(const Edge& edge, const LwwEntry& entry) const;
 
-  std::map<std::string, LwwEntry, std::less<>> vertices_;
-  std::map<Edge, LwwEntry> edges_;
+  SortedMap<std::string, LwwEntry> vertices_;
+  SortedMap<Edge, LwwEntry> edges_;
 };
 
 static_assert(Crdt<LWWGraph>);

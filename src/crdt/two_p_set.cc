@@ -27,8 +27,8 @@ std::vector<std::string> TwoPSet::Value() const {
 }
 
 void TwoPSet::Join(const TwoPSet& other) {
-  added_.insert(other.added_.begin(), other.added_.end());
-  removed_.insert(other.removed_.begin(), other.removed_.end());
+  UnionInto(added_, other.added_);
+  UnionInto(removed_, other.removed_);
 }
 
 void TwoPSet::EncodeState(v1::CrdtValue* out) const {

@@ -1,0 +1,96 @@
+#include "server/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include "crdt/any_crdt.h"
+
+namespace geodatastore::server {
+
+namespace {
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+}
+
+}  // namespace
+
+Metrics::Metrics(std::string region, const storage::Store* store)
+    : region_(std::move(region)),
+      store_(store),
+      operations_(prometheus::BuildCounter()
+                      .Name("geodatastore_operations_total")
+                      .Help("Operations applied or read, by CRDT type and operation")
+                      .Register(*registry_)),
+      durations_(prometheus::BuildHistogram()
+                     .Name("geodatastore_operation_duration_seconds")
+                     .Help("Time to apply or read one operation inside the node")
+                     .Register(*registry_)),
+      write_duration_(durations_.Add({{"kind", "write"}}, LatencyBuckets())),
+      read_duration_(durations_.Add({{"kind", "read"}}, LatencyBuckets())),
+      keys_(prometheus::BuildGauge().Name("geodatastore_keys").Help("Objects per CRDT type").Register(*registry_)),
+      live_sst_bytes_(prometheus::BuildGauge()
+                          .Name("geodatastore_storage_live_sst_bytes")
+                          .Help("Bytes of live RocksDB SST files (size on disk)")
+                          .Register(*registry_)
+                          .Add({})),
+      memtable_bytes_(prometheus::BuildGauge()
+                          .Name("geodatastore_storage_memtable_bytes")
+                          .Help("Bytes in RocksDB memtables")
+                          .Register(*registry_)
+                          .Add({})),
+      pending_compaction_bytes_(prometheus::BuildGauge()
+                                    .Name("geodatastore_storage_pending_compaction_bytes")
+                                    .Help("RocksDB's estimate of bytes compaction still has to rewrite")
+                                    .Register(*registry_)
+                                    .Add({})),
+      rejected_(prometheus::BuildCounter()
+                    .Name("geodatastore_rejected_payloads_total")
+                    .Help("Requests or payloads refused as invalid, by reason")
+                    .Register(*registry_)),
+      http_requests_(prometheus::BuildCounter()
+                         .Name("geodatastore_http_requests_total")
+                         .Help("HTTP answers by status code")
+                         .Register(*registry_)),
+      uptime_(prometheus::BuildGauge()
+                  .Name("geodatastore_uptime_seconds")
+                  .Help("Seconds since the node started")
+                  .Register(*registry_)
+                  .Add({})) {}
+
+prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = op_counters_.find(std::pair<int, std::string>(type, op));
+  if (it != op_counters_.end()) return *it->second;
+  prometheus::Counter& c = operations_.Add(
+      {{"type", std::string(crdt::TypeName(type))}, {"op", std::string(op)}, {"region", region_}});
+  op_counters_.emplace(std::pair<int, std::string>(type, op), &c);
+  return c;
+}
+
+void Metrics::OnApplied(v1::CrdtType type, const engine::Op& op, double seconds) {
+  Operation(type, op.Name()).Increment();
+  write_duration_.Observe(seconds);
+}
+
+void Metrics::OnRead(v1::CrdtType type, double seconds) {
+  Operation(type, "read").Increment();
+  read_duration_.Observe(seconds);
+}
+
+void Metrics::OnRejected(std::string_view reason) { rejected_.Add({{"reason", std::string(reason)}}).Increment(); }
+
+void Metrics::OnHttpAnswer(int code) { http_requests_.Add({{"code", std::to_string(code)}}).Increment(); }
+
+std::string Metrics::Render() {
+  for (v1::CrdtType t : crdt::kAllTypes) {
+    keys_.Add({{"type", std::string(crdt::TypeName(t))}}).Set(static_cast<double>(store_->KeyCount(t)));
+  }
+  const storage::StoreStats stats = store_->Stats();
+  live_sst_bytes_.Set(static_cast<double>(stats.live_sst_bytes));
+  memtable_bytes_.Set(static_cast<double>(stats.memtable_bytes));
+  pending_compaction_bytes_.Set(static_cast<double>(stats.pending_compaction_bytes));
+  uptime_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace geodatastore::server

@@ -1,0 +1,70 @@
+// Metrics: the node's Prometheus metrics, declared here in one list, and their text
+// exposition for GET /metrics.
+//
+//   geodatastore_operations_total{type,op,region}     counter: ops applied or read
+//   geodatastore_operation_duration_seconds{kind}     histogram: read / write latency
+//   geodatastore_keys{type}                           gauge: objects per type
+//   geodatastore_storage_live_sst_bytes               gauge: RocksDB live SST files
+//   geodatastore_storage_memtable_bytes               gauge
+//   geodatastore_storage_pending_compaction_bytes     gauge
+//   geodatastore_rejected_payloads_total{reason}      counter: bad requests and payloads
+//   geodatastore_http_requests_total{code}            counter
+//   geodatastore_uptime_seconds                       gauge
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace geodatastore::server {
+
+class Metrics : public engine::OpObserver {
+ public:
+  // REQUIRES: store outlives the metrics.
+  Metrics(std::string region, const storage::Store* store);
+
+  void OnApplied(v1::CrdtType type, const engine::Op& op, double seconds) override;
+  void OnRead(v1::CrdtType type, double seconds);
+  void OnRejected(std::string_view reason);
+  void OnHttpAnswer(int code);
+
+  // The Prometheus text exposition of every metric, with gauges refreshed first.
+  std::string Render();
+
+ private:
+  prometheus::Counter& Operation(v1::CrdtType type, std::string_view op);
+
+  const std::string region_;
+  const storage::Store* const store_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& operations_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Histogram& write_duration_;
+  prometheus::Histogram& read_duration_;
+  prometheus::Family<prometheus::Gauge>& keys_;
+  prometheus::Gauge& live_sst_bytes_;
+  prometheus::Gauge& memtable_bytes_;
+  prometheus::Gauge& pending_compaction_bytes_;
+  prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Family<prometheus::Counter>& http_requests_;
+  prometheus::Gauge& uptime_;
+
+  std::mutex mu_;  // guards the caches below (Family::Add is costly on the hot path)
+  std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> op_counters_;
+};
+
+}  // namespace geodatastore::server
