@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <thread>
 
 namespace geodatastore::engine {
 
@@ -208,6 +209,22 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     }
   }
   return results;
+}
+
+crdt::VersionVector Engine::AppliedVector() const {
+  crdt::VersionVector applied;
+  applied.Raise(identity_.replica, last_seq());
+  return applied;
+}
+
+bool Engine::WaitApplied(const crdt::VersionVector& wanted,
+                         std::chrono::steady_clock::time_point deadline) const {
+  while (!wanted.LessOrEqual(AppliedVector())) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Applied vectors only grow; polling keeps this free of locks on the write path.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -77,6 +78,11 @@ class Engine {
   storage::Store* store() const { return store_; }
   // Highest sequence number this node has assigned.
   uint64_t last_seq() const { return next_seq_.load() - 1; }
+  // What this node has applied: {origin replica -> highest seq}. Until replication exists
+  // that is its own writes.
+  crdt::VersionVector AppliedVector() const;
+  // Waits until the node has applied everything in `wanted`; false at the deadline.
+  bool WaitApplied(const crdt::VersionVector& wanted, std::chrono::steady_clock::time_point deadline) const;
   void set_observer(OpObserver* observer) { observer_ = observer; }
 
  private:

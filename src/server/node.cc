@@ -1,0 +1,81 @@
+#include "server/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <filesystem>
+
+namespace geodatastore::server {
+
+Node::Node(config::Config config) : config_(std::move(config)) {}
+
+Node::~Node() {
+  io_.stop();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+Status Node::Start() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.node.data_dir, ec);
+  if (ec) return InvalidArgument("cannot create data_dir " + config_.node.data_dir + ": " + ec.message());
+  GDS_ASSIGN_OR_RETURN(store_, storage::Store::Open({config_.node.data_dir, config_.storage.sync_writes}));
+  GDS_ASSIGN_OR_RETURN(storage::NodeIdentity identity, storage::LoadIdentity(*store_, config_.node.id));
+  engine::EngineOptions options;
+  options.limits.max_key_bytes = config_.limits.max_key_bytes;
+  options.limits.max_element_bytes = config_.limits.max_element_bytes;
+  options.max_clock_offset_ms = config_.clock.max_offset_ms;
+  engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
+  GDS_RETURN_IF_ERROR(engine_->Start());
+  metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get());
+  engine_->set_observer(metrics_.get());
+  rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_);
+
+  std::string host;
+  uint16_t port = 0;
+  config::SplitHostPort(config_.listen.http, &host, &port);
+  http_ = std::make_unique<HttpServer>(io_, config_.limits.max_request_bytes,
+                                       [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
+  GDS_RETURN_IF_ERROR(http_->Start(host, port));
+  spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}", identity.node_id,
+               config_.node.region, identity.epoch, host, http_->port());
+  return Status::Ok();
+}
+
+void Node::Run() {
+  boost::asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", signal);
+    Shutdown();
+  });
+  auto work = boost::asio::make_work_guard(io_);
+  const unsigned n = std::max(2u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i + 1 < n; ++i) threads_.emplace_back([this] { io_.run(); });
+  rest_->set_ready(true);
+  io_.run();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  engine_.reset();
+  if (Status flushed = store_->Flush(); !flushed.ok()) spdlog::error("flush: {}", flushed.ToString());
+  store_.reset();
+  spdlog::info("stopped");
+}
+
+void Node::Shutdown() {
+  rest_->set_ready(false);
+  http_->Stop();
+  // Let requests already read finish; connections idle in keep-alive are closed with io_.
+  std::thread([this] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    io_.stop();
+  }).detach();
+}
+
+}  // namespace geodatastore::server

@@ -1,0 +1,50 @@
+// Node: one geods process — config, store, engine, metrics and the front ends, started and
+// stopped together.
+//
+// Thread safety: Start, Run and Stop are called from the main thread; Stop may also be
+// called from a signal handler's strand.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "engine/engine.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/rest_api.h"
+
+namespace geodatastore::server {
+
+class Node {
+ public:
+  explicit Node(config::Config config);
+  ~Node();
+
+  // Opens the store and binds every listener.
+  Status Start();
+  // Serves until SIGTERM or SIGINT, then drains in-flight requests, flushes the store and
+  // returns.
+  void Run();
+
+  // The bound ports (useful when the config asked for port 0).
+  uint16_t http_port() const { return http_ ? http_->port() : 0; }
+
+ private:
+  void Shutdown();
+
+  config::Config config_;
+  crdt::SystemClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<RestApi> rest_;
+  boost::asio::io_context io_;
+  std::unique_ptr<HttpServer> http_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace geodatastore::server

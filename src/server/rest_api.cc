@@ -1,0 +1,493 @@
+#include "server/rest_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/session.h"
+
+namespace geodatastore::server {
+
+namespace http = boost::beast::http;
+using json = nlohmann::json;
+using engine::Op;
+using Kind = engine::Op::Kind;
+
+namespace {
+
+int HttpStatusOf(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kWrongType:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDeadlineExceeded: return 504;
+    default: return 500;
+  }
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// In query strings (plus_is_space) '+' is a space; in path segments it is itself.
+std::string PercentDecode(std::string_view in, bool* ok, bool plus_is_space) {
+  std::string out;
+  *ok = true;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      auto hex = HexDigit;
+      if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) {
+        *ok = false;
+        return out;
+      }
+      out.push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
+      i += 2;
+    } else if (in[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    out.emplace_back(path.substr(start, end - start));
+    start = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+// One request being answered: its parsed parts and the answer being built.
+struct RestApi::Call {
+  const HttpRequest& request;
+  HttpResponse& response;
+  std::vector<std::string> params;            // the {} segments of the route, decoded
+  std::map<std::string, std::string> query;   // decoded
+  json body;                                  // the parsed body (an object), once Body() ran
+
+  void Json(int status, const json& value) {
+    response.result(static_cast<http::status>(status));
+    response.set(http::field::content_type, "application/json");
+    response.body() = value.dump();
+  }
+  void Error(int status, std::string_view code, const std::string& message) {
+    Json(status, {{"error", message}, {"code", code}});
+  }
+  void Error(const geodatastore::Status& s) { Error(HttpStatusOf(s.code()), StatusCodeName(s.code()), s.message()); }
+
+  // Parses the body as a JSON object (an empty body is {}); false after answering 400.
+  bool Body() {
+    if (request.body().empty()) {
+      body = json::object();
+      return true;
+    }
+    body = json::parse(request.body(), nullptr, false);
+    if (body.is_discarded()) {
+      Error(400, "invalid_argument", "body is not valid JSON");
+      return false;
+    }
+    if (!body.is_object()) {
+      Error(400, "invalid_argument", "body must be a JSON object");
+      return false;
+    }
+    return true;
+  }
+
+  // Field readers: false after answering 400. Absent optional fields leave out unchanged.
+  bool String(const char* field, std::string* out, bool required) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+      if (required) Error(400, "invalid_argument", std::string("field '") + field + "' is required");
+      return !required;
+    }
+    if (!it->is_string()) {
+      Error(400, "invalid_argument", std::string("field '") + field + "' must be a string");
+      return false;
+    }
+    *out = it->get<std::string>();
+    return true;
+  }
+  bool Int(const char* field, int64_t* out, bool required, bool allow_negative) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+      if (required) Error(400, "invalid_argument", std::string("field '") + field + "' is required");
+      return !required;
+    }
+    if (!it->is_number_integer()) {
+      Error(400, "invalid_argument",
+            std::string("field '") + field + "' must be an integer within the 64-bit signed range");
+      return false;
+    }
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      Error(400, "out_of_range", std::string("field '") + field + "' is over 2^63 - 1");
+      return false;
+    }
+    const int64_t v = it->get<int64_t>();
+    if (v < 0 && !allow_negative) {
+      Error(400, "invalid_argument", std::string("field '") + field + "' must not be negative");
+      return false;
+    }
+    *out = v;
+    return true;
+  }
+  bool Type(std::optional<v1::CrdtType>* out, v1::Family family, bool required) {
+    std::string name;
+    if (!String("type", &name, required)) return false;
+    if (name.empty()) return true;
+    auto type = crdt::ParseTypeName(name);
+    if (!type) {
+      Error(400, "invalid_argument", "unknown type '" + name + "'");
+      return false;
+    }
+    if (storage::FamilyOf(*type) != family) {
+      Error(400, "invalid_argument",
+            "type '" + name + "' is not one of the " + std::string(storage::FamilyName(family)));
+      return false;
+    }
+    *out = type;
+    return true;
+  }
+};
+
+RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config)
+    : engine_(engine), metrics_(metrics), config_(config) {
+  using V = http::verb;
+  // Counters.
+  Add(V::post, "/crdt/counters/{}", [this](Call& c) {
+    Op op{.kind = Kind::kCreate};
+    if (!c.Body() || !c.Type(&op.type, v1::COUNTERS, true) || !c.Int("initial_value", &op.initial_value, false, true)) return;
+    ApplyOp(c, v1::COUNTERS, op, true);
+  });
+  for (auto [suffix, kind] : {std::pair{"increment", Kind::kIncrement}, std::pair{"decrement", Kind::kDecrement}}) {
+    Add(V::post, std::string("/crdt/counters/{}/") + suffix, [this, kind = kind](Call& c) {
+      int64_t value = 0;
+      if (!c.Body() || !c.Int("value", &value, true, false)) return;
+      ApplyOp(c, v1::COUNTERS, {.kind = kind, .amount = static_cast<uint64_t>(value)}, false);
+    });
+  }
+  Add(V::get, "/crdt/counters/{}", [this](Call& c) { ReadObject(c, v1::COUNTERS); });
+
+  // Sets.
+  Add(V::post, "/crdt/sets/{}", [this](Call& c) {
+    Op op{.kind = Kind::kCreate};
+    std::string bias;
+    if (!c.Body() || !c.Type(&op.type, v1::SETS, true) || !c.String("bias", &bias, false)) return;
+    if (!bias.empty()) {
+      if (op.type != v1::LWW_SET || (bias != "add_wins" && bias != "remove_wins")) {
+        return c.Error(400, "invalid_argument", "bias is 'add_wins' or 'remove_wins', and only for an lww_set");
+      }
+      op.bias = bias == "add_wins" ? crdt::LwwBias::kAddWins : crdt::LwwBias::kRemoveWins;
+    }
+    ApplyOp(c, v1::SETS, op, true);
+  });
+  for (auto [suffix, kind] : {std::pair{"add", Kind::kAdd}, std::pair{"remove", Kind::kRemove}}) {
+    Add(V::post, std::string("/crdt/sets/{}/") + suffix, [this, kind = kind](Call& c) {
+      Op op{.kind = kind};
+      if (!c.Body()) return;
+      auto one = c.body.find("element");
+      auto many = c.body.find("elements");
+      if ((one == c.body.end()) == (many == c.body.end())) {
+        return c.Error(400, "invalid_argument", "give exactly one of 'element' and 'elements'");
+      }
+      if (one != c.body.end()) {
+        std::string e;
+        if (!c.String("element", &e, true)) return;
+        op.elements.push_back(std::move(e));
+      } else {
+        if (!many->is_array() || many->empty()) {
+          return c.Error(400, "invalid_argument", "'elements' must be a non-empty array of strings");
+        }
+        for (const json& e : *many) {
+          if (!e.is_string()) return c.Error(400, "invalid_argument", "'elements' must be a non-empty array of strings");
+          op.elements.push_back(e.get<std::string>());
+        }
+      }
+      ApplyOp(c, v1::SETS, op, false);
+    });
+  }
+  Add(V::get, "/crdt/sets/{}", [this](Call& c) { ReadObject(c, v1::SETS); });
+
+  // Registers.
+  Add(V::post, "/crdt/registers/{}", [this](Call& c) {
+    Op op{.kind = Kind::kSet};
+    int64_t ts = -1;
+    if (!c.Body() || !c.Type(&op.type, v1::REGISTERS, false) || !c.String("value", &op.value, true) ||
+        !c.Int("timestamp", &ts, false, false)) {
+      return;
+    }
+    if (ts >= 0) op.timestamp = static_cast<uint64_t>(ts);
+    ApplyOp(c, v1::REGISTERS, op, false);
+  });
+  Add(V::get, "/crdt/registers/{}", [this](Call& c) { ReadObject(c, v1::REGISTERS); });
+
+  // Graphs.
+  Add(V::get, "/crdt/graphs/{}", [this](Call& c) { ReadObject(c, v1::GRAPHS); });
+  Add(V::post, "/crdt/graphs/{}/vertices", [this](Call& c) {
+    Op op{.kind = Kind::kAddVertex};
+    if (!c.Body() || !c.String("vertex", &op.vertex, true)) return;
+    ApplyOp(c, v1::GRAPHS, op, false);
+  });
+  Add(V::delete_, "/crdt/graphs/{}/vertices/{}", [this](Call& c) {
+    ApplyOp(c, v1::GRAPHS, {.kind = Kind::kRemoveVertex, .vertex = c.params[1]}, false);
+  });
+  Add(V::post, "/crdt/graphs/{}/edges", [this](Call& c) {
+    Op op{.kind = Kind::kAddEdge};
+    if (!c.Body() || !c.String("from", &op.from, true) || !c.String("to", &op.to, true)) return;
+    ApplyOp(c, v1::GRAPHS, op, false);
+  });
+  Add(V::delete_, "/crdt/graphs/{}/edges/{}/{}", [this](Call& c) {
+    ApplyOp(c, v1::GRAPHS, {.kind = Kind::kRemoveEdge, .from = c.params[1], .to = c.params[2]}, false);
+  });
+  Add(V::get, "/crdt/graphs/{}/vertices/{}/neighbors", [this](Call& c) {
+    auto view = engine_->Read(v1::GRAPHS, c.params[0]);
+    if (!view.ok()) return c.Error(view.status());
+    const auto& g = std::get<crdt::LWWGraph>(view->state);
+    if (!g.HasVertex(c.params[1])) return c.Error(404, "not_found", "vertex '" + c.params[1] + "' not found");
+    c.Json(200, {{"name", c.params[0]}, {"vertex", c.params[1]}, {"neighbors", g.Neighbors(c.params[1])}});
+  });
+  Add(V::get, "/crdt/graphs/{}/paths", [this](Call& c) {
+    if (!c.query.count("from") || !c.query.count("to")) {
+      return c.Error(400, "invalid_argument", "query parameters 'from' and 'to' are required");
+    }
+    auto view = engine_->Read(v1::GRAPHS, c.params[0]);
+    if (!view.ok()) return c.Error(view.status());
+    const auto& g = std::get<crdt::LWWGraph>(view->state);
+    c.Json(200, {{"name", c.params[0]}, {"from", c.query["from"]}, {"to", c.query["to"]},
+                 {"paths", g.Paths(c.query["from"], c.query["to"])}});
+  });
+
+  Add(V::get, "/crdt/keys", [this](Call& c) {
+    std::optional<v1::CrdtType> type;
+    if (c.query.count("type") && !c.query["type"].empty()) {
+      type = crdt::ParseTypeName(c.query["type"]);
+      if (!type) return c.Error(400, "invalid_argument", "unknown type '" + c.query["type"] + "'");
+    }
+    size_t limit = 1000;
+    if (c.query.count("limit")) {
+      const std::string& l = c.query["limit"];
+      if (l.empty() || l.size() > 9 || l.find_first_not_of("0123456789") != std::string::npos) {
+        return c.Error(400, "invalid_argument", "limit must be a number from 1 to 999999999");
+      }
+      limit = std::stoul(l);
+    }
+    auto keys = engine_->ListKeys(type, c.query["prefix"], limit);
+    if (!keys.ok()) return c.Error(keys.status());
+    json out = json::array();
+    for (const auto& [key, t] : *keys) {
+      out.push_back({{"name", key.name}, {"type", crdt::TypeName(t)}, {"family", storage::FamilyName(key.family)}});
+    }
+    c.Json(200, {{"keys", out}});
+  });
+
+  // Admin and operations.
+  Add(V::get, "/admin/status", [this](Call& c) { Status(c); });
+  Add(V::get, "/healthz", [](Call& c) { c.Json(200, {{"status", "ok"}}); });
+  Add(V::get, "/readyz", [this](Call& c) {
+    if (ready_) return c.Json(200, {{"status", "ready"}});
+    c.Error(503, "unavailable", "not ready");
+  });
+  Add(V::get, "/metrics", [this](Call& c) {
+    c.response.result(http::status::ok);
+    c.response.set(http::field::content_type, "text/plain; version=0.0.4");
+    c.response.body() = metrics_->Render();
+  });
+  auto later = [](const char* what) {
+    return [what](Call& c) { c.Error(501, "not_implemented", std::string(what) + " arrives with replication (issue 4/5)"); };
+  };
+  Add(V::get, "/admin/replication/lag", later("replication lag"));
+  Add(V::get, "/admin/conflicts", later("the conflict log"));
+  Add(V::post, "/admin/anti-entropy/full-sync", later("anti-entropy"));
+  Add(V::post, "/admin/sync/regions/{}", later("anti-entropy"));
+  Add(V::post, "/admin/faults/partition", later("fault injection"));
+  Add(V::delete_, "/admin/faults", later("fault injection"));
+}
+
+void RestApi::Add(http::verb method, const std::string& pattern, Route route) {
+  std::vector<std::string> segments = SplitPath(pattern);
+  for (RouteEntry& r : routes_) {
+    if (r.pattern == segments) {
+      r.methods[method] = std::move(route);
+      return;
+    }
+  }
+  routes_.push_back({std::move(segments), {{method, std::move(route)}}});
+}
+
+void RestApi::Handle(const HttpRequest& request, HttpResponse& response) {
+  Call call{request, response, {}, {}, {}};
+  Dispatch(call);
+  if (response.find(http::field::content_type) == response.end()) {
+    response.set(http::field::content_type, "application/json");
+  }
+  response.set("X-Session-Token", engine::FormatSessionToken(engine_->AppliedVector()));
+  const int code = response.result_int();
+  metrics_->OnHttpAnswer(code);
+  if (code == 400 || code == 413) metrics_->OnRejected("bad_request");
+}
+
+void RestApi::Dispatch(Call& call) {
+  const boost::beast::string_view raw_target = call.request.target();
+  const std::string_view target(raw_target.data(), raw_target.size());
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      const size_t amp = rest.find('&');
+      const std::string_view kv = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      const size_t eq = kv.find('=');
+      bool ok_key = true, ok_value = true;
+      std::string key = PercentDecode(kv.substr(0, eq), &ok_key, true);
+      std::string value = eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), &ok_value, true);
+      if (!ok_key || !ok_value) return call.Error(400, "invalid_argument", "malformed query string");
+      call.query[key] = value;
+    }
+  }
+
+  const std::vector<std::string> segments = SplitPath(path);
+  const RouteEntry* match = nullptr;
+  for (const RouteEntry& r : routes_) {
+    if (r.pattern.size() != segments.size()) continue;
+    bool ok = true;
+    for (size_t i = 0; i < segments.size() && ok; ++i) ok = r.pattern[i] == "{}" || r.pattern[i] == segments[i];
+    // Prefer literal matches ("/crdt/keys" over a parameter).
+    if (ok && (match == nullptr || std::count(r.pattern.begin(), r.pattern.end(), "{}") <
+                                       std::count(match->pattern.begin(), match->pattern.end(), "{}"))) {
+      match = &r;
+    }
+  }
+  if (match == nullptr) return call.Error(404, "not_found", "no such path: " + std::string(path));
+  auto route = match->methods.find(call.request.method());
+  if (route == match->methods.end()) {
+    std::string allow;
+    for (const auto& [verb, fn] : match->methods) {
+      allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(verb));
+    }
+    call.response.set(http::field::allow, allow);
+    return call.Error(405, "method_not_allowed", "use " + allow + " on " + std::string(path));
+  }
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (match->pattern[i] != "{}") continue;
+    bool ok = true;
+    call.params.push_back(PercentDecode(segments[i], &ok, false));
+    if (!ok) return call.Error(400, "invalid_argument", "malformed percent-encoding in the path");
+  }
+
+  // Consistency level and session token apply to every data request.
+  if (segments.size() >= 1 && segments[0] == "crdt") {
+    auto level = call.query.find("consistency");
+    if (level != call.query.end() && level->second != "eventual" && level->second != "local_quorum" &&
+        level->second != "quorum" && level->second != "all") {
+      return call.Error(400, "invalid_argument",
+                        "consistency is one of eventual, local_quorum, quorum, all; not '" + level->second + "'");
+    }
+    auto token = call.request.find("X-Session-Token");
+    if (token != call.request.end() && !token->value().empty()) {
+      auto wanted = engine::ParseSessionToken(std::string_view(token->value().data(), token->value().size()));
+      if (!wanted.ok()) return call.Error(wanted.status());
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.consistency.timeout_ms);
+      if (!engine_->WaitApplied(*wanted, deadline)) {
+        return call.Error(503, "unavailable", "this node has not yet applied everything the session token covers");
+      }
+    }
+  }
+  route->second(call);
+}
+
+namespace {
+
+json ObjectJson(const engine::ObjectView& view) {
+  json out = {{"name", view.key.name}, {"type", crdt::TypeName(view.type)}};
+  std::visit(
+      [&](const auto& s) {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, crdt::GCounter> || std::is_same_v<T, crdt::PNCounter>) {
+          out["value"] = s.Value();
+        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> || std::is_same_v<T, crdt::MVRegister>) {
+          out["values"] = s.Value();
+        } else if constexpr (std::is_same_v<T, crdt::LWWGraph>) {
+          out["vertices"] = s.Vertices();
+          json edges = json::array();
+          for (const auto& [from, to] : s.Edges()) edges.push_back({from, to});
+          out["edges"] = edges;
+        } else {
+          out["elements"] = s.Value();
+          if constexpr (std::is_same_v<T, crdt::LWWElementSet>) {
+            out["bias"] = s.bias() == crdt::LwwBias::kAddWins ? "add_wins" : "remove_wins";
+          }
+        }
+      },
+      view.state);
+  return out;
+}
+
+}  // namespace
+
+void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status) {
+  if (op.family() != family) return call.Error(400, "invalid_argument", "type does not belong to this path");
+  auto view = engine_->Apply(call.params[0], op);
+  if (!view.ok()) return call.Error(view.status());
+  call.Json(created_status && view->created ? 201 : 200, ObjectJson(*view));
+}
+
+void RestApi::ReadObject(Call& call, v1::Family family) {
+  const auto start = std::chrono::steady_clock::now();
+  auto view = engine_->Read(family, call.params[0]);
+  if (!view.ok()) return call.Error(view.status());
+  metrics_->OnRead(view->type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  call.Json(200, ObjectJson(*view));
+}
+
+void RestApi::Status(Call& call) {
+  const auto& id = engine_->identity();
+  json keys = json::object();
+  for (v1::CrdtType t : crdt::kAllTypes) keys[std::string(crdt::TypeName(t))] = engine_->store()->KeyCount(t);
+  json applied = json::object();
+  const crdt::VersionVector vector = engine_->AppliedVector();
+  for (const auto& [replica, seq] : vector.entries()) {
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(replica));
+    applied[hex] = seq;
+  }
+  json peers = json::array();
+  for (const config::Peer& p : config_.cluster.peers) {
+    peers.push_back({{"id", p.id}, {"region", p.region}, {"grpc", p.grpc}, {"state", "unknown"}});
+  }
+  const storage::StoreStats stats = engine_->store()->Stats();
+  char replica[17];
+  snprintf(replica, sizeof(replica), "%016llx", static_cast<unsigned long long>(id.replica));
+  call.Json(200, {{"node_id", id.node_id},
+                  {"region", config_.node.region},
+                  {"cluster", config_.cluster.name},
+                  {"replica_id", replica},
+                  {"replica_epoch", id.epoch},
+                  {"uptime_seconds",
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
+                  {"peers", peers},
+                  {"keys", keys},
+                  {"applied", applied},
+                  {"storage", {{"live_sst_bytes", stats.live_sst_bytes},
+                               {"memtable_bytes", stats.memtable_bytes},
+                               {"pending_compaction_bytes", stats.pending_compaction_bytes}}}});
+}
+
+}  // namespace geodatastore::server

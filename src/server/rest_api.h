@@ -1,0 +1,55 @@
+// RestApi: the REST front end of API.md — routing, request validation, JSON answers — on
+// top of the engine. Errors are {"error": "...", "code": "..."} with the HTTP status the
+// contract gives (400 bad input, 404 unknown object or path, 405 wrong method, 409 wrong
+// CRDT type or an op the type refuses, 413 body over the limit, 501 not yet available).
+//
+// Thread safety: Handle may be called from many threads at once.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "engine/engine.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+
+namespace geodatastore::server {
+
+class RestApi {
+ public:
+  // REQUIRES: engine and metrics outlive the API.
+  RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config);
+
+  void Handle(const HttpRequest& request, HttpResponse& response);
+
+  // Set once the node serves (readyz) and when it starts draining.
+  void set_ready(bool ready) { ready_ = ready; }
+
+ private:
+  struct Call;  // one request being answered
+  using Route = std::function<void(Call&)>;
+  struct RouteEntry {
+    std::vector<std::string> pattern;  // literal segments, or "{}" for a parameter
+    std::map<boost::beast::http::verb, Route> methods;
+  };
+
+  void Add(boost::beast::http::verb method, const std::string& pattern, Route route);
+  void Dispatch(Call& call);
+
+  void ApplyOp(Call& call, v1::Family family, engine::Op op, bool created_status);
+  void ReadObject(Call& call, v1::Family family);
+  void Status(Call& call);
+
+  engine::Engine* const engine_;
+  Metrics* const metrics_;
+  const config::Config config_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::vector<RouteEntry> routes_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace geodatastore::server
