@@ -26,7 +26,7 @@ StatusOr<LWWGraph> LWWGraph::RemoveVertex(Stamp stamp, std::string_view vertex) 
 StatusOr<LWWGraph> LWWGraph::AddEdge(Stamp stamp, std::string_view from,
                                      std::string_view to) const {
   if (from == to) {
-    return InvalidArgument("self-loop on vertex '" + std::string(from) + "' is not allowed");
+    return FailedPrecondition("self-loop on vertex '" + std::string(from) + "' is not allowed");
   }
   for (std::string_view v : {from, to}) {
     if (!HasVertex(v)) return NotFound("vertex '" + std::string(v) + "' not found");

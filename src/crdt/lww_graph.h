@@ -40,7 +40,7 @@ class LWWGraph {
   LWWGraph AddVertex(Stamp stamp, std::string_view vertex) const;
   // Delta removing vertex and its visible edges; kNotFound if the vertex is not visible.
   StatusOr<LWWGraph> RemoveVertex(Stamp stamp, std::string_view vertex) const;
-  // kInvalidArgument for a self-loop, kNotFound unless both vertices are visible.
+  // kFailedPrecondition for a self-loop (refused), kNotFound unless both vertices are visible.
   StatusOr<LWWGraph> AddEdge(Stamp stamp, std::string_view from, std::string_view to) const;
   // kNotFound if the edge is not visible.
   StatusOr<LWWGraph> RemoveEdge(Stamp stamp, std::string_view from, std::string_view to) const;

@@ -55,8 +55,8 @@ struct OpContext {
 
 // The delta that op makes on state. kFailedPrecondition when the type does not support the
 // op (decrement of a g_counter, remove from a g_set, re-adding a removed 2p_set element),
-// kInvalidArgument for bad arguments (self-loop, negative g_counter value), kNotFound for
-// a missing vertex or edge, kOutOfRange on overflow.
+// kInvalidArgument for bad arguments (a negative g_counter value), kNotFound for
+// a missing vertex or edge, kOutOfRange on overflow. A self-loop is kFailedPrecondition.
 StatusOr<crdt::AnyCrdt> DeltaFor(const crdt::AnyCrdt& state, const Op& op, const OpContext& ctx);
 
 }  // namespace geodatastore::engine

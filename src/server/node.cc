@@ -45,6 +45,18 @@ Status Node::Start() {
   return Status::Ok();
 }
 
+Status Node::WritePortsFile(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (f == nullptr) return InvalidArgument("cannot write " + tmp);
+  fprintf(f, "{\"http\": %u}\n", static_cast<unsigned>(http_port()));
+  fclose(f);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return InvalidArgument("cannot rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
 void Node::Run() {
   boost::asio::signal_set signals(io_, SIGTERM, SIGINT);
   signals.async_wait([this](const boost::system::error_code& ec, int signal) {

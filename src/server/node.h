@@ -32,6 +32,8 @@ class Node {
 
   // The bound ports (useful when the config asked for port 0).
   uint16_t http_port() const { return http_ ? http_->port() : 0; }
+  // Writes {"http": port, ...} to path atomically (a temporary file renamed into place).
+  Status WritePortsFile(const std::string& path) const;
 
  private:
   void Shutdown();

@@ -56,7 +56,7 @@ TEST(LWWGraph, SelfLoopsAreRefused) {
   g.Join(g.AddVertex(At(1), "a"));
   auto loop = g.AddEdge(At(2), "a", "a");
   ASSERT_FALSE(loop.ok());
-  EXPECT_EQ(loop.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(loop.status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(LWWGraph, EdgesNeedBothVertices) {

@@ -81,7 +81,7 @@ TEST_F(EngineTest, SetsRegistersAndGraphs) {
   MustApply("g", {.kind = Kind::kAddVertex, .vertex = "b"});
   MustApply("g", {.kind = Kind::kAddEdge, .from = "a", .to = "b"});
   EXPECT_EQ(engine_->Apply("g", {.kind = Kind::kAddEdge, .from = "a", .to = "a"}).status().code(),
-            StatusCode::kInvalidArgument);
+            StatusCode::kFailedPrecondition);
   EXPECT_EQ(std::get<crdt::LWWGraph>(engine_->Read(v1::GRAPHS, "g")->state).edge_count(), 1u);
 }
 
