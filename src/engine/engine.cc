@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include "engine/session.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -226,6 +228,17 @@ bool Engine::WaitApplied(const crdt::VersionVector& wanted,
   }
   return true;
 }
+
+Status Engine::AwaitSessionToken(std::string_view token, std::chrono::milliseconds timeout) const {
+  if (token.empty()) return Status::Ok();
+  GDS_ASSIGN_OR_RETURN(crdt::VersionVector wanted, ParseSessionToken(token));
+  if (!WaitApplied(wanted, std::chrono::steady_clock::now() + timeout)) {
+    return Status(StatusCode::kUnavailable, "this node has not yet applied everything the session token covers");
+  }
+  return Status::Ok();
+}
+
+std::string Engine::SessionToken() const { return FormatSessionToken(AppliedVector()); }
 
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {
   GDS_RETURN_IF_ERROR(ValidateName(name));

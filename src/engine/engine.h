@@ -83,6 +83,10 @@ class Engine {
   crdt::VersionVector AppliedVector() const;
   // Waits until the node has applied everything in `wanted`; false at the deadline.
   bool WaitApplied(const crdt::VersionVector& wanted, std::chrono::steady_clock::time_point deadline) const;
+  // Serves a session token: kInvalidArgument if malformed, kUnavailable if the node has not
+  // applied what it covers within timeout. An empty token is always served.
+  Status AwaitSessionToken(std::string_view token, std::chrono::milliseconds timeout) const;
+  std::string SessionToken() const;
   void set_observer(OpObserver* observer) { observer_ = observer; }
 
  private:

@@ -4,6 +4,15 @@
 
 namespace geodatastore::engine {
 
+StatusOr<Consistency> ParseConsistency(std::string_view level) {
+  if (level == "eventual") return Consistency::kEventual;
+  if (level == "local_quorum") return Consistency::kLocalQuorum;
+  if (level == "quorum") return Consistency::kQuorum;
+  if (level == "all") return Consistency::kAll;
+  return InvalidArgument("consistency is one of eventual, local_quorum, quorum, all; not '" +
+                         std::string(level) + "'");
+}
+
 std::string FormatSessionToken(const crdt::VersionVector& applied) {
   std::string out;
   for (const auto& [replica, seq] : applied.entries()) {

@@ -15,6 +15,11 @@
 
 namespace geodatastore::engine {
 
+enum class Consistency { kEventual, kLocalQuorum, kQuorum, kAll };
+
+// "eventual" | "local_quorum" | "quorum" | "all"; kInvalidArgument otherwise.
+StatusOr<Consistency> ParseConsistency(std::string_view level);
+
 std::string FormatSessionToken(const crdt::VersionVector& applied);
 // kInvalidArgument for anything that is not a token.
 StatusOr<crdt::VersionVector> ParseSessionToken(std::string_view token);

@@ -40,8 +40,10 @@ Status Node::Start() {
   http_ = std::make_unique<HttpServer>(io_, config_.limits.max_request_bytes,
                                        [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
-  spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}", identity.node_id,
-               config_.node.region, identity.epoch, host, http_->port());
+  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_);
+  GDS_RETURN_IF_ERROR(grpc_->Start());
+  spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}", identity.node_id,
+               config_.node.region, identity.epoch, host, http_->port(), grpc_->port());
   return Status::Ok();
 }
 
@@ -49,7 +51,7 @@ Status Node::WritePortsFile(const std::string& path) const {
   const std::string tmp = path + ".tmp";
   FILE* f = fopen(tmp.c_str(), "w");
   if (f == nullptr) return InvalidArgument("cannot write " + tmp);
-  fprintf(f, "{\"http\": %u}\n", static_cast<unsigned>(http_port()));
+  fprintf(f, "{\"http\": %u, \"grpc\": %d}\n", static_cast<unsigned>(http_port()), grpc_port());
   fclose(f);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -71,6 +73,7 @@ void Node::Run() {
   io_.run();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  grpc_.reset();
   engine_.reset();
   if (Status flushed = store_->Flush(); !flushed.ok()) spdlog::error("flush: {}", flushed.ToString());
   store_.reset();
@@ -82,6 +85,7 @@ void Node::Shutdown() {
   http_->Stop();
   // Let requests already read finish; connections idle in keep-alive are closed with io_.
   std::thread([this] {
+    grpc_->Shutdown(std::chrono::seconds(10));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "engine/engine.h"
+#include "server/grpc_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/rest_api.h"
@@ -32,6 +33,7 @@ class Node {
 
   // The bound ports (useful when the config asked for port 0).
   uint16_t http_port() const { return http_ ? http_->port() : 0; }
+  int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
   // Writes {"http": port, ...} to path atomically (a temporary file renamed into place).
   Status WritePortsFile(const std::string& path) const;
 
@@ -46,6 +48,7 @@ class Node {
   std::unique_ptr<RestApi> rest_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<GrpcServer> grpc_;
   std::vector<std::thread> threads_;
 };
 

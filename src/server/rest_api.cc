@@ -337,7 +337,7 @@ void RestApi::Handle(const HttpRequest& request, HttpResponse& response) {
   if (response.find(http::field::content_type) == response.end()) {
     response.set(http::field::content_type, "application/json");
   }
-  response.set("X-Session-Token", engine::FormatSessionToken(engine_->AppliedVector()));
+  response.set("X-Session-Token", engine_->SessionToken());
   const int code = response.result_int();
   metrics_->OnHttpAnswer(code);
   if (code == 400 || code == 413) metrics_->OnRejected("bad_request");
@@ -395,19 +395,15 @@ void RestApi::Dispatch(Call& call) {
   // Consistency level and session token apply to every data request.
   if (segments.size() >= 1 && segments[0] == "crdt") {
     auto level = call.query.find("consistency");
-    if (level != call.query.end() && level->second != "eventual" && level->second != "local_quorum" &&
-        level->second != "quorum" && level->second != "all") {
-      return call.Error(400, "invalid_argument",
-                        "consistency is one of eventual, local_quorum, quorum, all; not '" + level->second + "'");
+    if (level != call.query.end()) {
+      if (auto parsed = engine::ParseConsistency(level->second); !parsed.ok()) return call.Error(parsed.status());
     }
     auto token = call.request.find("X-Session-Token");
-    if (token != call.request.end() && !token->value().empty()) {
-      auto wanted = engine::ParseSessionToken(std::string_view(token->value().data(), token->value().size()));
-      if (!wanted.ok()) return call.Error(wanted.status());
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.consistency.timeout_ms);
-      if (!engine_->WaitApplied(*wanted, deadline)) {
-        return call.Error(503, "unavailable", "this node has not yet applied everything the session token covers");
-      }
+    if (token != call.request.end()) {
+      const geodatastore::Status served = engine_->AwaitSessionToken(
+          std::string_view(token->value().data(), token->value().size()),
+          std::chrono::milliseconds(config_.consistency.timeout_ms));
+      if (!served.ok()) return call.Error(served);
     }
   }
   route->second(call);

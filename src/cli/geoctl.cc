@@ -1,0 +1,473 @@
+// geoctl: the command-line client and admin tool of geodatastore; talks gRPC to one node.
+//
+// Exit codes: 0 success, 1 the node refused the request, 2 bad usage, 3 node unreachable.
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "geodatastore/v1/api.grpc.pb.h"
+
+namespace {
+
+using json = nlohmann::json;
+namespace v1 = geodatastore::v1;
+
+struct Options {
+  std::string addr = "127.0.0.1:9090";
+  bool json = false;
+  int timeout_ms = 5000;
+  std::string consistency;
+  std::string session;
+};
+
+const char* TypeName(v1::CrdtType t) {
+  switch (t) {
+    case v1::G_COUNTER: return "g_counter";
+    case v1::PN_COUNTER: return "pn_counter";
+    case v1::G_SET: return "g_set";
+    case v1::TWO_P_SET: return "2p_set";
+    case v1::OR_SET: return "or_set";
+    case v1::LWW_SET: return "lww_set";
+    case v1::LWW_REGISTER: return "lww_register";
+    case v1::MV_REGISTER: return "mv_register";
+    case v1::LWW_GRAPH: return "lww_graph";
+    default: return "unknown";
+  }
+}
+
+bool ParseType(const std::string& name, v1::CrdtType* out) {
+  for (int t = v1::G_COUNTER; t <= v1::LWW_GRAPH; ++t) {
+    if (name == TypeName(static_cast<v1::CrdtType>(t))) {
+      *out = static_cast<v1::CrdtType>(t);
+      return true;
+    }
+  }
+  return false;
+}
+
+json Strings(const google::protobuf::RepeatedPtrField<std::string>& in) {
+  json out = json::array();
+  for (const std::string& s : in) out.push_back(s);
+  return out;
+}
+
+std::string Join(const google::protobuf::RepeatedPtrField<std::string>& in, const char* sep) {
+  std::string out;
+  for (const std::string& s : in) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+json ValueJson(const v1::ObjectValue& v) {
+  json out = {{"name", v.name()}, {"type", TypeName(v.type())}};
+  switch (v.type()) {
+    case v1::G_COUNTER:
+    case v1::PN_COUNTER: out["value"] = v.counter_value(); break;
+    case v1::LWW_REGISTER:
+    case v1::MV_REGISTER: out["values"] = Strings(v.values()); break;
+    case v1::LWW_GRAPH: {
+      out["vertices"] = Strings(v.vertices());
+      json edges = json::array();
+      for (const v1::Edge& e : v.edges()) edges.push_back({e.from(), e.to()});
+      out["edges"] = edges;
+      break;
+    }
+    default: out["elements"] = Strings(v.elements());
+  }
+  return out;
+}
+
+std::string ValueText(const v1::ObjectValue& v) {
+  const std::string head = v.name() + " (" + TypeName(v.type()) + ")";
+  switch (v.type()) {
+    case v1::G_COUNTER:
+    case v1::PN_COUNTER: return head + " = " + std::to_string(v.counter_value());
+    case v1::LWW_REGISTER:
+    case v1::MV_REGISTER: return head + " = " + (v.values().empty() ? "(unset)" : Join(v.values(), " | "));
+    case v1::LWW_GRAPH: {
+      std::string edges;
+      for (const v1::Edge& e : v.edges()) edges += (edges.empty() ? "" : ", ") + e.from() + "->" + e.to();
+      return head + "\n  vertices: " + Join(v.vertices(), ", ") + "\n  edges:    " + edges;
+    }
+    default: return head + " = {" + Join(v.elements(), ", ") + "}";
+  }
+}
+
+// Prints either the JSON or the text form of a result.
+void Print(const Options& o, const json& as_json, const std::string& as_text) {
+  std::cout << (o.json ? as_json.dump(2, ' ', false, json::error_handler_t::replace) : as_text) << "\n";
+}
+
+class Client {
+ public:
+  explicit Client(const Options& o)
+      : options_(o), channel_(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials())),
+        crdt_(v1::CRDTService::NewStub(channel_)), admin_(v1::AdminService::NewStub(channel_)) {}
+
+  // Runs one call with the options' deadline and metadata; returns the exit code.
+  template <typename Call>
+  int Run(Call&& call, const std::function<void()>& on_ok) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options_.timeout_ms));
+    if (!options_.consistency.empty()) context.AddMetadata("x-consistency", options_.consistency);
+    if (!options_.session.empty()) context.AddMetadata("x-session-token", options_.session);
+    const grpc::Status status = call(&context);
+    if (status.ok()) {
+      on_ok();
+      return 0;
+    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        channel_->GetState(false) != GRPC_CHANNEL_READY) {
+      std::cerr << "geoctl: cannot reach the node at " << options_.addr << ": " << status.error_message() << "\n";
+      return 3;
+    }
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::cerr << "geoctl: no answer from " << options_.addr << " within " << options_.timeout_ms << " ms\n";
+      return 3;
+    }
+    static const char* kCodes[] = {"ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded",
+                                   "not_found", "already_exists", "permission_denied", "resource_exhausted",
+                                   "failed_precondition", "aborted", "out_of_range", "unimplemented",
+                                   "internal", "unavailable", "data_loss", "unauthenticated"};
+    const int code = status.error_code();
+    std::cerr << "geoctl: " << (code >= 0 && code <= 16 ? kCodes[code] : "error") << ": " << status.error_message()
+              << "\n";
+    return 1;
+  }
+
+  // A call returning an ObjectValue, printed as such.
+  template <typename Request, typename Method>
+  int Object(const Request& request, Method method) {
+    v1::ObjectValue reply;
+    return Run([&](grpc::ClientContext* c) { return ((*crdt_).*method)(c, request, &reply); },
+               [&] { Print(options_, ValueJson(reply), ValueText(reply)); });
+  }
+
+  v1::CRDTService::Stub& crdt() { return *crdt_; }
+  v1::AdminService::Stub& admin() { return *admin_; }
+  const Options& options() const { return options_; }
+
+ private:
+  const Options options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CRDTService::Stub> crdt_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"geoctl: client and admin tool for a geodatastore node (gRPC)"};
+  app.require_subcommand(1);
+  Options o;
+  app.add_option("--addr", o.addr, "node gRPC address host:port")->capture_default_str();
+  app.add_flag("--json", o.json, "print JSON");
+  app.add_option("--timeout-ms", o.timeout_ms, "deadline of the call")->capture_default_str();
+  app.add_option("--consistency", o.consistency, "eventual | local_quorum | quorum | all");
+  app.add_option("--session", o.session, "a session token from an earlier answer");
+
+  std::function<int(Client&)> action;
+  std::string name, a, b, type_name, bias;
+  std::vector<std::string> items;
+  int64_t amount = 1, initial = 0;
+  uint64_t timestamp = 0;
+  uint32_t limit = 0, max_paths = 0;
+
+  auto* counter = app.add_subcommand("counter", "counters: create, inc, dec, get")->require_subcommand(1);
+  auto* c_create = counter->add_subcommand("create", "create a counter");
+  c_create->add_option("name", name)->required();
+  std::string counter_type = "pn_counter";
+  c_create->add_option("--type", counter_type, "pn_counter or g_counter")->capture_default_str();
+  c_create->add_option("--initial", initial, "initial value");
+  c_create->callback([&] {
+    action = [&](Client& c) {
+      v1::CreateRequest r;
+      r.set_name(name);
+      v1::CrdtType t;
+      if (!ParseType(counter_type, &t)) return (std::cerr << "geoctl: unknown type '" << counter_type << "'\n", 2);
+      r.set_type(t);
+      r.set_initial_value(initial);
+      return c.Object(r, &v1::CRDTService::Stub::CreateObject);
+    };
+  });
+  for (auto [cmd, method] : {std::pair{"inc", &v1::CRDTService::Stub::IncrementCounter},
+                             std::pair{"dec", &v1::CRDTService::Stub::DecrementCounter}}) {
+    auto* sub = counter->add_subcommand(cmd, std::string(cmd) == "inc" ? "increment (creates a pn_counter)" : "decrement");
+    sub->add_option("name", name)->required();
+    sub->add_option("amount", amount, "default 1")->check(CLI::NonNegativeNumber);
+    sub->callback([&, method = method] {
+      action = [&, method](Client& c) {
+        v1::CounterUpdate r;
+        r.set_name(name);
+        r.set_amount(static_cast<uint64_t>(amount));
+        return c.Object(r, method);
+      };
+    });
+  }
+  auto* c_get = counter->add_subcommand("get", "read a counter");
+  c_get->add_option("name", name)->required();
+  c_get->callback([&] {
+    action = [&](Client& c) {
+      v1::GetRequest r;
+      r.set_name(name);
+      return c.Object(r, &v1::CRDTService::Stub::GetCounter);
+    };
+  });
+
+  auto* set = app.add_subcommand("set", "sets: create, add, remove, get")->require_subcommand(1);
+  auto* s_create = set->add_subcommand("create", "create a set");
+  s_create->add_option("name", name)->required();
+  s_create->add_option("--type", type_name, "or_set, g_set, 2p_set or lww_set")->required();
+  s_create->add_option("--bias", bias, "lww_set only: remove_wins (default) or add_wins");
+  s_create->callback([&] {
+    action = [&](Client& c) {
+      v1::CreateRequest r;
+      r.set_name(name);
+      v1::CrdtType t;
+      if (!ParseType(type_name, &t)) return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
+      r.set_type(t);
+      if (bias == "add_wins") r.set_bias(v1::ADD_WINS);
+      return c.Object(r, &v1::CRDTService::Stub::CreateObject);
+    };
+  });
+  for (auto [cmd, method] : {std::pair{"add", &v1::CRDTService::Stub::AddToSet},
+                             std::pair{"remove", &v1::CRDTService::Stub::RemoveFromSet}}) {
+    auto* sub = set->add_subcommand(cmd, std::string(cmd) == "add" ? "add elements (creates an or_set)" : "remove elements");
+    sub->add_option("name", name)->required();
+    sub->add_option("elements", items)->required();
+    sub->callback([&, method = method] {
+      action = [&, method](Client& c) {
+        v1::SetUpdate r;
+        r.set_name(name);
+        for (const std::string& e : items) r.add_elements(e);
+        return c.Object(r, method);
+      };
+    });
+  }
+  auto* s_get = set->add_subcommand("get", "read a set");
+  s_get->add_option("name", name)->required();
+  s_get->callback([&] {
+    action = [&](Client& c) {
+      v1::GetRequest r;
+      r.set_name(name);
+      return c.Object(r, &v1::CRDTService::Stub::GetSet);
+    };
+  });
+
+  auto* reg = app.add_subcommand("register", "registers: set, get")->require_subcommand(1);
+  auto* r_set = reg->add_subcommand("set", "write a register (creates it)");
+  r_set->add_option("name", name)->required();
+  r_set->add_option("value", a)->required();
+  r_set->add_option("--type", type_name, "lww_register (default for a new one) or mv_register");
+  r_set->add_option("--timestamp", timestamp, "LWW timestamp in ms (default: the node's clock)");
+  r_set->callback([&] {
+    action = [&](Client& c) {
+      v1::RegisterWrite r;
+      r.set_name(name);
+      r.set_value(a);
+      r.set_timestamp(timestamp);
+      if (!type_name.empty()) {
+        v1::CrdtType t;
+        if (!ParseType(type_name, &t)) return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
+        r.set_type(t);
+      }
+      return c.Object(r, &v1::CRDTService::Stub::SetRegister);
+    };
+  });
+  auto* r_get = reg->add_subcommand("get", "read a register");
+  r_get->add_option("name", name)->required();
+  r_get->callback([&] {
+    action = [&](Client& c) {
+      v1::GetRequest r;
+      r.set_name(name);
+      return c.Object(r, &v1::CRDTService::Stub::GetRegister);
+    };
+  });
+
+  auto* graph = app.add_subcommand("graph", "graphs: vertices, edges, get, neighbors, paths")->require_subcommand(1);
+  for (auto [cmd, method] : {std::pair{"add-vertex", &v1::CRDTService::Stub::AddVertex},
+                             std::pair{"remove-vertex", &v1::CRDTService::Stub::RemoveVertex}}) {
+    auto* sub = graph->add_subcommand(cmd, cmd);
+    sub->add_option("name", name)->required();
+    sub->add_option("vertex", a)->required();
+    sub->callback([&, method = method] {
+      action = [&, method](Client& c) {
+        v1::VertexRequest r;
+        r.set_name(name);
+        r.set_vertex(a);
+        return c.Object(r, method);
+      };
+    });
+  }
+  for (auto [cmd, method] : {std::pair{"add-edge", &v1::CRDTService::Stub::AddEdge},
+                             std::pair{"remove-edge", &v1::CRDTService::Stub::RemoveEdge}}) {
+    auto* sub = graph->add_subcommand(cmd, cmd);
+    sub->add_option("name", name)->required();
+    sub->add_option("from", a)->required();
+    sub->add_option("to", b)->required();
+    sub->callback([&, method = method] {
+      action = [&, method](Client& c) {
+        v1::EdgeRequest r;
+        r.set_name(name);
+        r.set_from(a);
+        r.set_to(b);
+        return c.Object(r, method);
+      };
+    });
+  }
+  auto* g_get = graph->add_subcommand("get", "read a graph");
+  g_get->add_option("name", name)->required();
+  g_get->callback([&] {
+    action = [&](Client& c) {
+      v1::GetRequest r;
+      r.set_name(name);
+      return c.Object(r, &v1::CRDTService::Stub::GetGraph);
+    };
+  });
+  auto* g_nb = graph->add_subcommand("neighbors", "targets of a vertex's edges");
+  g_nb->add_option("name", name)->required();
+  g_nb->add_option("vertex", a)->required();
+  g_nb->callback([&] {
+    action = [&](Client& c) {
+      v1::VertexRequest r;
+      r.set_name(name);
+      r.set_vertex(a);
+      v1::NeighborsReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().GetNeighbors(ctx, r, &reply); },
+                   [&] { Print(c.options(), {{"neighbors", Strings(reply.neighbors())}}, Join(reply.neighbors(), "\n")); });
+    };
+  });
+  auto* g_paths = graph->add_subcommand("paths", "every simple path between two vertices");
+  g_paths->add_option("name", name)->required();
+  g_paths->add_option("from", a)->required();
+  g_paths->add_option("to", b)->required();
+  g_paths->add_option("--max", max_paths, "at most this many paths (default 10000)");
+  g_paths->callback([&] {
+    action = [&](Client& c) {
+      v1::PathsRequest r;
+      r.set_name(name);
+      r.set_from(a);
+      r.set_to(b);
+      r.set_max_paths(max_paths);
+      v1::PathsReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().GetPaths(ctx, r, &reply); }, [&] {
+        json paths = json::array();
+        std::string text;
+        for (const v1::Path& p : reply.paths()) {
+          paths.push_back(Strings(p.vertices()));
+          text += (text.empty() ? "" : "\n") + Join(p.vertices(), " -> ");
+        }
+        Print(c.options(), {{"paths", paths}}, text.empty() ? "(no path)" : text);
+      });
+    };
+  });
+
+  auto* keys = app.add_subcommand("keys", "list objects");
+  keys->add_option("--type", type_name, "only this type");
+  keys->add_option("--prefix", a, "only names starting with this");
+  keys->add_option("--limit", limit, "at most this many (default 1000)");
+  keys->callback([&] {
+    action = [&](Client& c) {
+      v1::ListKeysRequest r;
+      if (!type_name.empty()) {
+        v1::CrdtType t;
+        if (!ParseType(type_name, &t)) return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
+        r.set_type(t);
+      }
+      r.set_prefix(a);
+      r.set_limit(limit);
+      v1::ListKeysReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().ListKeys(ctx, r, &reply); }, [&] {
+        json out = json::array();
+        std::string text;
+        for (const v1::KeyEntry& k : reply.keys()) {
+          out.push_back({{"name", k.name()}, {"type", TypeName(k.type())}});
+          text += (text.empty() ? "" : "\n") + k.name() + "\t" + TypeName(k.type());
+        }
+        Print(c.options(), {{"keys", out}}, text);
+      });
+    };
+  });
+
+  auto* admin = app.add_subcommand("admin", "admin: status, checkpoint, lag, full-sync, conflicts")->require_subcommand(1);
+  admin->add_subcommand("status", "node status")->callback([&] {
+    action = [&](Client& c) {
+      v1::StatusReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetStatus(ctx, v1::StatusRequest(), &reply); },
+                   [&] {
+                     char replica[17];
+                     snprintf(replica, sizeof(replica), "%016llx", static_cast<unsigned long long>(reply.replica_id()));
+                     json keys = json::object(), applied = json::object(), peers = json::array();
+                     for (const auto& k : reply.keys()) keys[TypeName(k.type())] = k.keys();
+                     for (const auto& e : reply.applied().entries()) {
+                       char r[17];
+                       snprintf(r, sizeof(r), "%016llx", static_cast<unsigned long long>(e.replica()));
+                       applied[r] = e.counter();
+                     }
+                     for (const auto& p : reply.peers()) {
+                       peers.push_back({{"id", p.id()}, {"region", p.region()}, {"address", p.address()}, {"state", p.state()}});
+                     }
+                     const json j = {{"node_id", reply.node_id()}, {"region", reply.region()}, {"cluster", reply.cluster()},
+                                     {"replica_id", replica}, {"replica_epoch", reply.replica_epoch()},
+                                     {"uptime_seconds", reply.uptime_seconds()}, {"peers", peers}, {"keys", keys},
+                                     {"applied", applied}, {"live_sst_bytes", reply.live_sst_bytes()},
+                                     {"pending_compaction_bytes", reply.pending_compaction_bytes()}};
+                     std::string text = "node " + reply.node_id() + " (region " + reply.region() + ", replica " +
+                                        replica + ", epoch " + std::to_string(reply.replica_epoch()) + ")\n  up " +
+                                        std::to_string(static_cast<int64_t>(reply.uptime_seconds())) + " s, peers: " +
+                                        std::to_string(reply.peers_size()) + "\n  keys:";
+                     for (const auto& k : reply.keys()) {
+                       if (k.keys() > 0) text += " " + std::string(TypeName(k.type())) + "=" + std::to_string(k.keys());
+                     }
+                     Print(c.options(), j, text);
+                   });
+    };
+  });
+  auto* checkpoint = admin->add_subcommand("checkpoint", "consistent RocksDB checkpoint into DIR (on the node's machine)");
+  checkpoint->add_option("dir", a)->required();
+  checkpoint->callback([&] {
+    action = [&](Client& c) {
+      v1::CheckpointRequest r;
+      r.set_dir(a);
+      v1::CheckpointReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().Checkpoint(ctx, r, &reply); },
+                   [&] { Print(c.options(), {{"dir", reply.dir()}}, "checkpoint written to " + reply.dir()); });
+    };
+  });
+  admin->add_subcommand("lag", "replication lag per peer")->callback([&] {
+    action = [&](Client& c) {
+      v1::LagReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetReplicationLag(ctx, v1::LagRequest(), &reply); },
+                   [&] { Print(c.options(), json::object(), ""); });
+    };
+  });
+  auto* full_sync = admin->add_subcommand("full-sync", "anti-entropy with every peer, or one region");
+  full_sync->add_option("--region", a, "only the nodes of this region");
+  full_sync->callback([&] {
+    action = [&](Client& c) {
+      v1::FullSyncRequest r;
+      r.set_region(a);
+      v1::FullSyncReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().FullSync(ctx, r, &reply); },
+                   [&] { Print(c.options(), json::object(), ""); });
+    };
+  });
+  admin->add_subcommand("conflicts", "recently resolved conflicts")->callback([&] {
+    action = [&](Client& c) {
+      v1::ConflictsReply reply;
+      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetConflicts(ctx, v1::ConflictsRequest(), &reply); },
+                   [&] { Print(c.options(), json::object(), ""); });
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  Client client(o);
+  return action ? action(client) : 2;
+}

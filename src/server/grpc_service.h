@@ -1,0 +1,100 @@
+// The gRPC front end (proto/geodatastore/v1/api.proto): CRDTService and AdminService on
+// gRPC's callback API, and the server that hosts them.
+//
+// Thread safety: handlers run concurrently on gRPC's threads; the engine serializes what
+// must be.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "engine/engine.h"
+#include "geodatastore/v1/api.grpc.pb.h"
+#include "server/metrics.h"
+
+namespace geodatastore::server {
+
+grpc::Status ToGrpcStatus(const Status& status);
+Status FromGrpcStatus(const grpc::Status& status);
+
+class CrdtService final : public v1::CRDTService::CallbackService {
+ public:
+  CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config);
+
+  using Context = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+  Reactor* CreateObject(Context*, const v1::CreateRequest*, v1::ObjectValue*) override;
+  Reactor* IncrementCounter(Context*, const v1::CounterUpdate*, v1::ObjectValue*) override;
+  Reactor* DecrementCounter(Context*, const v1::CounterUpdate*, v1::ObjectValue*) override;
+  Reactor* GetCounter(Context*, const v1::GetRequest*, v1::ObjectValue*) override;
+  Reactor* AddToSet(Context*, const v1::SetUpdate*, v1::ObjectValue*) override;
+  Reactor* RemoveFromSet(Context*, const v1::SetUpdate*, v1::ObjectValue*) override;
+  Reactor* GetSet(Context*, const v1::GetRequest*, v1::ObjectValue*) override;
+  Reactor* SetRegister(Context*, const v1::RegisterWrite*, v1::ObjectValue*) override;
+  Reactor* GetRegister(Context*, const v1::GetRequest*, v1::ObjectValue*) override;
+  Reactor* AddVertex(Context*, const v1::VertexRequest*, v1::ObjectValue*) override;
+  Reactor* RemoveVertex(Context*, const v1::VertexRequest*, v1::ObjectValue*) override;
+  Reactor* AddEdge(Context*, const v1::EdgeRequest*, v1::ObjectValue*) override;
+  Reactor* RemoveEdge(Context*, const v1::EdgeRequest*, v1::ObjectValue*) override;
+  Reactor* GetGraph(Context*, const v1::GetRequest*, v1::ObjectValue*) override;
+  Reactor* GetNeighbors(Context*, const v1::VertexRequest*, v1::NeighborsReply*) override;
+  Reactor* GetPaths(Context*, const v1::PathsRequest*, v1::PathsReply*) override;
+  Reactor* ListKeys(Context*, const v1::ListKeysRequest*, v1::ListKeysReply*) override;
+  Reactor* ApplyBatch(Context*, const v1::BatchRequest*, v1::BatchReply*) override;
+  grpc::ServerBidiReactor<v1::BatchRequest, v1::BatchReply>* StreamBatches(Context*) override;
+  Reactor* Echo(Context*, const v1::EchoRequest*, v1::EchoReply*) override;
+
+  // Applies a batch; shared by ApplyBatch and StreamBatches.
+  void RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply);
+
+ private:
+  template <typename Fn>
+  Reactor* Serve(Context* context, Fn&& fn);
+  Reactor* Write(Context* context, const std::string& name, const engine::Op& op, v1::ObjectValue* reply);
+  Reactor* Read(Context* context, v1::Family family, const std::string& name, v1::ObjectValue* reply);
+
+  engine::Engine* const engine_;
+  Metrics* const metrics_;
+  const std::chrono::milliseconds timeout_;
+};
+
+class AdminService final : public v1::AdminService::CallbackService {
+ public:
+  AdminService(engine::Engine* engine, const config::Config& config);
+
+  using Context = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+  Reactor* GetStatus(Context*, const v1::StatusRequest*, v1::StatusReply*) override;
+  Reactor* Checkpoint(Context*, const v1::CheckpointRequest*, v1::CheckpointReply*) override;
+  Reactor* GetReplicationLag(Context*, const v1::LagRequest*, v1::LagReply*) override;
+  Reactor* FullSync(Context*, const v1::FullSyncRequest*, v1::FullSyncReply*) override;
+  Reactor* GetConflicts(Context*, const v1::ConflictsRequest*, v1::ConflictsReply*) override;
+
+ private:
+  engine::Engine* const engine_;
+  const config::Config config_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+// Builds a gRPC server with both services on config.listen.grpc.
+class GrpcServer {
+ public:
+  GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config);
+  ~GrpcServer();
+  Status Start();
+  int port() const { return port_; }
+  // Stops accepting and waits (up to the deadline) for in-flight calls.
+  void Shutdown(std::chrono::milliseconds deadline);
+
+ private:
+  const config::Config config_;
+  CrdtService crdt_;
+  AdminService admin_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace geodatastore::server
