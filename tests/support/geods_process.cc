@@ -18,7 +18,7 @@ extern char** environ;
 namespace geodatastore::testing {
 
 GeodsProcess::GeodsProcess(Options options)
-    : data_dir_(dir_.Sub("data")),
+    : data_dir_(options.data_dir.empty() ? dir_.Sub("data") : options.data_dir),
       config_path_(dir_.Sub("geods.yaml")),
       ports_path_(dir_.Sub("ports.json")),
       log_path_(dir_.Sub("geods.log")) {
@@ -62,8 +62,9 @@ bool GeodsProcess::Start(std::chrono::seconds deadline) {
     std::ifstream ports(ports_path_);
     if (ports) {
       auto json = nlohmann::json::parse(ports, nullptr, false);
-      if (!json.is_discarded() && json.contains("http")) {
+      if (!json.is_discarded() && json.contains("http") && json.contains("grpc")) {
         http_port_ = json["http"].get<uint16_t>();
+        grpc_port_ = json["grpc"].get<uint16_t>();
         return true;
       }
     }

@@ -18,6 +18,7 @@ class GeodsProcess {
     std::string node_id = "us-east-1";
     std::string region = "us-east";
     std::string extra_yaml;  // appended to the generated config
+    std::string data_dir;    // default: a fresh directory
   };
 
   explicit GeodsProcess(Options options);
@@ -33,6 +34,8 @@ class GeodsProcess {
   bool running() const { return pid_ > 0; }
 
   uint16_t http_port() const { return http_port_; }
+  uint16_t grpc_port() const { return grpc_port_; }
+  std::string grpc_address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
   std::string Log() const;
@@ -45,6 +48,7 @@ class GeodsProcess {
   std::string data_dir_, config_path_, ports_path_, log_path_;
   pid_t pid_ = -1;
   uint16_t http_port_ = 0;
+  uint16_t grpc_port_ = 0;
   std::string error_;
 };
 
