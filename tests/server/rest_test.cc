@@ -7,10 +7,13 @@
 #include <thread>
 
 #include "support/geods_process.h"
-#include "support/http_client.h"
+#include "cli/http_client.h"
 
 namespace geodatastore::testing {
 namespace {
+
+using client::HttpClient;
+using client::HttpResult;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

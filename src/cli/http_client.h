@@ -1,5 +1,7 @@
-// A synchronous HTTP/1.1 client on Boost.Beast for tests: one keep-alive connection to
-// 127.0.0.1:port, reconnected when the server closed it.
+// A synchronous HTTP/1.1 client on Boost.Beast (tests, geobench): one keep-alive
+// connection to 127.0.0.1:port, reconnected when the server closed it.
+//
+// Thread safety: one client per thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace geodatastore::testing {
+namespace geodatastore::client {
 
 struct HttpResult {
   int status = 0;  // 0: no answer (connection failed)
@@ -40,4 +42,4 @@ class HttpClient {
   std::unique_ptr<boost::beast::tcp_stream> stream_;
 };
 
-}  // namespace geodatastore::testing
+}  // namespace geodatastore::client

@@ -1,9 +1,9 @@
-#include "support/http_client.h"
+#include "cli/http_client.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 
-namespace geodatastore::testing {
+namespace geodatastore::client {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -51,4 +51,4 @@ HttpResult HttpClient::Request(http::verb method, const std::string& target, con
   return {};
 }
 
-}  // namespace geodatastore::testing
+}  // namespace geodatastore::client
