@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev
   zlib1g-dev
-  curl redis-tools prometheus
+  curl python3 redis-tools prometheus
 )
 
 missing=()

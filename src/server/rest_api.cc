@@ -86,7 +86,7 @@ struct RestApi::Call {
   void Json(int status, const json& value) {
     response.result(static_cast<http::status>(status));
     response.set(http::field::content_type, "application/json");
-    response.body() = value.dump();
+    response.body() = value.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   }
   void Error(int status, std::string_view code, const std::string& message) {
     Json(status, {{"error", message}, {"code", code}});
