@@ -75,8 +75,8 @@ Status Engine::Validate(std::string_view name, const Op& op) const {
   return Status::Ok();
 }
 
-std::mutex& Engine::StripeFor(const storage::ObjectKey& key) {
-  return stripes_[std::hash<std::string>()(key.Encode()) % kStripes];
+size_t Engine::StripeOf(const std::string& encoded_key) const {
+  return std::hash<std::string>()(encoded_key) % kStripes;
 }
 
 crdt::Stamp Engine::StampFor(const Op& op) {
@@ -98,11 +98,11 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
   results.reserve(ops.size());
 
   // Lock every stripe the batch touches, in index order so that batches cannot deadlock.
-  std::vector<std::mutex*> locks;
-  for (const auto& [name, op] : ops) locks.push_back(&StripeFor({op.family(), name}));
+  std::vector<size_t> locks;
+  for (const auto& [name, op] : ops) locks.push_back(StripeOf(storage::ObjectKey{op.family(), name}.Encode()));
   std::sort(locks.begin(), locks.end());
   locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
-  for (std::mutex* m : locks) m->lock();
+  for (size_t i : locks) stripes_[i].mu.lock();
 
   std::map<std::string, Staged> staged;
   std::vector<storage::ObjectWrite> writes;
@@ -114,9 +114,16 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       continue;
     }
     const storage::ObjectKey key{op.family(), name};
-    auto [it, fresh] = staged.try_emplace(key.Encode());
+    const std::string encoded = key.Encode();
+    auto [it, fresh] = staged.try_emplace(encoded);
     Staged& obj = it->second;
-    if (fresh) {
+    auto& cache = stripes_[StripeOf(encoded)].cache;
+    if (auto hit = cache.find(encoded); fresh && hit != cache.end()) {
+      obj.key = key;
+      obj.type = hit->second.type;
+      obj.state = hit->second.state;
+      obj.in_store = true;
+    } else if (fresh) {
       obj.key = key;
       auto type = store_->LookupType(key);
       if (!type.ok()) {
@@ -195,13 +202,24 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     results.push_back(ObjectView{key, type, std::move(next), created});
   }
 
+  Status committed = Status::Ok();
   if (!writes.empty()) {
-    Status committed = store_->Commit(identity_.replica, physical_->NowMillis(), writes);
+    committed = store_->Commit(identity_.replica, physical_->NowMillis(), writes);
     if (!committed.ok()) {
       for (size_t i : writer_of) results[i] = committed;
     }
   }
-  for (std::mutex* m : locks) m->unlock();
+  // Cache what the batch read or wrote, now that it is durable (nothing, if it is not).
+  for (auto& [encoded, obj] : staged) {
+    auto& cache = stripes_[StripeOf(encoded)].cache;
+    if (!committed.ok() || !obj.type) {
+      cache.erase(encoded);
+      continue;
+    }
+    if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
+    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state)});
+  }
+  for (size_t i : locks) stripes_[i].mu.unlock();
 
   if (observer_ != nullptr) {
     const double seconds =

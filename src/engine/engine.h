@@ -4,8 +4,12 @@
 //
 // Thread safety: every method may be called from any thread. Ops on one object are
 // serialized by a striped mutex; ops on different objects run in parallel and RocksDB
-// group-commits their batches.
+// group-commits their batches. Each stripe keeps the decoded state of up to
+// kCachedPerStripe recently used objects (guarded by the stripe's mutex), so a hot object
+// costs no RocksDB read and no decode; the cache is written only after a commit succeeds.
 #pragma once
+
+#include <absl/container/flat_hash_map.h>
 
 #include <array>
 #include <atomic>
@@ -91,19 +95,29 @@ class Engine {
 
  private:
   static constexpr size_t kStripes = 1024;
+  static constexpr size_t kCachedPerStripe = 64;
+
+  struct Cached {
+    v1::CrdtType type;
+    crdt::AnyCrdt state;
+  };
+  struct Stripe {
+    std::mutex mu;
+    absl::flat_hash_map<std::string, Cached> cache;  // encoded object key -> state; guarded by mu
+  };
 
   struct Staged;  // one op's outcome inside a batch
   Status Validate(std::string_view name, const Op& op) const;
   StatusOr<ObjectView> Stage(std::string_view name, const Op& op, std::vector<storage::ObjectWrite>* writes,
                              std::vector<ObjectView>* pending);
-  std::mutex& StripeFor(const storage::ObjectKey& key);
+  size_t StripeOf(const std::string& encoded_key) const;
   crdt::Stamp StampFor(const Op& op);
 
   storage::Store* const store_;
   const storage::NodeIdentity identity_;
   const EngineOptions options_;
   std::atomic<uint64_t> next_seq_{1};
-  std::array<std::mutex, kStripes> stripes_;
+  std::array<Stripe, kStripes> stripes_;
 
   std::mutex clock_mu_;
   crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_
