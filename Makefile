@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all bootstrap configure build test bench start-cluster stop-cluster status format clean
+.PHONY: all bootstrap configure build test bench bench-node start-cluster stop-cluster status format clean
 
 all: build
 
@@ -25,6 +25,9 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2
+
+bench-node: build
+	bash scripts/bench-node.sh 5 "increment set-add register-set"
 
 start-cluster: build
 	@bash scripts/cluster.sh start

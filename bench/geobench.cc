@@ -44,6 +44,7 @@ struct ClientResult {
   std::vector<uint32_t> latencies_us;  // per request (a batch counts once)
   uint64_t ops = 0;
   uint64_t errors = 0;
+  std::string first_error;
 };
 
 class OpMaker {
@@ -139,7 +140,9 @@ void RunClient(int id, const Options& o, const std::vector<std::shared_ptr<grpc:
   }
   while (Clock::now() < until) {
     const auto start = Clock::now();
-    record(start, UnaryCall(*stub, maker, o).ok(), 1);
+    const grpc::Status status = UnaryCall(*stub, maker, o);
+    record(start, status.ok(), 1);
+    if (!status.ok() && out->first_error.empty()) out->first_error = status.error_message();
   }
 }
 
@@ -194,5 +197,11 @@ int main(int argc, char** argv) {
   printf("%-11s %-13s %7d %6d %12.0f %9u %9u %9u %7llu\n", o.transport.c_str(),
          o.transport == "echo" ? "-" : o.op.c_str(), o.clients, o.transport == "grpc-batch" ? o.batch : 1, ops / elapsed,
          pct(0.50), pct(0.99), pct(0.999), static_cast<unsigned long long>(errors));
+  for (const ClientResult& r : results) {
+    if (!r.first_error.empty()) {
+      fprintf(stderr, "geobench: first error: %s\n", r.first_error.c_str());
+      break;
+    }
+  }
   return errors == 0 ? 0 : 1;
 }
