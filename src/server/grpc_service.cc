@@ -1,6 +1,9 @@
 #include "server/grpc_service.h"
 
 #include <limits>
+#include <thread>
+
+#include <boost/asio/post.hpp>
 
 #include "engine/session.h"
 
@@ -131,26 +134,32 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const grp
 }  // namespace
 
 CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config)
-    : engine_(engine), metrics_(metrics), timeout_(config.consistency.timeout_ms) {}
+    : engine_(engine),
+      metrics_(metrics),
+      timeout_(config.consistency.timeout_ms),
+      workers_(std::max(16u, 4 * std::thread::hardware_concurrency())) {}
 
-// Checks the request metadata, runs fn (returning a Status), and answers with the session
-// token of the node after the call.
-template <typename Fn>
-CrdtService::Reactor* CrdtService::Serve(Context* context, Fn&& fn) {
-  Status status = Status::Ok();
-  if (std::string level = Metadata(context, "x-consistency"); !level.empty()) {
-    if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
-  }
-  if (status.ok()) status = engine_->AwaitSessionToken(Metadata(context, "x-session-token"), timeout_);
-  if (status.ok()) status = fn();
-  context->AddInitialMetadata("x-session-token", engine_->SessionToken());
-  if (status.code() == StatusCode::kInvalidArgument) metrics_->OnRejected("bad_request");
-  return Finish(context, ToGrpcStatus(status));
+// Checks the request metadata, runs fn, and answers with the session token of the node
+// after the call — all on a worker thread.
+CrdtService::Reactor* CrdtService::Serve(Context* context, std::function<Status()> fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  boost::asio::post(workers_, [this, context, reactor, fn = std::move(fn)] {
+    Status status = Status::Ok();
+    if (std::string level = Metadata(context, "x-consistency"); !level.empty()) {
+      if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
+    }
+    if (status.ok()) status = engine_->AwaitSessionToken(Metadata(context, "x-session-token"), timeout_);
+    if (status.ok()) status = fn();
+    context->AddInitialMetadata("x-session-token", engine_->SessionToken());
+    if (status.code() == StatusCode::kInvalidArgument) metrics_->OnRejected("bad_request");
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
 }
 
 CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& name, const Op& op,
                                          v1::ObjectValue* reply) {
-  return Serve(context, [&]() -> Status {
+  return Serve(context, [this, name, op, reply]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Apply(name, op));
     ViewToProto(view, reply);
     return Status::Ok();
@@ -159,7 +168,7 @@ CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& na
 
 CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family, const std::string& name,
                                         v1::ObjectValue* reply) {
-  return Serve(context, [&]() -> Status {
+  return Serve(context, [this, family, name, reply]() -> Status {
     const auto start = std::chrono::steady_clock::now();
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(family, name));
     ViewToProto(view, reply);
@@ -218,7 +227,7 @@ CrdtService::Reactor* CrdtService::GetGraph(Context* c, const v1::GetRequest* r,
 }
 
 CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequest* r, v1::NeighborsReply* out) {
-  return Serve(c, [&]() -> Status {
+  return Serve(c, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
     if (!g.HasVertex(r->vertex())) return NotFound("vertex '" + r->vertex() + "' not found");
@@ -228,7 +237,7 @@ CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequ
 }
 
 CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* r, v1::PathsReply* out) {
-  return Serve(c, [&]() -> Status {
+  return Serve(c, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
     const size_t max = r->max_paths() == 0 ? crdt::LWWGraph::kDefaultMaxPaths : r->max_paths();
@@ -241,7 +250,7 @@ CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* 
 }
 
 CrdtService::Reactor* CrdtService::ListKeys(Context* c, const v1::ListKeysRequest* r, v1::ListKeysReply* out) {
-  return Serve(c, [&]() -> Status {
+  return Serve(c, [this, r, out]() -> Status {
     std::optional<v1::CrdtType> type;
     if (r->type() != v1::CRDT_TYPE_UNSPECIFIED) type = r->type();
     GDS_ASSIGN_OR_RETURN(auto keys, engine_->ListKeys(type, r->prefix(), r->limit() == 0 ? 1000 : r->limit()));
@@ -283,7 +292,7 @@ void CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* repl
 }
 
 CrdtService::Reactor* CrdtService::ApplyBatch(Context* c, const v1::BatchRequest* r, v1::BatchReply* out) {
-  return Serve(c, [&]() -> Status {
+  return Serve(c, [this, r, out]() -> Status {
     RunBatch(*r, out);
     return Status::Ok();
   });

@@ -1,11 +1,15 @@
 // The gRPC front end (proto/geodatastore/v1/api.proto): CRDTService and AdminService on
 // gRPC's callback API, and the server that hosts them.
 //
-// Thread safety: handlers run concurrently on gRPC's threads; the engine serializes what
-// must be.
+// Thread safety: handlers run concurrently. Work that may block (storage, fsync, waiting for
+// a session token) runs on the service's own thread pool, never on gRPC's few callback
+// threads; the engine serializes what must be.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
 
 #include <memory>
 #include <string>
@@ -51,14 +55,16 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   void RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply);
 
  private:
-  template <typename Fn>
-  Reactor* Serve(Context* context, Fn&& fn);
+  // Runs fn (which must own what it captures, besides the call's request and reply) on the
+  // worker pool and finishes the call with its status.
+  Reactor* Serve(Context* context, std::function<Status()> fn);
   Reactor* Write(Context* context, const std::string& name, const engine::Op& op, v1::ObjectValue* reply);
   Reactor* Read(Context* context, v1::Family family, const std::string& name, v1::ObjectValue* reply);
 
   engine::Engine* const engine_;
   Metrics* const metrics_;
   const std::chrono::milliseconds timeout_;
+  boost::asio::thread_pool workers_;
 };
 
 class AdminService final : public v1::AdminService::CallbackService {
