@@ -30,13 +30,13 @@ bench-node: build
 	bash scripts/bench-node.sh 5 "increment set-add register-set"
 
 start-cluster: build
-	@bash scripts/cluster.sh start
+	@GDS_BIN=$(BUILD_DIR)/bin bash scripts/cluster.sh start
 
 stop-cluster:
-	@bash scripts/cluster.sh stop
+	@GDS_BIN=$(BUILD_DIR)/bin bash scripts/cluster.sh stop
 
 status:
-	@bash scripts/cluster.sh status
+	@GDS_BIN=$(BUILD_DIR)/bin bash scripts/cluster.sh status
 
 format:
 	find src storage replication antientropy config tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i

@@ -39,6 +39,12 @@ std::string SeqMetaKey(crdt::ReplicaId origin) {
   return key;
 }
 
+std::string AppliedMetaKey(crdt::ReplicaId origin) {
+  std::string key = "applied/";
+  PutFixed64(&key, origin);
+  return key;
+}
+
 std::string CountMetaKey(v1::CrdtType type) { return "keys/" + std::string(crdt::TypeName(type)); }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -93,6 +99,7 @@ std::string_view FamilyName(v1::Family family) {
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
+  if (options.env != nullptr) db_options.env = options.env;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
@@ -164,21 +171,34 @@ StatusOr<std::optional<std::string>> Store::ReadState(v1::CrdtType type, const O
   return std::optional<std::string>(std::move(value));
 }
 
-Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
-                     const std::vector<ObjectWrite>& writes) {
-  rocksdb::WriteBatch batch;
+Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms, const std::vector<ObjectWrite>& writes) {
   uint64_t max_seq = 0;
-  bool creates = false;
+  for (const ObjectWrite& w : writes) max_seq = std::max(max_seq, w.seq);
+  return WriteObjects(writes, true, origin, wall_time_ms, max_seq ? SeqMetaKey(origin) : "", max_seq);
+}
+
+Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes) {
+  return WriteObjects(writes, false, origin, 0, AppliedMetaKey(origin), seq);
+}
+
+Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
+                           uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value) {
+  rocksdb::WriteBatch batch;
+  bool counts_change = false;
   for (const ObjectWrite& w : writes) {
     rocksdb::ColumnFamilyHandle* cf = TypeFamily(w.type);
     if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(w.type));
     const std::string key = w.key.Encode();
     batch.Put(cf, key, w.state);
-    if (w.created) {
+    if (w.created || w.type_changed) {
       batch.Put(catalog_, key, std::string(1, static_cast<char>(w.type)));
-      creates = true;
+      counts_change = true;
     }
-    if (w.seq != 0) {
+    if (w.type_changed) {
+      rocksdb::ColumnFamilyHandle* old_cf = TypeFamily(w.old_type);
+      if (old_cf != nullptr) batch.Delete(old_cf, key);
+    }
+    if (log && w.seq != 0) {
       v1::DeltaRecord record;
       record.set_origin(origin);
       record.set_seq(w.seq);
@@ -188,33 +208,93 @@ Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
       record.set_delta(w.delta);
       record.set_wall_time_ms(wall_time_ms);
       batch.Put(delta_log_, LogKey(origin, w.seq), record.SerializeAsString());
-      max_seq = std::max(max_seq, w.seq);
     }
   }
-  if (max_seq != 0) {
-    std::string seq;
-    PutFixed64(&seq, max_seq);
-    batch.Put(meta_, SeqMetaKey(origin), seq);
+  if (!meta_key.empty()) {
+    std::string value;
+    PutFixed64(&value, meta_value);
+    batch.Put(meta_, meta_key, value);
   }
   rocksdb::WriteOptions options;
   options.sync = sync_writes_;
-  if (!creates) return FromRocks(db_->Write(options, &batch), "writing a batch");
+  if (!counts_change) return FromRocks(db_->Write(options, &batch), "writing a batch");
 
   std::lock_guard<std::mutex> lock(count_mu_);
   std::array<uint64_t, 16> counts{};
   for (size_t t = 0; t < counts.size(); ++t) counts[t] = key_counts_[t].load();
   for (const ObjectWrite& w : writes) {
-    if (w.created) ++counts[w.type];
+    if (w.created || w.type_changed) ++counts[w.type];
+    if (w.type_changed && counts[w.old_type] > 0) --counts[w.old_type];
   }
-  for (const ObjectWrite& w : writes) {
-    if (!w.created) continue;
+  for (v1::CrdtType t : crdt::kAllTypes) {
+    if (counts[t] == key_counts_[t].load()) continue;
     std::string count;
-    PutFixed64(&count, counts[w.type]);
-    batch.Put(meta_, CountMetaKey(w.type), count);
+    PutFixed64(&count, counts[t]);
+    batch.Put(meta_, CountMetaKey(t), count);
   }
   GDS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing a batch"));
   for (size_t t = 0; t < counts.size(); ++t) key_counts_[t].store(counts[t]);
   return Status::Ok();
+}
+
+StatusOr<std::vector<v1::DeltaRecord>> Store::ReadLog(crdt::ReplicaId origin, uint64_t from, uint64_t to,
+                                                      size_t max_bytes) const {
+  std::vector<v1::DeltaRecord> out;
+  size_t bytes = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), delta_log_));
+  const std::string end = LogKey(origin, to);
+  for (it->Seek(LogKey(origin, from)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
+    v1::DeltaRecord record;
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Corruption("undecodable delta-log entry");
+    }
+    bytes += it->value().size();
+    out.push_back(std::move(record));
+    if (bytes >= max_bytes) break;
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the delta log"));
+  return out;
+}
+
+Status Store::TruncateLog(crdt::ReplicaId origin, uint64_t upto) {
+  if (upto == 0) return Status::Ok();
+  rocksdb::WriteOptions options;
+  return FromRocks(db_->DeleteRange(options, delta_log_, LogKey(origin, 0), LogKey(origin, upto + 1)),
+                   "truncating the delta log");
+}
+
+StatusOr<uint64_t> Store::FirstSeq(crdt::ReplicaId origin) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), delta_log_));
+  it->Seek(LogKey(origin, 0));
+  if (it->Valid() && it->key().size() == 16 && GetFixed64(it->key().ToStringView()) == origin) {
+    return GetFixed64(it->key().ToStringView().substr(8));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the delta log"));
+  return uint64_t{0};
+}
+
+StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> Store::LoadApplied() const {
+  std::vector<std::pair<crdt::ReplicaId, uint64_t>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek("applied/"); it->Valid() && it->key().starts_with("applied/"); it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(8);
+    if (key.size() != 8 || it->value().size() != 8) return Corruption("bad applied-vector entry");
+    out.emplace_back(GetFixed64(key), GetFixed64(it->value().ToStringView()));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the applied vector"));
+  return out;
+}
+
+StatusOr<uint64_t> Store::LoadCursor(const std::string& peer) const {
+  GDS_ASSIGN_OR_RETURN(auto value, GetMeta("cursor/" + peer));
+  return value ? GetFixed64(*value) : 0;
+}
+
+Status Store::SaveCursor(const std::string& peer, uint64_t acked) {
+  std::string value;
+  PutFixed64(&value, acked);
+  rocksdb::WriteOptions options;
+  return FromRocks(db_->Put(options, meta_, "cursor/" + peer, value), "saving a cursor");
 }
 
 StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> Store::ListKeys(

@@ -13,6 +13,8 @@
 //                                                  new epoch (a restored checkpoint)
 //                    "seq/" origin: fixed64     -> highest seq logged for origin: fixed64
 //                    "keys/" type name          -> objects of that type: fixed64
+//                    "applied/" origin: fixed64 -> highest seq of origin applied here: fixed64
+//                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -35,6 +37,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class Env;
 }  // namespace rocksdb
 
 namespace geodatastore::storage {
@@ -58,6 +61,7 @@ std::string_view FamilyName(v1::Family family);
 struct StoreOptions {
   std::string path;
   bool sync_writes = false;  // fsync the WAL on every batch
+  rocksdb::Env* env = nullptr;  // tests: an in-memory Env shared across reopenings
 };
 
 // One object's change within a commit.
@@ -67,7 +71,9 @@ struct ObjectWrite {
   std::string state;  // the new canonical state
   std::string delta;  // the canonical delta that produced it
   bool created = false;
-  uint64_t seq = 0;  // the delta's sequence number at the origin
+  uint64_t seq = 0;  // the delta's sequence number at the origin (0: not logged)
+  bool type_changed = false;  // an existing object now has `type` (a resolved type conflict)
+  v1::CrdtType old_type = v1::CRDT_TYPE_UNSPECIFIED;  // with type_changed
 };
 
 struct StoreStats {
@@ -94,6 +100,21 @@ class Store {
   // its delta-log entry under (origin, seq), origin's highest sequence number, and the
   // per-type object counts. Nothing is visible before the batch is durable in the WAL.
   Status Commit(crdt::ReplicaId origin, uint64_t wall_time_ms, const std::vector<ObjectWrite>& writes);
+  // Writes the states a remote delta batch produced and raises applied/<origin> to seq, in
+  // one atomic batch. Remote deltas are not logged here (their origin logs them).
+  Status CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes);
+
+  // Delta-log entries of origin with from <= seq <= to, in order, stopping after max_bytes.
+  StatusOr<std::vector<v1::DeltaRecord>> ReadLog(crdt::ReplicaId origin, uint64_t from, uint64_t to,
+                                                 size_t max_bytes) const;
+  // Deletes origin's entries with seq <= upto.
+  Status TruncateLog(crdt::ReplicaId origin, uint64_t upto);
+  // The lowest seq of origin still in the log (0 if none).
+  StatusOr<uint64_t> FirstSeq(crdt::ReplicaId origin) const;
+  // Every applied/<origin> entry.
+  StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> LoadApplied() const;
+  StatusOr<uint64_t> LoadCursor(const std::string& peer) const;
+  Status SaveCursor(const std::string& peer, uint64_t acked);
 
   // Objects in key order, optionally of one type and with a name prefix; at most limit.
   StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> ListKeys(
@@ -116,6 +137,10 @@ class Store {
  private:
   Store() = default;
   rocksdb::ColumnFamilyHandle* TypeFamily(v1::CrdtType type) const;
+  // The part of Commit and CommitRemote that writes states, catalog entries, counts, and
+  // (log) delta-log entries, plus one meta counter, in one batch.
+  Status WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
+                      uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_

@@ -38,7 +38,27 @@ Engine::Engine(storage::Store* store, storage::NodeIdentity identity, crdt::Phys
 Status Engine::Start() {
   GDS_ASSIGN_OR_RETURN(uint64_t last, store_->LastSeq(identity_.replica));
   next_seq_.store(last + 1);
+  GDS_ASSIGN_OR_RETURN(auto applied, store_->LoadApplied());
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  for (const auto& [origin, seq] : applied) applied_[origin] = seq;
   return Status::Ok();
+}
+
+uint64_t Engine::CommittedSeq() const {
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  return in_flight_.empty() ? next_seq_.load() - 1 : *in_flight_.begin() - 1;
+}
+
+uint64_t Engine::Applied(crdt::ReplicaId origin) const {
+  if (origin == identity_.replica) return CommittedSeq();
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  auto it = applied_.find(origin);
+  return it == applied_.end() ? 0 : it->second;
+}
+
+crdt::Timestamp Engine::HlcNow() {
+  std::lock_guard<std::mutex> lock(clock_mu_);
+  return hlc_.Now();
 }
 
 Status Engine::ValidateName(std::string_view name) const {
@@ -192,14 +212,16 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       w.created = !obj.in_store && !obj.type;
       if (changed) {
         w.delta = crdt::EncodeAny(*delta);
+        std::lock_guard<std::mutex> seq_lock(seq_mu_);
         w.seq = next_seq_.fetch_add(1);
+        in_flight_.insert(w.seq);
       }
       writes.push_back(std::move(w));
       writer_of.push_back(results.size());
     }
     obj.type = type;
     obj.state = next;
-    results.push_back(ObjectView{key, type, std::move(next), created});
+    results.push_back(ObjectView{key, type, std::move(next), created, writes.empty() || !changed ? 0 : writes.back().seq});
   }
 
   Status committed = Status::Ok();
@@ -207,6 +229,12 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     committed = store_->Commit(identity_.replica, physical_->NowMillis(), writes);
     if (!committed.ok()) {
       for (size_t i : writer_of) results[i] = committed;
+    }
+    // A failed write leaves its seqs as a gap replication never ships past: the node needs
+    // attention (the log is on a broken disk) and anti-entropy repairs peers.
+    std::lock_guard<std::mutex> seq_lock(seq_mu_);
+    for (const storage::ObjectWrite& w : writes) {
+      if (w.seq != 0 && committed.ok()) in_flight_.erase(w.seq);
     }
   }
   // Cache what the batch read or wrote, now that it is durable (nothing, if it is not).
@@ -233,7 +261,9 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
 
 crdt::VersionVector Engine::AppliedVector() const {
   crdt::VersionVector applied;
-  applied.Raise(identity_.replica, last_seq());
+  applied.Raise(identity_.replica, CommittedSeq());
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  for (const auto& [origin, seq] : applied_) applied.Raise(origin, seq);
   return applied;
 }
 
@@ -272,6 +302,138 @@ StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) cons
 StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> Engine::ListKeys(
     std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const {
   return store_->ListKeys(type, prefix, limit);
+}
+
+}  // namespace geodatastore::engine
+
+namespace geodatastore::engine {
+
+Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts) {
+  const crdt::ReplicaId origin = batch.origin();
+  if (origin == identity_.replica) return InvalidArgument("a batch of this node's own deltas");
+  if (batch.from_seq() == 0 || batch.to_seq() < batch.from_seq()) return Corruption("batch with a bad seq range");
+  const uint64_t applied = Applied(origin);
+  if (batch.to_seq() <= applied) return Status::Ok();  // a duplicate
+  if (batch.from_seq() > applied + 1) {
+    return FailedPrecondition("batch starts at " + std::to_string(batch.from_seq()) + ", applied up to " +
+                              std::to_string(applied));
+  }
+  {
+    std::lock_guard<std::mutex> lock(clock_mu_);
+    auto updated = hlc_.Update({batch.hlc_physical(), batch.hlc_logical()});
+    if (!updated.ok()) return updated.status();
+  }
+
+  // Decode everything before touching any state.
+  struct Incoming {
+    storage::ObjectKey key;
+    std::string encoded;
+    v1::CrdtType type;
+    crdt::AnyCrdt delta;
+  };
+  std::vector<Incoming> incoming;
+  for (const v1::KeyDelta& kd : batch.deltas()) {
+    storage::ObjectKey key{kd.family(), kd.name()};
+    if (storage::FamilyOf(kd.type()) != kd.family() || kd.family() == v1::FAMILY_UNSPECIFIED) {
+      return Corruption("delta for '" + kd.name() + "' has a type outside its family");
+    }
+    GDS_RETURN_IF_ERROR(ValidateName(kd.name()));
+    GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt delta, crdt::DecodeAnyAs(kd.type(), kd.delta()));
+    std::string encoded = key.Encode();
+    incoming.push_back({std::move(key), std::move(encoded), kd.type(), std::move(delta)});
+  }
+
+  std::vector<size_t> locks;
+  for (const Incoming& in : incoming) locks.push_back(StripeOf(in.encoded));
+  std::sort(locks.begin(), locks.end());
+  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  for (size_t i : locks) stripes_[i].mu.lock();
+
+  std::map<std::string, Staged> staged;
+  std::map<std::string, storage::ObjectWrite> writes;
+  Status status = Status::Ok();
+  for (Incoming& in : incoming) {
+    auto [it, fresh] = staged.try_emplace(in.encoded);
+    Staged& obj = it->second;
+    auto& cache = stripes_[StripeOf(in.encoded)].cache;
+    if (fresh) {
+      obj.key = in.key;
+      if (auto hit = cache.find(in.encoded); hit != cache.end()) {
+        obj.type = hit->second.type;
+        obj.state = hit->second.state;
+        obj.in_store = true;
+      } else {
+        auto type = store_->LookupType(in.key);
+        if (!type.ok()) {
+          status = type.status();
+          break;
+        }
+        if (type->has_value()) {
+          auto bytes = store_->ReadState(**type, in.key);
+          if (!bytes.ok() || !bytes->has_value()) {
+            status = bytes.ok() ? Corruption("state missing") : bytes.status();
+            break;
+          }
+          auto state = crdt::DecodeAnyAs(**type, **bytes);
+          if (!state.ok()) {
+            status = state.status();
+            break;
+          }
+          obj.type = **type;
+          obj.state = std::move(state).value();
+          obj.in_store = true;
+        }
+      }
+    }
+    storage::ObjectWrite& w = writes[in.encoded];
+    w.key = in.key;
+    if (!obj.type) {
+      obj.type = in.type;
+      obj.state = crdt::NewCrdt(in.type);
+      w.created = !obj.in_store;
+    } else if (*obj.type != in.type) {
+      // The same name created as two types before the replicas met: the lower tag wins
+      // everywhere, whatever the arrival order.
+      if (conflicts) conflicts->push_back({in.key, std::min(*obj.type, in.type), std::max(*obj.type, in.type)});
+      if (*obj.type < in.type) continue;
+      if (!w.type_changed) {
+        w.type_changed = obj.in_store;
+        w.old_type = *obj.type;
+        w.created = !obj.in_store;
+      }
+      obj.type = in.type;
+      obj.state = crdt::NewCrdt(in.type);
+    }
+    if (Status joined = crdt::JoinAny(obj.state, in.delta); !joined.ok()) {
+      status = Internal(joined.message());
+      break;
+    }
+    w.type = *obj.type;
+  }
+
+  if (status.ok()) {
+    std::vector<storage::ObjectWrite> list;
+    for (auto& [encoded, w] : writes) {
+      if (w.type == v1::CRDT_TYPE_UNSPECIFIED) continue;  // every delta for it lost a type conflict
+      w.state = crdt::EncodeAny(staged[encoded].state);
+      list.push_back(std::move(w));
+    }
+    status = store_->CommitRemote(origin, batch.to_seq(), list);
+  }
+  for (auto& [encoded, obj] : staged) {
+    auto& cache = stripes_[StripeOf(encoded)].cache;
+    if (!status.ok() || !obj.type) {
+      cache.erase(encoded);
+      continue;
+    }
+    if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
+    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state)});
+  }
+  for (size_t i : locks) stripes_[i].mu.unlock();
+  if (!status.ok()) return status;
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  applied_[origin] = std::max(applied_[origin], batch.to_seq());
+  return Status::Ok();
 }
 
 }  // namespace geodatastore::engine

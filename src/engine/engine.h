@@ -12,6 +12,8 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <array>
+#include <map>
+#include <set>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -26,6 +28,7 @@
 #include "crdt/any_crdt.h"
 #include "crdt/clock.h"
 #include "engine/op.h"
+#include "geodatastore/v1/replication.pb.h"
 #include "storage/node_identity.h"
 #include "storage/store.h"
 
@@ -47,6 +50,15 @@ struct ObjectView {
   v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
   crdt::AnyCrdt state;
   bool created = false;  // this op created the object
+  uint64_t seq = 0;      // the op's delta-log sequence number; 0 if it changed nothing
+};
+
+// A type conflict met while applying remote deltas: the same name was created with two types
+// on two replicas. Every replica keeps the type with the lower tag and drops the other's deltas.
+struct TypeConflict {
+  storage::ObjectKey key;
+  v1::CrdtType winner;
+  v1::CrdtType loser;
 };
 
 // Called after every committed op (under no lock), e.g. for metrics.
@@ -70,6 +82,18 @@ class Engine {
   // Applies several ops in one storage batch; each gets its own answer. Ops on the same
   // object are applied in order.
   std::vector<StatusOr<ObjectView>> ApplyBatch(const std::vector<std::pair<std::string, Op>>& ops);
+
+  // Applies a delta batch from another replica (replication/): joins every key's delta into
+  // its state and records origin's applied seq, atomically. A batch this node has already
+  // applied is a no-op; one that would leave a gap is kFailedPrecondition; a sender clock
+  // too far ahead is kOutOfRange; an undecodable delta is kCorruption. Nothing changes on
+  // error. REQUIRES: batches of one origin are applied by one thread at a time.
+  Status ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts);
+  // Highest seq of origin applied here (own seqs for this node's replica).
+  uint64_t Applied(crdt::ReplicaId origin) const;
+  // Highest own seq below which every seq is committed (safe to ship).
+  uint64_t CommittedSeq() const;
+  crdt::Timestamp HlcNow();
 
   StatusOr<ObjectView> Read(v1::Family family, std::string_view name) const;
   StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> ListKeys(
@@ -117,6 +141,9 @@ class Engine {
   const storage::NodeIdentity identity_;
   const EngineOptions options_;
   std::atomic<uint64_t> next_seq_{1};
+  mutable std::mutex seq_mu_;
+  std::set<uint64_t> in_flight_;                        // assigned, not yet committed; guarded by seq_mu_
+  std::map<crdt::ReplicaId, uint64_t> applied_;        // remote origins; guarded by seq_mu_
   std::array<Stripe, kStripes> stripes_;
 
   std::mutex clock_mu_;
