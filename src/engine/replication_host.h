@@ -1,0 +1,45 @@
+// EngineReplicationHost: the node's engine and store seen through the replication protocol's
+// ReplicationHost interface.
+//
+// Thread safety: as the engine's; the replicator calls it from one thread.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "engine/engine.h"
+#include "replication/replicator.h"
+
+namespace geodatastore::engine {
+
+class EngineReplicationHost final : public replication::ReplicationHost {
+ public:
+  // on_conflicts is called with the type conflicts each applied batch resolved.
+  EngineReplicationHost(Engine* engine, std::function<void(const std::vector<TypeConflict>&)> on_conflicts = {})
+      : engine_(engine), on_conflicts_(std::move(on_conflicts)) {}
+
+  crdt::ReplicaId self_replica() const override { return engine_->identity().replica; }
+  uint64_t CommittedSeq() const override { return engine_->CommittedSeq(); }
+  StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to, size_t max_bytes) override {
+    return engine_->store()->ReadLog(self_replica(), from, to, max_bytes);
+  }
+  uint64_t Applied(crdt::ReplicaId origin) const override { return engine_->Applied(origin); }
+  Status ApplyRemote(const v1::DeltaBatch& batch) override {
+    std::vector<TypeConflict> conflicts;
+    Status s = engine_->ApplyRemote(batch, &conflicts);
+    if (s.ok() && !conflicts.empty() && on_conflicts_) on_conflicts_(conflicts);
+    return s;
+  }
+  crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
+  StatusOr<uint64_t> LoadCursor(const std::string& peer) override { return engine_->store()->LoadCursor(peer); }
+  Status SaveCursor(const std::string& peer, uint64_t acked) override {
+    return engine_->store()->SaveCursor(peer, acked);
+  }
+  Status TruncateLog(uint64_t upto) override { return engine_->store()->TruncateLog(self_replica(), upto); }
+
+ private:
+  Engine* const engine_;
+  std::function<void(const std::vector<TypeConflict>&)> on_conflicts_;
+};
+
+}  // namespace geodatastore::engine

@@ -1,0 +1,307 @@
+// Deterministic simulation of replication (after FoundationDB's simulator): five nodes in
+// three regions, each a real Engine on an in-memory RocksDB, exchange the messages of
+// their Replicators over a seeded network with per-message delay, drops, duplicates and
+// reordering, partitions and crash-restarts. After healing, every replica must hold
+// byte-identical state for every key, every counter the sum of its acknowledged
+// increments, and every OR-Set what the add-wins rule gives for the acknowledged ops.
+//
+// A failing seed names itself; replay it alone, with a trace of crashes, boots, ops and
+// delivered batches, with
+//   GDS_SIM_TRACE=1 build/bin/simulation_test --gtest_filter='Seeds/Simulation.Converges/<seed - 1>'
+#include <gtest/gtest.h>
+#include <rocksdb/env.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "engine/engine.h"
+#include "engine/replication_host.h"
+#include "replication/replicator.h"
+
+namespace geodatastore {
+namespace {
+
+using engine::Op;
+using Kind = engine::Op::Kind;
+
+struct SimNode {
+  std::string id;
+  std::string region;
+  storage::NodeIdentity identity;
+  std::unique_ptr<rocksdb::Env> env;  // survives crash-restart, like a disk
+  crdt::ManualClock clock;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<engine::EngineReplicationHost> host;
+  std::unique_ptr<replication::Replicator> replicator;
+  bool up = false;
+  uint64_t restart_at = 0;
+};
+
+// One acknowledged OR-Set op, with what its node had applied when it ran.
+struct SetOp {
+  int id;
+  std::string set;
+  std::string element;
+  bool add;
+  crdt::ReplicaId origin;
+  uint64_t seq;
+  crdt::VersionVector observed;  // the node's applied vector just before the op
+};
+
+class Simulation : public ::testing::TestWithParam<int> {
+ protected:
+  static constexpr int kCounters = 3;
+  static constexpr int kSets = 2;
+
+  void SetUp() override {
+    rng_.seed(static_cast<uint32_t>(GetParam()));
+    const std::vector<std::pair<std::string, std::string>> layout = {
+        {"us-east-1", "us-east"}, {"us-east-2", "us-east"}, {"eu-west-1", "eu-west"},
+        {"eu-west-2", "eu-west"}, {"ap-south-1", "ap-south"}};
+    for (const auto& [id, region] : layout) {
+      auto node = std::make_unique<SimNode>();
+      node->id = id;
+      node->region = region;
+      node->identity = {id, 1, storage::ReplicaIdOf(id, 1)};
+      node->env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+      nodes_.push_back(std::move(node));
+    }
+    for (auto& n : nodes_) Boot(*n);
+  }
+
+  void Boot(SimNode& n) {
+    n.clock.Set(now_ + Skew(n));
+    auto store = storage::Store::Open({"/sim/" + n.id, false, n.env.get()});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    n.store = std::move(store).value();
+    n.engine = std::make_unique<engine::Engine>(n.store.get(), n.identity, &n.clock, engine::EngineOptions{});
+    ASSERT_TRUE(n.engine->Start().ok());
+    n.host = std::make_unique<engine::EngineReplicationHost>(n.engine.get());
+    std::vector<replication::PeerInfo> peers;
+    for (const auto& other : nodes_) {
+      if (other->id != n.id) peers.push_back({other->id, other->region});
+    }
+    replication::ReplicatorOptions options;
+    options.retransmit_ms = 50;
+    options.max_retransmit_ms = 400;
+    options.max_batch_bytes = 4096;  // small batches: more of them, more interleavings
+    options.seed = static_cast<uint32_t>(GetParam()) * 31 + static_cast<uint32_t>(n.id.size());
+    n.replicator = std::make_unique<replication::Replicator>(n.id, peers, n.host.get(), options);
+    ASSERT_TRUE(n.replicator->Start(now_).ok());
+    n.up = true;
+    Trace("boot " + n.id + " committed=" + std::to_string(n.engine->CommittedSeq()));
+  }
+
+  // Crash: everything in memory is gone; the "disk" (the Env) stays.
+  void Trace(const std::string& what) {
+    if (getenv("GDS_SIM_TRACE")) fprintf(stderr, "t=%llu %s\n", static_cast<unsigned long long>(now_), what.c_str());
+  }
+
+  void Crash(SimNode& n) {
+    Trace("crash " + n.id);
+    n.replicator.reset();
+    n.host.reset();
+    n.engine.reset();
+    n.store.reset();
+    n.up = false;
+  }
+
+  uint64_t Skew(const SimNode& n) const { return 7 * static_cast<uint64_t>(n.id.back() - '0'); }
+  uint64_t Rand(uint64_t lo, uint64_t hi) { return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_); }
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  SimNode* Find(const std::string& id) {
+    for (auto& n : nodes_) {
+      if (n->id == id) return n.get();
+    }
+    return nullptr;
+  }
+
+  bool Partitioned(const std::string& a, const std::string& b) const {
+    return partitioned_.count(a) != partitioned_.count(b);
+  }
+
+  void Send(const std::string& from, std::vector<replication::Outgoing> out) {
+    for (auto& o : out) {
+      if (Partitioned(from, o.to) || Chance(drop_)) continue;
+      const int copies = Chance(duplicate_) ? 2 : 1;
+      for (int c = 0; c < copies; ++c) {
+        network_.emplace(std::make_pair(now_ + Rand(1, max_delay_), order_++), std::make_pair(o.to, o.message));
+      }
+    }
+  }
+
+  void ClientOp(SimNode& n) {
+    if (Chance(0.5)) {
+      const std::string name = "c" + std::to_string(Rand(0, kCounters - 1));
+      const uint64_t amount = Rand(1, 5);
+      const bool inc = Chance(0.7);
+      auto r = n.engine->Apply(name, {.kind = inc ? Kind::kIncrement : Kind::kDecrement, .amount = amount});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      expected_counters_[name] += inc ? static_cast<int64_t>(amount) : -static_cast<int64_t>(amount);
+      return;
+    }
+    const std::string set = "s" + std::to_string(Rand(0, kSets - 1));
+    const std::string element = std::string(1, static_cast<char>('a' + Rand(0, 3)));
+    const bool add = Chance(0.6);
+    const crdt::VersionVector observed = n.engine->AppliedVector();
+    auto r = n.engine->Apply(set, {.kind = add ? Kind::kAdd : Kind::kRemove, .elements = {element}});
+    if (!add && !r.ok()) {
+      ASSERT_EQ(r.status().code(), StatusCode::kNotFound);  // removing from a set never seen here
+      return;
+    }
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (r->seq == 0) return;
+    set_ops_.push_back({static_cast<int>(set_ops_.size()), set, element, add, n.identity.replica, r->seq, observed});
+    Trace(n.id + (add ? " add " : " remove ") + set + "/" + element + " seq=" + std::to_string(r->seq));
+  }
+
+  // Add-wins (observed-remove): an add instance lives until a later op on the same element —
+  // a remove, or another add, which supersedes it — runs on a node that had applied it. An
+  // element is present while one of its add instances lives: a remove never takes away an
+  // add it had not seen.
+  std::map<std::string, std::set<std::string>> ExpectedSets() const {
+    std::map<std::string, std::set<std::string>> out;
+    for (const SetOp& a : set_ops_) {
+      if (!a.add) continue;
+      bool removed = false;
+      for (const SetOp& o : set_ops_) {
+        if (o.id != a.id && o.set == a.set && o.element == a.element && o.observed.Get(a.origin) >= a.seq) {
+          removed = true;
+        }
+      }
+      out[a.set];  // the set exists once anything was added
+      if (!removed) out[a.set].insert(a.element);
+    }
+    return out;
+  }
+
+  // The acknowledged ops on one set, for failure messages.
+  std::string History(const std::string& set) const {
+    std::string out;
+    for (const SetOp& op : set_ops_) {
+      if (op.set != set) continue;
+      out += "  #" + std::to_string(op.id) + (op.add ? " add " : " remove ") + op.element + " seq " +
+             std::to_string(op.seq) + " of " + std::to_string(op.origin % 65536) + ", had applied:";
+      for (const auto& [r, c] : op.observed.entries()) out += " " + std::to_string(r % 65536) + ":" + std::to_string(c);
+      out += "\n";
+    }
+    return out;
+  }
+
+  void Step() {
+    ++now_;
+    for (auto& n : nodes_) n->clock.Set(now_ + Skew(*n));
+    // Deliver what is due.
+    while (!network_.empty() && network_.begin()->first.first <= now_) {
+      auto [to, message] = network_.begin()->second;
+      network_.erase(network_.begin());
+      SimNode* n = Find(to);
+      if (n == nullptr || !n->up) continue;
+      if (message.has_deltas()) {
+        Trace(to + " <- " + message.from() + " batch " + std::to_string(message.deltas().from_seq()) + ".." +
+              std::to_string(message.deltas().to_seq()) + " applied=" + std::to_string(n->engine->Applied(message.deltas().origin())));
+      }
+      Send(to, n->replicator->Receive(message, now_));
+    }
+    for (auto& n : nodes_) {
+      if (!n->up && n->restart_at <= now_) Boot(*n);
+      if (n->up) Send(n->id, n->replicator->Tick(now_));
+    }
+  }
+
+  // Every node has applied every other node's committed writes.
+  bool Quiescent() const {
+    for (const auto& n : nodes_) {
+      if (!n->up) return false;
+    }
+    for (const auto& a : nodes_) {
+      for (const auto& b : nodes_) {
+        if (a != b && b->engine->Applied(a->identity.replica) < a->engine->CommittedSeq()) return false;
+      }
+    }
+    return true;
+  }
+
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::mt19937 rng_;
+  uint64_t now_ = 1;
+  uint64_t order_ = 0;
+  double drop_ = 0.1;
+  double duplicate_ = 0.05;
+  uint64_t max_delay_ = 40;
+  std::set<std::string> partitioned_;
+  std::multimap<std::pair<uint64_t, uint64_t>, std::pair<std::string, v1::ReplicationMessage>> network_;
+  std::map<std::string, int64_t> expected_counters_;
+  std::vector<SetOp> set_ops_;
+};
+
+TEST_P(Simulation, Converges) {
+  SCOPED_TRACE("seed " + std::to_string(GetParam()));
+  uint64_t partition_until = 0;
+  // Chaos: client ops everywhere, with drops, duplicates, reordering, partitions, crashes.
+  for (int t = 0; t < 1500; ++t) {
+    if (Chance(0.3)) {
+      SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
+      if (n.up) ClientOp(n);
+      if (HasFatalFailure()) return;
+    }
+    if (partitioned_.empty() && Chance(0.004)) {
+      for (auto& n : nodes_) {
+        if (Chance(0.4)) partitioned_.insert(n->id);
+      }
+      partition_until = now_ + Rand(50, 400);
+    }
+    if (!partitioned_.empty() && now_ >= partition_until) partitioned_.clear();
+    if (Chance(0.002)) {
+      SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
+      if (n.up) {
+        Crash(n);
+        n.restart_at = now_ + Rand(20, 300);
+      }
+    }
+    Step();
+    if (HasFatalFailure()) return;
+  }
+  // Heal and wait, in simulated time, for quiescence.
+  partitioned_.clear();
+  drop_ = 0;
+  duplicate_ = 0;
+  const uint64_t deadline = now_ + 60000;
+  while (!Quiescent() && now_ < deadline) Step();
+  ASSERT_TRUE(Quiescent()) << "no quiescence within 60 s of simulated time after healing";
+
+  // Byte-identical state for every key on every node.
+  auto keys = nodes_[0]->engine->ListKeys(std::nullopt, "", 1000000);
+  ASSERT_TRUE(keys.ok());
+  for (const auto& n : nodes_) {
+    auto mine = n->engine->ListKeys(std::nullopt, "", 1000000);
+    ASSERT_TRUE(mine.ok());
+    ASSERT_EQ(mine->size(), keys->size()) << n->id;
+    for (const auto& [key, type] : *keys) {
+      auto a = nodes_[0]->engine->Read(key.family, key.name);
+      auto b = n->engine->Read(key.family, key.name);
+      ASSERT_TRUE(a.ok() && b.ok()) << key.name;
+      EXPECT_EQ(crdt::EncodeAny(a->state), crdt::EncodeAny(b->state)) << key.name << " differs on " << n->id;
+    }
+  }
+  // Counters: the sum of acknowledged ops. OR-Sets: the add-wins model.
+  for (const auto& [name, value] : expected_counters_) {
+    auto c = nodes_[0]->engine->Read(v1::COUNTERS, name);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(std::get<crdt::PNCounter>(c->state).Value(), value) << name;
+  }
+  for (const auto& [name, elements] : ExpectedSets()) {
+    auto s = nodes_[0]->engine->Read(v1::SETS, name);
+    ASSERT_TRUE(s.ok()) << name;
+    const std::vector<std::string> got = std::get<crdt::ORSet>(s->state).Value();
+    EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), elements) << name << "\n" << History(name);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, Simulation, ::testing::Range(1, 201));
+
+}  // namespace
+}  // namespace geodatastore
