@@ -101,11 +101,13 @@ void DotKernel::JoinByScan(const DotKernel& other) {
   auto a = entries_.begin();
   auto b = other.entries_.begin();
   while (a != entries_.end() || b != other.entries_.end()) {
-    if (b == other.entries_.end() || (a != entries_.end() && a->first < b->first)) {
+    // One three-way comparison per step: key comparisons dominate this loop.
+    const int order = a == entries_.end() ? 1 : b == other.entries_.end() ? -1 : a->first.compare(b->first);
+    if (order < 0) {
       // Only here: other removed the dots it has seen.
       a->second.RemoveIf([&](const Dot& d) { return other.context_.Contains(d); });
       a = a->second.empty() ? entries_.erase(a) : std::next(a);
-    } else if (a == entries_.end() || b->first < a->first) {
+    } else if (order > 0) {
       DotList kept = Unseen(b->second, context_);
       // Inserting may move entries; continue from the one after the new key.
       if (!kept.empty()) a = std::next(entries_.emplace_hint(a, b->first, std::move(kept)));
