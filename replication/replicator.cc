@@ -222,6 +222,10 @@ std::vector<PeerView> Replicator::Peers(uint64_t now_ms) const {
     v.behind_ops = committed > peer.acked ? committed - peer.acked : 0;
     v.bytes_sent = peer.bytes_sent;
     v.bytes_received = peer.bytes_received;
+    if (peer.acked < committed) {
+      auto next = host_->ReadLog(peer.acked + 1, peer.acked + 1, 1);
+      if (next.ok() && !next->empty()) v.oldest_unacked_wall_ms = (*next)[0].wall_time_ms();
+    }
     (void)now_ms;
     out.push_back(std::move(v));
   }

@@ -380,8 +380,9 @@ AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::Conflict
   return Finish(c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the conflict log arrives with replication (issue 4)"));
 }
 
-GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config)
-    : config_(config), crdt_(engine, metrics, config), admin_(engine, config) {}
+GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
+                       std::vector<grpc::Service*> extra)
+    : config_(config), crdt_(engine, metrics, config), admin_(engine, config), extra_(std::move(extra)) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
@@ -392,6 +393,7 @@ Status GrpcServer::Start() {
   builder.AddListeningPort(config_.listen.grpc, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&crdt_);
   builder.RegisterService(&admin_);
+  for (grpc::Service* s : extra_) builder.RegisterService(s);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 4 << 20)));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {

@@ -88,7 +88,9 @@ class AdminService final : public v1::AdminService::CallbackService {
 // Builds a gRPC server with both services on config.listen.grpc.
 class GrpcServer {
  public:
-  GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config);
+  // extra: more services to host (replication), owned by the caller.
+  GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
+             std::vector<grpc::Service*> extra = {});
   ~GrpcServer();
   Status Start();
   int port() const { return port_; }
@@ -99,6 +101,7 @@ class GrpcServer {
   const config::Config config_;
   CrdtService crdt_;
   AdminService admin_;
+  std::vector<grpc::Service*> extra_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -14,7 +14,7 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 }  // namespace
 
-Metrics::Metrics(std::string region, const storage::Store* store)
+Metrics::Metrics(std::string region, const storage::Store* store, replication::GrpcReplication* replication)
     : region_(std::move(region)),
       store_(store),
       operations_(prometheus::BuildCounter()
@@ -55,7 +55,21 @@ Metrics::Metrics(std::string region, const storage::Store* store)
                   .Name("geodatastore_uptime_seconds")
                   .Help("Seconds since the node started")
                   .Register(*registry_)
-                  .Add({})) {}
+                  .Add({})),
+      peer_up_(prometheus::BuildGauge().Name("geodatastore_peer_up").Help("1 if the peer is up").Register(*registry_)),
+      lag_ops_(prometheus::BuildGauge()
+                   .Name("geodatastore_replication_lag_ops")
+                   .Help("Own writes the peer has not acknowledged")
+                   .Register(*registry_)),
+      lag_seconds_(prometheus::BuildGauge()
+                       .Name("geodatastore_replication_lag_seconds")
+                       .Help("Age of the oldest write the peer has not acknowledged")
+                       .Register(*registry_)),
+      replication_bytes_(prometheus::BuildCounter()
+                             .Name("geodatastore_replication_bytes_total")
+                             .Help("Replication bytes exchanged with a peer")
+                             .Register(*registry_)),
+      replication_(replication) {}
 
 prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -90,6 +104,28 @@ std::string Metrics::Render() {
   memtable_bytes_.Set(static_cast<double>(stats.memtable_bytes));
   pending_compaction_bytes_.Set(static_cast<double>(stats.pending_compaction_bytes));
   uptime_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  if (replication_ != nullptr) {
+    const uint64_t now_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    const replication::ReplicatorCounters counters = replication_->Counters();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const replication::PeerView& p : replication_->Peers()) {
+      peer_up_.Add({{"peer", p.id}}).Set(p.state == replication::PeerState::kUp ? 1 : 0);
+      lag_ops_.Add({{"peer", p.id}}).Set(static_cast<double>(p.behind_ops));
+      const double lag = p.oldest_unacked_wall_ms == 0 || p.oldest_unacked_wall_ms > now_ms
+                             ? 0
+                             : (now_ms - p.oldest_unacked_wall_ms) / 1000.0;
+      lag_seconds_.Add({{"peer", p.id}, {"peer_region", p.region}}).Set(lag);
+      for (auto [direction, value] : {std::pair{"sent", p.bytes_sent}, std::pair{"received", p.bytes_received}}) {
+        double& seen = bytes_seen_[p.id + "/" + direction];
+        replication_bytes_.Add({{"peer", p.id}, {"direction", direction}}).Increment(static_cast<double>(value) - seen);
+        seen = static_cast<double>(value);
+      }
+    }
+    rejected_.Add({{"reason", "clock_offset"}}).Increment(static_cast<double>(counters.rejected_clock - counters_seen_.rejected_clock));
+    rejected_.Add({{"reason", "corrupt_batch"}}).Increment(static_cast<double>(counters.rejected_corrupt - counters_seen_.rejected_corrupt));
+    counters_seen_ = counters;
+  }
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -10,6 +10,10 @@
 //   geodatastore_rejected_payloads_total{reason}      counter: bad requests and payloads
 //   geodatastore_http_requests_total{code}            counter
 //   geodatastore_uptime_seconds                       gauge
+//   geodatastore_peer_up{peer}                        gauge: 1 up, 0 suspect or down
+//   geodatastore_replication_lag_ops{peer}            gauge: own writes the peer has not acknowledged
+//   geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest of them
+//   geodatastore_replication_bytes_total{peer,direction}    counter
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -28,13 +32,14 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "replication/grpc_transport.h"
 
 namespace geodatastore::server {
 
 class Metrics : public engine::OpObserver {
  public:
   // REQUIRES: store outlives the metrics.
-  Metrics(std::string region, const storage::Store* store);
+  Metrics(std::string region, const storage::Store* store, replication::GrpcReplication* replication = nullptr);
 
   void OnApplied(v1::CrdtType type, const engine::Op& op, double seconds) override;
   void OnRead(v1::CrdtType type, double seconds);
@@ -62,6 +67,13 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Counter>& rejected_;
   prometheus::Family<prometheus::Counter>& http_requests_;
   prometheus::Gauge& uptime_;
+  prometheus::Family<prometheus::Gauge>& peer_up_;
+  prometheus::Family<prometheus::Gauge>& lag_ops_;
+  prometheus::Family<prometheus::Gauge>& lag_seconds_;
+  prometheus::Family<prometheus::Counter>& replication_bytes_;
+  replication::GrpcReplication* const replication_;
+  std::map<std::string, double> bytes_seen_;       // guarded by mu_: last cumulative values
+  replication::ReplicatorCounters counters_seen_;  // guarded by mu_
 
   std::mutex mu_;  // guards the caches below (Family::Add is costly on the hot path)
   std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> op_counters_;

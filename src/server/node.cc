@@ -30,9 +30,28 @@ Status Node::Start() {
   options.max_clock_offset_ms = config_.clock.max_offset_ms;
   engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
   GDS_RETURN_IF_ERROR(engine_->Start());
-  metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get());
+  std::vector<grpc::Service*> extra_services;
+  if (!config_.cluster.peers.empty()) {
+    replication_host_ = std::make_unique<engine::EngineReplicationHost>(engine_.get());
+    std::vector<replication::PeerInfo> peers;
+    std::vector<replication::PeerEndpoint> endpoints;
+    for (const config::Peer& p : config_.cluster.peers) {
+      peers.push_back({p.id, p.region});
+      endpoints.push_back({p.id, p.grpc});
+    }
+    replication::ReplicatorOptions options;
+    options.flush_interval_ms = config_.replication.flush_interval_ms;
+    options.max_batch_bytes = config_.replication.max_batch_bytes;
+    options.seed = static_cast<uint32_t>(identity.replica);
+    replicator_ = std::make_unique<replication::Replicator>(config_.node.id, peers, replication_host_.get(), options);
+    GDS_RETURN_IF_ERROR(replicator_->Start(1));
+    replication_ = std::make_unique<replication::GrpcReplication>(
+        endpoints, replicator_.get(), config_.replication.flush_interval_ms, config_.replication.compression == "gzip");
+    extra_services.push_back(replication_.get());
+  }
+  metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
-  rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_);
+  rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, replication_.get());
 
   std::string host;
   uint16_t port = 0;
@@ -40,8 +59,9 @@ Status Node::Start() {
   http_ = std::make_unique<HttpServer>(io_, config_.limits.max_request_bytes,
                                        [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
-  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_);
+  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, extra_services);
   GDS_RETURN_IF_ERROR(grpc_->Start());
+  if (replication_) replication_->Start();
   spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}", identity.node_id,
                config_.node.region, identity.epoch, host, http_->port(), grpc_->port());
   return Status::Ok();
@@ -76,6 +96,9 @@ void Node::Run() {
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   grpc_.reset();
+  replication_.reset();
+  replicator_.reset();
+  replication_host_.reset();
   engine_.reset();
   if (Status flushed = store_->Flush(); !flushed.ok()) spdlog::error("flush: {}", flushed.ToString());
   store_.reset();
@@ -87,6 +110,7 @@ void Node::Shutdown() {
   http_->Stop();
   // Let requests already read finish; connections idle in keep-alive are closed with io_.
   std::thread([this] {
+    if (replication_) replication_->Stop();
     grpc_->Shutdown(std::chrono::seconds(10));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (http_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -13,6 +13,8 @@
 
 #include "config/config.h"
 #include "engine/engine.h"
+#include "engine/replication_host.h"
+#include "replication/grpc_transport.h"
 #include "server/grpc_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -49,6 +51,9 @@ class Node {
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<GrpcServer> grpc_;
+  std::unique_ptr<engine::EngineReplicationHost> replication_host_;
+  std::unique_ptr<replication::Replicator> replicator_;
+  std::unique_ptr<replication::GrpcReplication> replication_;  // null without peers
   std::vector<std::thread> threads_;
 };
 

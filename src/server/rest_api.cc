@@ -167,8 +167,9 @@ struct RestApi::Call {
   }
 };
 
-RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config)
-    : engine_(engine), metrics_(metrics), config_(config) {
+RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
+                 replication::GrpcReplication* replication)
+    : engine_(engine), metrics_(metrics), replication_(replication), config_(config) {
   using V = http::verb;
   // Counters.
   Add(V::post, "/crdt/counters/{}", [this](Call& c) {
@@ -312,12 +313,42 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
   auto later = [](const char* what) {
     return [what](Call& c) { c.Error(501, "not_implemented", std::string(what) + " arrives with replication (issue 4/5)"); };
   };
-  Add(V::get, "/admin/replication/lag", later("replication lag"));
+  Add(V::get, "/admin/replication/lag", [this](Call& c) {
+    json peers = json::array();
+    const uint64_t now_ms = crdt::SystemClock().NowMillis();
+    if (replication_ != nullptr) {
+      for (const replication::PeerView& p : replication_->Peers()) {
+        const double behind = p.oldest_unacked_wall_ms == 0 || p.oldest_unacked_wall_ms > now_ms
+                                  ? 0
+                                  : (now_ms - p.oldest_unacked_wall_ms) / 1000.0;
+        peers.push_back({{"peer", p.id}, {"region", p.region}, {"state", replication::PeerStateName(p.state)},
+                         {"acked_seq", p.acked}, {"ops_behind", p.behind_ops}, {"seconds_behind", behind},
+                         {"bytes_sent", p.bytes_sent}, {"bytes_received", p.bytes_received}});
+      }
+    }
+    c.Json(200, {{"node_id", engine_->identity().node_id}, {"committed_seq", engine_->CommittedSeq()}, {"peers", peers}});
+  });
   Add(V::get, "/admin/conflicts", later("the conflict log"));
   Add(V::post, "/admin/anti-entropy/full-sync", later("anti-entropy"));
   Add(V::post, "/admin/sync/regions/{}", later("anti-entropy"));
-  Add(V::post, "/admin/faults/partition", later("fault injection"));
-  Add(V::delete_, "/admin/faults", later("fault injection"));
+  Add(V::post, "/admin/faults/partition", [this](Call& c) {
+    if (!config_.testing.fault_injection) return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
+    if (!c.Body()) return;
+    auto peers = c.body.find("peers");
+    if (peers == c.body.end() || !peers->is_array()) return c.Error(400, "invalid_argument", "'peers' must be an array of node ids");
+    std::set<std::string> ids;
+    for (const json& p : *peers) {
+      if (!p.is_string()) return c.Error(400, "invalid_argument", "'peers' must be an array of node ids");
+      ids.insert(p.get<std::string>());
+    }
+    if (replication_ != nullptr) replication_->SetPartition(ids);
+    c.Json(200, {{"partitioned", ids}});
+  });
+  Add(V::delete_, "/admin/faults", [this](Call& c) {
+    if (!config_.testing.fault_injection) return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
+    if (replication_ != nullptr) replication_->SetPartition({});
+    c.Json(200, {{"partitioned", json::array()}});
+  });
 }
 
 void RestApi::Add(http::verb method, const std::string& pattern, Route route) {
@@ -465,8 +496,14 @@ void RestApi::Status(Call& call) {
     applied[hex] = seq;
   }
   json peers = json::array();
+  std::map<std::string, replication::PeerView> views;
+  if (replication_ != nullptr) {
+    for (replication::PeerView& v : replication_->Peers()) views[v.id] = std::move(v);
+  }
   for (const config::Peer& p : config_.cluster.peers) {
-    peers.push_back({{"id", p.id}, {"region", p.region}, {"grpc", p.grpc}, {"state", "unknown"}});
+    auto v = views.find(p.id);
+    peers.push_back({{"id", p.id}, {"region", p.region}, {"grpc", p.grpc},
+                     {"state", v == views.end() ? "unknown" : std::string(replication::PeerStateName(v->second.state))}});
   }
   const storage::StoreStats stats = engine_->store()->Stats();
   char replica[17];

@@ -22,7 +22,9 @@ namespace geodatastore::server {
 class RestApi {
  public:
   // REQUIRES: engine and metrics outlive the API.
-  RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config);
+  // replication may be null (a node without peers).
+  RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
+          replication::GrpcReplication* replication = nullptr);
 
   void Handle(const HttpRequest& request, HttpResponse& response);
 
@@ -46,6 +48,7 @@ class RestApi {
 
   engine::Engine* const engine_;
   Metrics* const metrics_;
+  replication::GrpcReplication* const replication_;
   const config::Config config_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<RouteEntry> routes_;

@@ -1,0 +1,151 @@
+#include "replication/grpc_transport.h"
+
+#include <grpc/compression.h>
+
+namespace geodatastore::replication {
+
+GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core, uint64_t flush_interval_ms,
+                                 bool gzip)
+    : core_(core), flush_interval_ms_(std::max<uint64_t>(flush_interval_ms, 1)), gzip_(gzip) {
+  for (PeerEndpoint& p : peers) {
+    auto out = std::make_unique<Outbound>();
+    out->endpoint = std::move(p);
+    outbound_.push_back(std::move(out));
+  }
+}
+
+GrpcReplication::~GrpcReplication() { Stop(); }
+
+uint64_t GrpcReplication::NowMs() const {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - epoch_).count() + 1);
+}
+
+void GrpcReplication::Start() {
+  for (auto& peer : outbound_) peer->thread = std::thread([this, p = peer.get()] { SendLoop(p); });
+  ticker_ = std::thread([this] {
+    while (!stopping_) {
+      std::vector<Outgoing> out;
+      {
+        std::lock_guard<std::mutex> lock(core_mu_);
+        out = core_->Tick(NowMs());
+      }
+      Dispatch(std::move(out));
+      std::this_thread::sleep_for(std::chrono::milliseconds(flush_interval_ms_));
+    }
+  });
+}
+
+void GrpcReplication::Stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(inbound_mu_);
+    for (grpc::ServerContext* c : inbound_) c->TryCancel();  // unblocks their Read
+  }
+  if (ticker_.joinable()) ticker_.join();
+  for (auto& peer : outbound_) {
+    peer->cv.notify_all();
+    if (peer->thread.joinable()) peer->thread.join();
+  }
+}
+
+bool GrpcReplication::Blocked(const std::string& peer) const {
+  std::lock_guard<std::mutex> lock(partition_mu_);
+  return partition_.count(peer) > 0;
+}
+
+void GrpcReplication::SetPartition(std::set<std::string> peers) {
+  std::lock_guard<std::mutex> lock(partition_mu_);
+  partition_ = std::move(peers);
+}
+
+std::set<std::string> GrpcReplication::partition() const {
+  std::lock_guard<std::mutex> lock(partition_mu_);
+  return partition_;
+}
+
+std::vector<PeerView> GrpcReplication::Peers() {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  return core_->Peers(NowMs());
+}
+
+ReplicatorCounters GrpcReplication::Counters() {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  return core_->counters();
+}
+
+void GrpcReplication::Dispatch(std::vector<Outgoing> out) {
+  for (Outgoing& o : out) {
+    if (Blocked(o.to)) continue;
+    for (auto& peer : outbound_) {
+      if (peer->endpoint.id != o.to) continue;
+      std::lock_guard<std::mutex> lock(peer->mu);
+      if (peer->queue.size() < kMaxQueued) peer->queue.push_back(std::move(o.message));
+      peer->cv.notify_one();
+    }
+  }
+}
+
+void GrpcReplication::SendLoop(Outbound* peer) {
+  grpc::ChannelArguments args;
+  if (gzip_) args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
+  auto channel = grpc::CreateCustomChannel(peer->endpoint.address, grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::ReplicationService::NewStub(channel);
+  std::chrono::milliseconds backoff(100);
+  while (!stopping_) {
+    grpc::ClientContext context;
+    auto stream = stub->StreamDeltas(&context);
+    bool healthy = true;
+    while (!stopping_ && healthy) {
+      v1::ReplicationMessage message;
+      {
+        std::unique_lock<std::mutex> lock(peer->mu);
+        peer->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || !peer->queue.empty(); });
+        if (stopping_ || peer->queue.empty()) continue;
+        message = std::move(peer->queue.front());
+        peer->queue.pop_front();
+      }
+      healthy = stream->Write(message);
+      if (healthy) backoff = std::chrono::milliseconds(100);
+    }
+    context.TryCancel();
+    stream->Finish().ok();
+    if (stopping_) break;
+    {
+      std::lock_guard<std::mutex> lock(core_mu_);
+      core_->OnDisconnected(peer->endpoint.id);
+    }
+    {
+      std::lock_guard<std::mutex> lock(peer->mu);
+      peer->queue.clear();  // the core resends from the peer's acknowledgement
+    }
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stopping_; waited += std::chrono::milliseconds(20)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+grpc::Status GrpcReplication::StreamDeltas(
+    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) {
+  {
+    std::lock_guard<std::mutex> lock(inbound_mu_);
+    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "stopping");
+    inbound_.insert(context);
+  }
+  v1::ReplicationMessage message;
+  while (!stopping_ && !context->IsCancelled() && stream->Read(&message)) {
+    if (Blocked(message.from())) continue;
+    std::vector<Outgoing> out;
+    {
+      std::lock_guard<std::mutex> lock(core_mu_);
+      out = core_->Receive(message, NowMs());
+    }
+    Dispatch(std::move(out));
+  }
+  std::lock_guard<std::mutex> lock(inbound_mu_);
+  inbound_.erase(context);
+  return grpc::Status::OK;
+}
+
+}  // namespace geodatastore::replication

@@ -1,0 +1,80 @@
+// GrpcReplication: the gRPC adapter around the sans-IO Replicator. Each node keeps one
+// outbound StreamDeltas stream per peer and writes its messages (delta batches, acks,
+// heartbeats) there; streams that peers open to it are only read. A ticker thread drives
+// the core's timers. Streams are gzip-compressed when configured, and reconnect with
+// exponential backoff.
+//
+// Thread safety: the core is guarded by core_mu_; every public method may be called from
+// any thread.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "geodatastore/v1/replication.grpc.pb.h"
+#include "replication/replicator.h"
+
+namespace geodatastore::replication {
+
+struct PeerEndpoint {
+  std::string id;
+  std::string address;  // host:port of its gRPC listener
+};
+
+class GrpcReplication final : public v1::ReplicationService::Service {
+ public:
+  // REQUIRES: core outlives this object; core.Start() was called.
+  GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core, uint64_t flush_interval_ms, bool gzip);
+  ~GrpcReplication() override;
+
+  void Start();
+  void Stop();
+
+  grpc::Status StreamDeltas(grpc::ServerContext* context,
+                            grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) override;
+
+  // Fault injection: drop all traffic to and from these peers (empty: none).
+  void SetPartition(std::set<std::string> peers);
+  std::set<std::string> partition() const;
+  std::vector<PeerView> Peers();
+  ReplicatorCounters Counters();
+
+ private:
+  struct Outbound {
+    PeerEndpoint endpoint;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<v1::ReplicationMessage> queue;  // guarded by mu
+    std::thread thread;
+  };
+  static constexpr size_t kMaxQueued = 1000;  // beyond this the core's retransmits take over
+
+  void Dispatch(std::vector<Outgoing> out);
+  void SendLoop(Outbound* peer);
+  bool Blocked(const std::string& peer) const;
+  uint64_t NowMs() const;
+
+  Replicator* const core_;
+  std::mutex core_mu_;
+  const uint64_t flush_interval_ms_;
+  const bool gzip_;
+  const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<Outbound>> outbound_;
+  std::thread ticker_;
+  std::atomic<bool> stopping_{false};
+  std::mutex inbound_mu_;
+  std::set<grpc::ServerContext*> inbound_;  // streams peers opened to us; guarded by inbound_mu_
+  mutable std::mutex partition_mu_;
+  std::set<std::string> partition_;  // guarded by partition_mu_
+};
+
+}  // namespace geodatastore::replication
