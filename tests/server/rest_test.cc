@@ -128,7 +128,9 @@ TEST_F(RestTest, KeysStatusHealthAndConsistencyParameter) {
   Expect(200, client_->Get("/readyz"));
   Expect(200, client_->Get("/crdt/counters/user:1?consistency=all"));
   Expect(400, client_->Get("/crdt/counters/user:1?consistency=strong"));
-  Expect(501, client_->Get("/admin/replication/lag"));
+  EXPECT_TRUE(Expect(200, client_->Get("/admin/replication/lag"))["peers"].empty());  // a node without peers
+  Expect(501, client_->Get("/admin/conflicts"));
+  Expect(403, client_->Request(http::verb::delete_, "/admin/faults"));  // fault injection is off
 }
 
 TEST_F(RestTest, SessionTokensAreIssuedAndHonored) {
