@@ -1,6 +1,9 @@
 #include "support/geods_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -25,7 +28,7 @@ GeodsProcess::GeodsProcess(Options options)
   std::ofstream config(config_path_);
   config << "node: {id: " << options.node_id << ", region: " << options.region << ", data_dir: " << data_dir_
          << "}\n"
-         << "listen: {http: \"127.0.0.1:0\", grpc: \"127.0.0.1:0\", resp: \"127.0.0.1:0\"}\n"
+         << "listen: {http: \"127.0.0.1:0\", grpc: \"127.0.0.1:" << options.grpc_port << "\", resp: \"127.0.0.1:0\"}\n"
          << options.extra_yaml << "\n";
 }
 
@@ -99,6 +102,19 @@ std::string GeodsProcess::Log() const {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+uint16_t FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 int RunCommand(const std::string& command, std::string* output) {

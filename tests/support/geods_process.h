@@ -19,6 +19,7 @@ class GeodsProcess {
     std::string region = "us-east";
     std::string extra_yaml;  // appended to the generated config
     std::string data_dir;    // default: a fresh directory
+    uint16_t grpc_port = 0;  // default: any free port
   };
 
   explicit GeodsProcess(Options options);
@@ -51,6 +52,10 @@ class GeodsProcess {
   uint16_t grpc_port_ = 0;
   std::string error_;
 };
+
+// A currently free loopback port (bound, then released: another process may take it first,
+// which is unlikely on a test machine). For configs that must name a peer's port up front.
+uint16_t FreePort();
 
 // Runs a shell command; returns its exit code and captures stdout+stderr.
 int RunCommand(const std::string& command, std::string* output);

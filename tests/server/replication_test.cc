@@ -1,0 +1,127 @@
+// Three regions of real geods processes replicating over gRPC, driven over REST; every
+// step waits by polling with a deadline.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <thread>
+
+#include "cli/http_client.h"
+#include "support/geods_process.h"
+
+namespace geodatastore::testing {
+namespace {
+
+using client::HttpClient;
+using json = nlohmann::json;
+
+class ReplicationTest : public ::testing::Test {
+ protected:
+  static constexpr int kNodes = 3;
+
+  void SetUp() override {
+    const std::vector<std::pair<std::string, std::string>> layout = {
+        {"us-east-1", "us-east"}, {"eu-west-1", "eu-west"}, {"ap-south-1", "ap-south"}};
+    std::vector<uint16_t> ports;
+    for (int i = 0; i < kNodes; ++i) ports.push_back(FreePort());
+    for (int i = 0; i < kNodes; ++i) {
+      std::string peers;
+      for (int j = 0; j < kNodes; ++j) {
+        if (j == i) continue;
+        peers += "    - {id: " + layout[j].first + ", region: " + layout[j].second + ", grpc: \"127.0.0.1:" +
+                 std::to_string(ports[j]) + "\"}\n";
+      }
+      nodes_.push_back(std::make_unique<GeodsProcess>(GeodsProcess::Options{
+          .node_id = layout[i].first,
+          .region = layout[i].second,
+          .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers + "testing: {fault_injection: true}\n",
+          .grpc_port = ports[i]}));
+    }
+    for (auto& n : nodes_) ASSERT_TRUE(n->Start()) << n->error();
+    for (auto& n : nodes_) clients_.push_back(std::make_unique<HttpClient>(n->http_port()));
+  }
+
+  HttpClient& At(int i) { return *clients_[i]; }
+
+  // Polls until pred holds on every node, or fails after the deadline.
+  void EventuallyEverywhere(const std::function<bool(int)>& pred, const std::string& what) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (int i = 0; i < kNodes && all; ++i) all = pred(i);
+      if (all) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "not converged within 30 s: " << what;
+  }
+
+  json Get(int i, const std::string& path) { return At(i).Get(path).json; }
+
+  void Partition(int i, std::vector<std::string> peers) {
+    ASSERT_EQ(At(i).Post("/admin/faults/partition", {{"peers", peers}}).status, 200);
+  }
+  void Heal(int i) { ASSERT_EQ(At(i).Delete("/admin/faults").status, 200); }
+
+  std::vector<std::unique_ptr<GeodsProcess>> nodes_;
+  std::vector<std::unique_ptr<HttpClient>> clients_;
+};
+
+TEST_F(ReplicationTest, CountersConvergeEverywhere) {
+  ASSERT_EQ(At(0).Post("/crdt/counters/g/increment", {{"value", 10}}).status, 200);
+  ASSERT_EQ(At(1).Post("/crdt/counters/g/increment", {{"value", 20}}).status, 200);
+  ASSERT_EQ(At(2).Post("/crdt/counters/g/increment", {{"value", 30}}).status, 200);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/g")["value"] == 60; }, "10+20+30");
+  ASSERT_EQ(At(0).Post("/crdt/counters/pn/increment", {{"value", 100}}).status, 200);
+  ASSERT_EQ(At(1).Post("/crdt/counters/pn/decrement", {{"value", 30}}).status, 200);
+  ASSERT_EQ(At(2).Post("/crdt/counters/pn/increment", {{"value", 50}}).status, 200);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/pn")["value"] == 120; }, "100-30+50");
+  json lag = Get(0, "/admin/replication/lag");
+  ASSERT_EQ(lag["peers"].size(), 2u);
+  EventuallyEverywhere([&](int i) {
+    for (const json& p : Get(i, "/admin/status")["peers"]) {
+      if (p["state"] != "up") return false;
+    }
+    return true;
+  }, "peers up");
+}
+
+TEST_F(ReplicationTest, ConcurrentReAddBeatsRemoveAndLwwAndMvAgree) {
+  ASSERT_EQ(At(0).Post("/crdt/sets/s/add", {{"element", "x"}}).status, 200);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/s")["elements"] == json::array({"x"}); }, "x added");
+  // Cut us-east-1 off from eu-west-1, then remove there and re-add here: concurrent.
+  Partition(0, {"eu-west-1"});
+  Partition(1, {"us-east-1"});
+  ASSERT_EQ(At(0).Post("/crdt/sets/s/remove", {{"element", "x"}}).status, 200);
+  ASSERT_EQ(At(1).Post("/crdt/sets/s/add", {{"element", "x"}}).status, 200);
+  ASSERT_EQ(At(0).Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "alice"}}).status, 200);
+  ASSERT_EQ(At(1).Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "bob"}}).status, 200);
+  Heal(0);
+  Heal(1);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/s")["elements"] == json::array({"x"}); },
+                       "add wins over a concurrent remove");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/mv")["values"] == json::array({"alice", "bob"}); },
+                       "both concurrent MV values");
+  ASSERT_EQ(At(0).Post("/crdt/registers/r", {{"value", "t1000"}, {"timestamp", 1000}}).status, 200);
+  ASSERT_EQ(At(1).Post("/crdt/registers/r", {{"value", "t2000"}, {"timestamp", 2000}}).status, 200);
+  ASSERT_EQ(At(2).Post("/crdt/registers/r", {{"value", "t1500"}, {"timestamp", 1500}}).status, 200);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/r")["values"] == json::array({"t2000"}); },
+                       "LWW at 2000");
+}
+
+TEST_F(ReplicationTest, PartitionedAndKilledNodesCatchUp) {
+  Partition(2, {"us-east-1", "eu-west-1"});
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(At(i % 2).Post("/crdt/counters/p/increment", {{"value", 1}}).status, 200);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(At(2).Post("/crdt/counters/p/increment", {{"value", 1}}).status, 200);
+  EXPECT_EQ(Get(2, "/crdt/counters/p")["value"], 20);  // the cut-off side keeps taking writes
+  Heal(2);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/p")["value"] == 70; }, "after healing");
+
+  nodes_[1]->Kill9();
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(At(0).Post("/crdt/sets/k/add", {{"element", "e" + std::to_string(i)}}).status, 200);
+  ASSERT_TRUE(nodes_[1]->Start()) << nodes_[1]->error();
+  clients_[1] = std::make_unique<HttpClient>(nodes_[1]->http_port());
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/k")["elements"].size() == 30; }, "after kill -9");
+}
+
+}  // namespace
+}  // namespace geodatastore::testing
