@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "engine/session.h"
+#include "server/consistency.h"
 
 namespace geodatastore::server {
 
@@ -133,10 +134,14 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const grp
 
 }  // namespace
 
-CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config)
+CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
+                         replication::GrpcReplication* replication)
     : engine_(engine),
       metrics_(metrics),
       timeout_(config.consistency.timeout_ms),
+      replication_(replication),
+      region_(config.node.region),
+      default_write_(config.consistency.default_write),
       workers_(std::max(16u, 4 * std::thread::hardware_concurrency())) {}
 
 // Checks the request metadata, runs fn, and answers with the session token of the node
@@ -159,10 +164,12 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, std::function<Status(
 
 CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& name, const Op& op,
                                          v1::ObjectValue* reply) {
-  return Serve(context, [this, name, op, reply]() -> Status {
+  return Serve(context, [this, context, name, op, reply]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Apply(name, op));
     ViewToProto(view, reply);
-    return Status::Ok();
+    std::string level = Metadata(context, "x-consistency");
+    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency, engine::ParseConsistency(level.empty() ? default_write_ : level));
+    return AwaitConsistency(replication_, consistency, view.seq, region_, timeout_);
   });
 }
 
@@ -381,8 +388,8 @@ AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::Conflict
 }
 
 GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                       std::vector<grpc::Service*> extra)
-    : config_(config), crdt_(engine, metrics, config), admin_(engine, config), extra_(std::move(extra)) {}
+                       replication::GrpcReplication* replication)
+    : config_(config), crdt_(engine, metrics, config, replication), admin_(engine, config), replication_(replication) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
@@ -393,7 +400,7 @@ Status GrpcServer::Start() {
   builder.AddListeningPort(config_.listen.grpc, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&crdt_);
   builder.RegisterService(&admin_);
-  for (grpc::Service* s : extra_) builder.RegisterService(s);
+  if (replication_ != nullptr) builder.RegisterService(replication_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 4 << 20)));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "engine/engine.h"
 #include "geodatastore/v1/api.grpc.pb.h"
+#include "replication/grpc_transport.h"
 #include "server/metrics.h"
 
 namespace geodatastore::server {
@@ -26,7 +27,8 @@ Status FromGrpcStatus(const grpc::Status& status);
 
 class CrdtService final : public v1::CRDTService::CallbackService {
  public:
-  CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config);
+  CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
+              replication::GrpcReplication* replication);
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -64,6 +66,9 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   engine::Engine* const engine_;
   Metrics* const metrics_;
   const std::chrono::milliseconds timeout_;
+  replication::GrpcReplication* const replication_;  // null without peers
+  const std::string region_;
+  const std::string default_write_;
   boost::asio::thread_pool workers_;
 };
 
@@ -90,7 +95,7 @@ class GrpcServer {
  public:
   // extra: more services to host (replication), owned by the caller.
   GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-             std::vector<grpc::Service*> extra = {});
+             replication::GrpcReplication* replication = nullptr);
   ~GrpcServer();
   Status Start();
   int port() const { return port_; }
@@ -101,7 +106,7 @@ class GrpcServer {
   const config::Config config_;
   CrdtService crdt_;
   AdminService admin_;
-  std::vector<grpc::Service*> extra_;
+  replication::GrpcReplication* const replication_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -30,7 +30,6 @@ Status Node::Start() {
   options.max_clock_offset_ms = config_.clock.max_offset_ms;
   engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
   GDS_RETURN_IF_ERROR(engine_->Start());
-  std::vector<grpc::Service*> extra_services;
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(engine_.get());
     std::vector<replication::PeerInfo> peers;
@@ -47,7 +46,6 @@ Status Node::Start() {
     GDS_RETURN_IF_ERROR(replicator_->Start(1));
     replication_ = std::make_unique<replication::GrpcReplication>(
         endpoints, replicator_.get(), config_.replication.flush_interval_ms, config_.replication.compression == "gzip");
-    extra_services.push_back(replication_.get());
   }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
@@ -59,7 +57,7 @@ Status Node::Start() {
   http_ = std::make_unique<HttpServer>(io_, config_.limits.max_request_bytes,
                                        [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
-  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, extra_services);
+  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
   spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}", identity.node_id,

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/session.h"
+#include "server/consistency.h"
 
 namespace geodatastore::server {
 
@@ -473,6 +474,13 @@ void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status)
   if (op.family() != family) return call.Error(400, "invalid_argument", "type does not belong to this path");
   auto view = engine_->Apply(call.params[0], op);
   if (!view.ok()) return call.Error(view.status());
+  auto level = engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
+                                                                          : config_.consistency.default_write);
+  if (level.ok()) {
+    const geodatastore::Status held = AwaitConsistency(replication_, *level, view->seq, config_.node.region,
+                                                       std::chrono::milliseconds(config_.consistency.timeout_ms));
+    if (!held.ok()) return call.Error(held);
+  }
   call.Json(created_status && view->created ? 201 : 200, ObjectJson(*view));
 }
 

@@ -34,11 +34,24 @@ class ReplicationTest : public ::testing::Test {
       nodes_.push_back(std::make_unique<GeodsProcess>(GeodsProcess::Options{
           .node_id = layout[i].first,
           .region = layout[i].second,
-          .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers + "testing: {fault_injection: true}\n",
+          .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers +
+                        "testing: {fault_injection: true}\nconsistency: {timeout_ms: 1000}\n",
           .grpc_port = ports[i]}));
     }
     for (auto& n : nodes_) ASSERT_TRUE(n->Start()) << n->error();
     for (auto& n : nodes_) clients_.push_back(std::make_unique<HttpClient>(n->http_port()));
+    WaitAllPeersUp();
+  }
+
+  void WaitAllPeersUp() {
+    EventuallyEverywhere([&](int i) {
+      json peers = Get(i, "/admin/status")["peers"];
+      if (peers.size() != kNodes - 1) return false;
+      for (const json& p : peers) {
+        if (p["state"] != "up") return false;
+      }
+      return true;
+    }, "every peer up");
   }
 
   HttpClient& At(int i) { return *clients_[i]; }
@@ -77,12 +90,6 @@ TEST_F(ReplicationTest, CountersConvergeEverywhere) {
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/pn")["value"] == 120; }, "100-30+50");
   json lag = Get(0, "/admin/replication/lag");
   ASSERT_EQ(lag["peers"].size(), 2u);
-  EventuallyEverywhere([&](int i) {
-    for (const json& p : Get(i, "/admin/status")["peers"]) {
-      if (p["state"] != "up") return false;
-    }
-    return true;
-  }, "peers up");
 }
 
 TEST_F(ReplicationTest, ConcurrentReAddBeatsRemoveAndLwwAndMvAgree) {
@@ -106,6 +113,37 @@ TEST_F(ReplicationTest, ConcurrentReAddBeatsRemoveAndLwwAndMvAgree) {
   ASSERT_EQ(At(2).Post("/crdt/registers/r", {{"value", "t1500"}, {"timestamp", 1500}}).status, 200);
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/r")["values"] == json::array({"t2000"}); },
                        "LWW at 2000");
+}
+
+TEST_F(ReplicationTest, WriteConsistencyLevelsWaitForReplicas) {
+  // Every region up: quorum and all answer once the replicas hold the write.
+  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=all", {{"value", 1}}).status, 200);
+  EXPECT_EQ(Get(1, "/crdt/counters/w")["value"], 1);  // held by every region when answered
+  EXPECT_EQ(Get(2, "/crdt/counters/w")["value"], 1);
+  // One region cut off: quorum (2 of 3) still answers, all times out with 504 — and the
+  // write stays applied locally and reaches everyone after healing.
+  Partition(0, {"ap-south-1"});
+  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=quorum", {{"value", 1}}).status, 200);
+  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=all", {{"value", 1}}).status, 504);
+  EXPECT_EQ(Get(0, "/crdt/counters/w")["value"], 3);
+  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=local_quorum", {{"value", 1}}).status, 200);
+  Heal(0);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/w")["value"] == 4; }, "after the 504");
+}
+
+TEST_F(ReplicationTest, SessionTokensGiveReadYourWritesAcrossRegions) {
+  Partition(0, {"eu-west-1"});
+  Partition(1, {"us-east-1"});
+  auto written = At(0).Post("/crdt/sets/sess/add", {{"element", "mine"}});
+  ASSERT_EQ(written.status, 200);
+  const std::string token = written.headers["X-Session-Token"];
+  // eu-west-1 cannot have it yet: the token makes it wait, then answer 503.
+  EXPECT_EQ(At(1).Request(boost::beast::http::verb::get, "/crdt/sets/sess", "", {{"X-Session-Token", token}}).status, 503);
+  Heal(0);
+  Heal(1);
+  auto read = At(1).Request(boost::beast::http::verb::get, "/crdt/sets/sess", "", {{"X-Session-Token", token}});
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.json["elements"], json::array({"mine"}));
 }
 
 TEST_F(ReplicationTest, PartitionedAndKilledNodesCatchUp) {

@@ -1,0 +1,28 @@
+// Write consistency: after a write, wait until enough replicas hold it (API.md):
+//   local_quorum  a majority of the nodes of this node's region (this node counts)
+//   quorum        a majority of regions (a region holds it once any of its nodes does)
+//   all           every region
+// A peer holds a write once it acknowledged the write's seq.
+//
+// Thread safety: stateless functions.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+#include "engine/session.h"
+#include "replication/grpc_transport.h"
+
+namespace geodatastore::server {
+
+// True when the peers' acknowledgements satisfy level for own seq.
+bool Satisfied(engine::Consistency level, uint64_t seq, const std::string& self_region,
+               const std::vector<replication::PeerView>& peers);
+
+// Waits until Satisfied or the deadline; kDeadlineExceeded then (the write stays applied).
+// replication may be null (no peers: this node alone satisfies every level).
+Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consistency level, uint64_t seq,
+                        const std::string& self_region, std::chrono::milliseconds timeout);
+
+}  // namespace geodatastore::server
