@@ -27,6 +27,37 @@ struct Engine::Staged {
   bool in_store = false;  // exists in the store (the catalog entry is written)
 };
 
+Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& key, Staged* obj) {
+  obj->key = key;
+  auto& cache = stripes_[StripeOf(encoded)].cache;
+  if (auto hit = cache.find(encoded); hit != cache.end()) {
+    obj->type = hit->second.type;
+    obj->state = hit->second.state;
+    obj->in_store = true;
+    return Status::Ok();
+  }
+  GDS_ASSIGN_OR_RETURN(auto type, store_->LookupType(key));
+  if (!type) return Status::Ok();
+  GDS_ASSIGN_OR_RETURN(auto bytes, store_->ReadState(*type, key));
+  if (!bytes) return Corruption("state of " + Describe(key) + " is missing");
+  GDS_ASSIGN_OR_RETURN(obj->state, crdt::DecodeAnyAs(*type, *bytes));
+  obj->type = *type;
+  obj->in_store = true;
+  return Status::Ok();
+}
+
+void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) {
+  for (auto& [encoded, obj] : staged) {
+    auto& cache = stripes_[StripeOf(encoded)].cache;
+    if (!committed || !obj.type) {
+      cache.erase(encoded);
+      continue;
+    }
+    if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
+    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state)});
+  }
+}
+
 Engine::Engine(storage::Store* store, storage::NodeIdentity identity, crdt::PhysicalClock* clock,
                EngineOptions options)
     : store_(store),
@@ -137,33 +168,11 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     const std::string encoded = key.Encode();
     auto [it, fresh] = staged.try_emplace(encoded);
     Staged& obj = it->second;
-    auto& cache = stripes_[StripeOf(encoded)].cache;
-    if (auto hit = cache.find(encoded); fresh && hit != cache.end()) {
-      obj.key = key;
-      obj.type = hit->second.type;
-      obj.state = hit->second.state;
-      obj.in_store = true;
-    } else if (fresh) {
-      obj.key = key;
-      auto type = store_->LookupType(key);
-      if (!type.ok()) {
+    if (fresh) {
+      if (Status loaded = LoadStaged(encoded, key, &obj); !loaded.ok()) {
         staged.erase(it);
-        results.push_back(type.status());
+        results.push_back(loaded);
         continue;
-      }
-      if (type->has_value()) {
-        auto bytes = store_->ReadState(**type, key);
-        StatusOr<crdt::AnyCrdt> state = Corruption("state of " + Describe(key) + " is missing");
-        if (bytes.ok() && bytes->has_value()) state = crdt::DecodeAnyAs(**type, **bytes);
-        if (!bytes.ok()) state = bytes.status();
-        if (!state.ok()) {
-          staged.erase(it);
-          results.push_back(state.status());
-          continue;
-        }
-        obj.type = **type;
-        obj.state = std::move(state).value();
-        obj.in_store = true;
       }
     }
 
@@ -237,16 +246,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       if (w.seq != 0 && committed.ok()) in_flight_.erase(w.seq);
     }
   }
-  // Cache what the batch read or wrote, now that it is durable (nothing, if it is not).
-  for (auto& [encoded, obj] : staged) {
-    auto& cache = stripes_[StripeOf(encoded)].cache;
-    if (!committed.ok() || !obj.type) {
-      cache.erase(encoded);
-      continue;
-    }
-    if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
-    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state)});
-  }
+  CacheStaged(staged, committed.ok());
   for (size_t i : locks) stripes_[i].mu.unlock();
 
   if (observer_ != nullptr) {
@@ -355,35 +355,9 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   for (Incoming& in : incoming) {
     auto [it, fresh] = staged.try_emplace(in.encoded);
     Staged& obj = it->second;
-    auto& cache = stripes_[StripeOf(in.encoded)].cache;
     if (fresh) {
-      obj.key = in.key;
-      if (auto hit = cache.find(in.encoded); hit != cache.end()) {
-        obj.type = hit->second.type;
-        obj.state = hit->second.state;
-        obj.in_store = true;
-      } else {
-        auto type = store_->LookupType(in.key);
-        if (!type.ok()) {
-          status = type.status();
-          break;
-        }
-        if (type->has_value()) {
-          auto bytes = store_->ReadState(**type, in.key);
-          if (!bytes.ok() || !bytes->has_value()) {
-            status = bytes.ok() ? Corruption("state missing") : bytes.status();
-            break;
-          }
-          auto state = crdt::DecodeAnyAs(**type, **bytes);
-          if (!state.ok()) {
-            status = state.status();
-            break;
-          }
-          obj.type = **type;
-          obj.state = std::move(state).value();
-          obj.in_store = true;
-        }
-      }
+      status = LoadStaged(in.encoded, in.key, &obj);
+      if (!status.ok()) break;
     }
     storage::ObjectWrite& w = writes[in.encoded];
     w.key = in.key;
@@ -420,15 +394,7 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
     }
     status = store_->CommitRemote(origin, batch.to_seq(), list);
   }
-  for (auto& [encoded, obj] : staged) {
-    auto& cache = stripes_[StripeOf(encoded)].cache;
-    if (!status.ok() || !obj.type) {
-      cache.erase(encoded);
-      continue;
-    }
-    if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
-    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state)});
-  }
+  CacheStaged(staged, status.ok());
   for (size_t i : locks) stripes_[i].mu.unlock();
   if (!status.ok()) return status;
   std::lock_guard<std::mutex> lock(seq_mu_);

@@ -130,7 +130,13 @@ class Engine {
     absl::flat_hash_map<std::string, Cached> cache;  // encoded object key -> state; guarded by mu
   };
 
-  struct Staged;  // one op's outcome inside a batch
+  struct Staged;  // one object's state as the ops of a batch see it
+  // Loads key's type and state into obj, from the stripe's cache or the store.
+  // REQUIRES: the stripe of encoded is locked.
+  Status LoadStaged(const std::string& encoded, const storage::ObjectKey& key, Staged* obj);
+  // After a commit: caches every staged object's state, or forgets them all if it failed.
+  // REQUIRES: their stripes are locked.
+  void CacheStaged(std::map<std::string, Staged>& staged, bool committed);
   Status Validate(std::string_view name, const Op& op) const;
   StatusOr<ObjectView> Stage(std::string_view name, const Op& op, std::vector<storage::ObjectWrite>* writes,
                              std::vector<ObjectView>* pending);
