@@ -285,6 +285,47 @@ StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> Store::LoadApplied()
   return out;
 }
 
+namespace {
+std::string ConflictKey(uint64_t id) {
+  std::string key = "conflict/";
+  PutFixed64(&key, id);
+  return key;
+}
+}  // namespace
+
+Status Store::AppendConflicts(const std::vector<v1::ConflictRecord>& records) {
+  if (records.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(conflict_mu_);
+  if (next_conflict_ == 0) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    it->SeekForPrev(ConflictKey(UINT64_MAX));
+    next_conflict_ = it->Valid() && it->key().starts_with("conflict/") && it->key().size() == 17
+                         ? GetFixed64(it->key().ToStringView().substr(9)) + 1
+                         : 1;
+  }
+  rocksdb::WriteBatch batch;
+  for (const v1::ConflictRecord& r : records) batch.Put(meta_, ConflictKey(next_conflict_++), r.SerializeAsString());
+  if (next_conflict_ > kMaxConflicts + 1) {
+    batch.DeleteRange(meta_, ConflictKey(0), ConflictKey(next_conflict_ - kMaxConflicts));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "writing the conflict log");
+}
+
+StatusOr<std::vector<v1::ConflictRecord>> Store::RecentConflicts(size_t limit) const {
+  std::vector<v1::ConflictRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->SeekForPrev(ConflictKey(UINT64_MAX)); it->Valid() && it->key().starts_with("conflict/") && out.size() < limit;
+       it->Prev()) {
+    v1::ConflictRecord r;
+    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Corruption("undecodable conflict record");
+    }
+    out.push_back(std::move(r));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the conflict log"));
+  return out;
+}
+
 StatusOr<uint64_t> Store::LoadCursor(const std::string& peer) const {
   GDS_ASSIGN_OR_RETURN(auto value, GetMeta("cursor/" + peer));
   return value ? GetFixed64(*value) : 0;

@@ -113,6 +113,11 @@ class Store {
   StatusOr<uint64_t> FirstSeq(crdt::ReplicaId origin) const;
   // Every applied/<origin> entry.
   StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> LoadApplied() const;
+  // The conflict log: appends records, keeping only the most recent kMaxConflicts.
+  static constexpr uint64_t kMaxConflicts = 1000;
+  Status AppendConflicts(const std::vector<v1::ConflictRecord>& records);
+  // The most recent records first, at most limit.
+  StatusOr<std::vector<v1::ConflictRecord>> RecentConflicts(size_t limit) const;
   StatusOr<uint64_t> LoadCursor(const std::string& peer) const;
   Status SaveCursor(const std::string& peer, uint64_t acked);
 
@@ -152,6 +157,8 @@ class Store {
 
   // Object counts per type; commits that create objects hold count_mu_ so that the
   // persisted counts are written in the order they were computed.
+  std::mutex conflict_mu_;
+  uint64_t next_conflict_ = 0;  // guarded by conflict_mu_; 0 until loaded
   std::mutex count_mu_;
   std::array<std::atomic<uint64_t>, 16> key_counts_{};
 };

@@ -308,6 +308,62 @@ StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> Engine::ListK
 
 namespace geodatastore::engine {
 
+namespace {
+
+// Large sets are not scanned for lost removes: the cost would grow with the set.
+constexpr size_t kMaxScannedForConflicts = 10000;
+
+}  // namespace
+
+void Engine::DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin, const crdt::AnyCrdt& before,
+                             const crdt::AnyCrdt& delta, const crdt::AnyCrdt& after,
+                             std::vector<Conflict>* conflicts) const {
+  const v1::CrdtType type = crdt::TypeOf(after);
+  if (const auto* lww = std::get_if<crdt::LWWRegister>(&before)) {
+    const auto& incoming = std::get<crdt::LWWRegister>(delta);
+    const auto& result = std::get<crdt::LWWRegister>(after);
+    if (lww->stamp() && incoming.stamp() && lww->Value() != incoming.Value()) {
+      const bool local_won = result.Value() == lww->Value();
+      conflicts->push_back({key, type, "lww_overwrite", result.Value().front(),
+                            {local_won ? incoming.Value().front() : lww->Value().front()}, origin});
+    }
+  } else if (const auto* mv = std::get_if<crdt::MVRegister>(&after)) {
+    const auto values = mv->Value();
+    if (values.size() > 1 && values != std::get<crdt::MVRegister>(before).Value()) {
+      conflicts->push_back({key, type, "mv_concurrent", "", values, origin});
+    }
+  } else if (const auto* set = std::get_if<crdt::ORSet>(&after)) {
+    const auto& incoming = std::get<crdt::ORSet>(delta).kernel();
+    const auto& old = std::get<crdt::ORSet>(before).kernel();
+    if (incoming.context().empty() || old.entries().size() > kMaxScannedForConflicts ||
+        incoming.context().DotCount() > kMaxScannedForConflicts) {
+      return;
+    }
+    // A remove from elsewhere that saw some of an element's adds, while the element survives
+    // here through adds it had not seen: that remove lost to a concurrent add.
+    for (const auto& [element, dots] : old.entries()) {
+      if (incoming.Contains(element) || !set->Contains(element)) continue;
+      bool seen_some = false;
+      for (const crdt::Dot& d : dots) seen_some = seen_some || incoming.context().Contains(d);
+      if (seen_some) conflicts->push_back({key, type, "add_wins", element, {"remove"}, origin});
+    }
+    // An add from elsewhere of an element removed here, made by a replica that still held a
+    // dot this node had removed: the remove here lost to that concurrent add.
+    std::set<crdt::Dot> live;
+    for (const auto& [element, dots] : old.entries()) live.insert(dots.begin(), dots.end());
+    bool removed_here_seen_there = false;
+    incoming.context().ForEachDot([&](const crdt::Dot& d) {
+      removed_here_seen_there = removed_here_seen_there || (old.context().Contains(d) && !live.count(d));
+    });
+    if (!removed_here_seen_there) return;
+    for (const auto& [element, dots] : incoming.entries()) {
+      if (!old.Contains(element) && set->Contains(element)) {
+        conflicts->push_back({key, type, "add_wins", element, {"remove"}, origin});
+      }
+    }
+  }
+}
+
 Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts) {
   const crdt::ReplicaId origin = batch.origin();
   if (origin == identity_.replica) return InvalidArgument("a batch of this node's own deltas");
@@ -368,7 +424,11 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
     } else if (*obj.type != in.type) {
       // The same name created as two types before the replicas met: the lower tag wins
       // everywhere, whatever the arrival order.
-      if (conflicts) conflicts->push_back({in.key, std::min(*obj.type, in.type), std::max(*obj.type, in.type)});
+      if (conflicts) {
+        conflicts->push_back({in.key, std::min(*obj.type, in.type), "type",
+                              std::string(crdt::TypeName(std::min(*obj.type, in.type))),
+                              {std::string(crdt::TypeName(std::max(*obj.type, in.type)))}, origin});
+      }
       if (*obj.type < in.type) continue;
       if (!w.type_changed) {
         w.type_changed = obj.in_store;
@@ -378,10 +438,12 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
       obj.type = in.type;
       obj.state = crdt::NewCrdt(in.type);
     }
+    const crdt::AnyCrdt before = conflicts ? obj.state : crdt::AnyCrdt();
     if (Status joined = crdt::JoinAny(obj.state, in.delta); !joined.ok()) {
       status = Internal(joined.message());
       break;
     }
+    if (conflicts) DetectConflicts(in.key, origin, before, in.delta, obj.state, conflicts);
     w.type = *obj.type;
   }
 

@@ -53,13 +53,21 @@ struct ObjectView {
   uint64_t seq = 0;      // the op's delta-log sequence number; 0 if it changed nothing
 };
 
-// A type conflict met while applying remote deltas: the same name was created with two types
-// on two replicas. Every replica keeps the type with the lower tag and drops the other's deltas.
-struct TypeConflict {
+// A conflict resolved while applying remote deltas. kinds:
+//   type          the name was created with two types on two replicas; every replica keeps
+//                 the lower type tag (winner) and drops the other's deltas (loser)
+//   lww_overwrite an LWW register write lost to a later one (winner and loser values)
+//   mv_concurrent an MV register now holds several concurrent values (losers: all of them)
+//   add_wins      a remove lost to a concurrent add of the same element (winner: element)
+struct Conflict {
   storage::ObjectKey key;
-  v1::CrdtType winner;
-  v1::CrdtType loser;
+  v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
+  std::string kind;
+  std::string winner;
+  std::vector<std::string> losers;
+  crdt::ReplicaId origin = 0;  // the replica whose deltas met this node's state
 };
+using TypeConflict = Conflict;
 
 // Called after every committed op (under no lock), e.g. for metrics.
 struct OpObserver {
@@ -131,6 +139,9 @@ class Engine {
   };
 
   struct Staged;  // one object's state as the ops of a batch see it
+  // Appends the conflicts that joining delta into before (giving after) resolved.
+  void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin, const crdt::AnyCrdt& before,
+                       const crdt::AnyCrdt& delta, const crdt::AnyCrdt& after, std::vector<Conflict>* conflicts) const;
   // Loads key's type and state into obj, from the stripe's cache or the store.
   // REQUIRES: the stripe of encoded is locked.
   Status LoadStaged(const std::string& encoded, const storage::ObjectKey& key, Staged* obj);

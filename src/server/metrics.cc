@@ -69,6 +69,10 @@ Metrics::Metrics(std::string region, const storage::Store* store, replication::G
                              .Name("geodatastore_replication_bytes_total")
                              .Help("Replication bytes exchanged with a peer")
                              .Register(*registry_)),
+      conflicts_(prometheus::BuildCounter()
+                     .Name("geodatastore_conflicts_resolved_total")
+                     .Help("Conflicts resolved while applying remote deltas, by type and kind")
+                     .Register(*registry_)),
       replication_(replication) {}
 
 prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
@@ -92,6 +96,10 @@ void Metrics::OnRead(v1::CrdtType type, double seconds) {
 }
 
 void Metrics::OnRejected(std::string_view reason) { rejected_.Add({{"reason", std::string(reason)}}).Increment(); }
+
+void Metrics::OnConflict(v1::CrdtType type, std::string_view kind) {
+  conflicts_.Add({{"type", std::string(crdt::TypeName(type))}, {"kind", std::string(kind)}}).Increment();
+}
 
 void Metrics::OnHttpAnswer(int code) { http_requests_.Add({{"code", std::to_string(code)}}).Increment(); }
 

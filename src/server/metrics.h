@@ -14,6 +14,7 @@
 //   geodatastore_replication_lag_ops{peer}            gauge: own writes the peer has not acknowledged
 //   geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest of them
 //   geodatastore_replication_bytes_total{peer,direction}    counter
+//   geodatastore_conflicts_resolved_total{type,kind}  counter
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -45,6 +46,7 @@ class Metrics : public engine::OpObserver {
   void OnRead(v1::CrdtType type, double seconds);
   void OnRejected(std::string_view reason);
   void OnHttpAnswer(int code);
+  void OnConflict(v1::CrdtType type, std::string_view kind);
 
   // The Prometheus text exposition of every metric, with gauges refreshed first.
   std::string Render();
@@ -71,6 +73,7 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Gauge>& lag_ops_;
   prometheus::Family<prometheus::Gauge>& lag_seconds_;
   prometheus::Family<prometheus::Counter>& replication_bytes_;
+  prometheus::Family<prometheus::Counter>& conflicts_;
   replication::GrpcReplication* const replication_;
   std::map<std::string, double> bytes_seen_;       // guarded by mu_: last cumulative values
   replication::ReplicatorCounters counters_seen_;  // guarded by mu_

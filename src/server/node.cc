@@ -31,7 +31,8 @@ Status Node::Start() {
   engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
   GDS_RETURN_IF_ERROR(engine_->Start());
   if (!config_.cluster.peers.empty()) {
-    replication_host_ = std::make_unique<engine::EngineReplicationHost>(engine_.get());
+    replication_host_ = std::make_unique<engine::EngineReplicationHost>(
+        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts) { RecordConflicts(conflicts); });
     std::vector<replication::PeerInfo> peers;
     std::vector<replication::PeerEndpoint> endpoints;
     for (const config::Peer& p : config_.cluster.peers) {
@@ -63,6 +64,26 @@ Status Node::Start() {
   spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}", identity.node_id,
                config_.node.region, identity.epoch, host, http_->port(), grpc_->port());
   return Status::Ok();
+}
+
+void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts) {
+  std::vector<v1::ConflictRecord> records;
+  const uint64_t now = clock_.NowMillis();
+  for (const engine::Conflict& c : conflicts) {
+    if (metrics_) metrics_->OnConflict(c.type, c.kind);
+    v1::ConflictRecord r;
+    r.set_family(c.key.family);
+    r.set_name(c.key.name);
+    r.set_type(c.type);
+    r.set_kind(c.kind);
+    r.set_winner(c.winner);
+    for (const std::string& l : c.losers) r.add_losers(l);
+    r.set_origin(c.origin);
+    r.set_time_ms(now);
+    records.push_back(std::move(r));
+  }
+  spdlog::debug("resolved {} conflict(s), first: {} on '{}'", conflicts.size(), conflicts[0].kind, conflicts[0].key.name);
+  if (Status s = store_->AppendConflicts(records); !s.ok()) spdlog::warn("conflict log: {}", s.ToString());
 }
 
 Status Node::WritePortsFile(const std::string& path) const {

@@ -41,6 +41,7 @@ class Node {
 
  private:
   void Shutdown();
+  void RecordConflicts(const std::vector<engine::Conflict>& conflicts);
 
   config::Config config_;
   crdt::SystemClock clock_;

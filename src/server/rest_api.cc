@@ -329,7 +329,28 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     }
     c.Json(200, {{"node_id", engine_->identity().node_id}, {"committed_seq", engine_->CommittedSeq()}, {"peers", peers}});
   });
-  Add(V::get, "/admin/conflicts", later("the conflict log"));
+  Add(V::get, "/admin/conflicts", [this](Call& c) {
+    size_t limit = 100;
+    if (c.query.count("limit")) {
+      const std::string& l = c.query["limit"];
+      if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos) {
+        return c.Error(400, "invalid_argument", "limit must be a number from 1 to 1000");
+      }
+      limit = std::stoul(l);
+    }
+    auto records = engine_->store()->RecentConflicts(limit);
+    if (!records.ok()) return c.Error(records.status());
+    json out = json::array();
+    for (const v1::ConflictRecord& r : *records) {
+      char origin[17];
+      snprintf(origin, sizeof(origin), "%016llx", static_cast<unsigned long long>(r.origin()));
+      out.push_back({{"key", r.name()}, {"family", storage::FamilyName(r.family())}, {"type", crdt::TypeName(r.type())},
+                     {"kind", r.kind()}, {"winner", r.winner()},
+                     {"losers", std::vector<std::string>(r.losers().begin(), r.losers().end())},
+                     {"origin_replica", origin}, {"time_ms", r.time_ms()}});
+    }
+    c.Json(200, {{"conflicts", out}});
+  });
   Add(V::post, "/admin/anti-entropy/full-sync", later("anti-entropy"));
   Add(V::post, "/admin/sync/regions/{}", later("anti-entropy"));
   Add(V::post, "/admin/faults/partition", [this](Call& c) {

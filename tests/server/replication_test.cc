@@ -45,7 +45,7 @@ class ReplicationTest : public ::testing::Test {
 
   void WaitAllPeersUp() {
     EventuallyEverywhere([&](int i) {
-      json peers = Get(i, "/admin/status")["peers"];
+      const json peers = Get(i, "/admin/status")["peers"];
       if (peers.size() != kNodes - 1) return false;
       for (const json& p : peers) {
         if (p["state"] != "up") return false;
@@ -69,6 +69,20 @@ class ReplicationTest : public ::testing::Test {
   }
 
   json Get(int i, const std::string& path) { return At(i).Get(path).json; }
+
+  // True once node i's conflict log holds an entry of kind for key (polled with a deadline:
+  // a node records a conflict just after committing the state that resolved it).
+  bool Logged(int i, const std::string& kind, const std::string& key, const json& losers = nullptr) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const json log = Get(i, "/admin/conflicts");
+      for (const json& c : log["conflicts"]) {
+        if (c["kind"] == kind && c["key"] == key && (losers.is_null() || c["losers"] == losers)) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
 
   void Partition(int i, std::vector<std::string> peers) {
     ASSERT_EQ(At(i).Post("/admin/faults/partition", {{"peers", peers}}).status, 200);
@@ -108,11 +122,29 @@ TEST_F(ReplicationTest, ConcurrentReAddBeatsRemoveAndLwwAndMvAgree) {
                        "add wins over a concurrent remove");
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/mv")["values"] == json::array({"alice", "bob"}); },
                        "both concurrent MV values");
+  // The MV register's concurrent values are in the conflict log (and its metric).
+  EXPECT_TRUE(Logged(0, "mv_concurrent", "mv", json::array({"alice", "bob"})));
+  EXPECT_TRUE(Logged(0, "add_wins", "s"));  // us-east-1's remove lost to eu-west-1's re-add
+  EXPECT_NE(At(0).Get("/metrics").body.find("geodatastore_conflicts_resolved_total{kind=\"mv_concurrent\""),
+            std::string::npos);
   ASSERT_EQ(At(0).Post("/crdt/registers/r", {{"value", "t1000"}, {"timestamp", 1000}}).status, 200);
   ASSERT_EQ(At(1).Post("/crdt/registers/r", {{"value", "t2000"}, {"timestamp", 2000}}).status, 200);
   ASSERT_EQ(At(2).Post("/crdt/registers/r", {{"value", "t1500"}, {"timestamp", 1500}}).status, 200);
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/r")["values"] == json::array({"t2000"}); },
                        "LWW at 2000");
+}
+
+TEST_F(ReplicationTest, ATypeConflictResolvesTheSameWayEverywhere) {
+  Partition(0, {"eu-west-1", "ap-south-1"});
+  ASSERT_EQ(At(0).Post("/crdt/counters/t/increment", {{"value", 5}}).status, 200);  // a pn_counter
+  ASSERT_EQ(At(1).Post("/crdt/counters/t", {{"type", "g_counter"}, {"initial_value", 7}}).status, 201);
+  Heal(0);
+  EventuallyEverywhere([&](int i) {
+    json c = Get(i, "/crdt/counters/t");
+    return c["type"] == "g_counter" && c["value"] == 7;
+  }, "g_counter (the lower type tag) wins on every node");
+  EXPECT_TRUE(Logged(0, "type", "t", json::array({"pn_counter"})));
+  EXPECT_EQ(At(0).Post("/crdt/counters/t/decrement", {{"value", 1}}).status, 409);  // it is a g_counter now
 }
 
 TEST_F(ReplicationTest, WriteConsistencyLevelsWaitForReplicas) {

@@ -87,3 +87,27 @@ TEST(NodeIdentity, ADataDirectoryOfAnotherNodeIsRefused) {
 
 }  // namespace
 }  // namespace geodatastore::storage
+
+namespace geodatastore::storage {
+namespace {
+
+TEST(Store, ConflictLogKeepsTheMostRecentNewestFirst) {
+  geodatastore::testing::TempDir dir;
+  auto store = std::move(Store::Open({dir.path(), false})).value();
+  std::vector<v1::ConflictRecord> records;
+  for (uint64_t i = 0; i < Store::kMaxConflicts + 5; ++i) {
+    v1::ConflictRecord r;
+    r.set_name("k" + std::to_string(i));
+    r.set_kind("type");
+    records.push_back(r);
+  }
+  ASSERT_TRUE(store->AppendConflicts(records).ok());
+  auto recent = store->RecentConflicts(3);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 3u);
+  EXPECT_EQ((*recent)[0].name(), "k1004");
+  EXPECT_EQ(store->RecentConflicts(5000)->size(), Store::kMaxConflicts);
+}
+
+}  // namespace
+}  // namespace geodatastore::storage
