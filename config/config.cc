@@ -149,6 +149,7 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     GDS_RETURN_IF_ERROR(r.Read("max_batch_bytes", &c.replication.max_batch_bytes));
     GDS_RETURN_IF_ERROR(r.Read("compression", &c.replication.compression));
     GDS_RETURN_IF_ERROR(r.Read("topology", &c.replication.topology));
+    GDS_RETURN_IF_ERROR(r.Read("delta_groups", &c.replication.delta_groups));
     GDS_RETURN_IF_ERROR(Positive("replication.flush_interval_ms", c.replication.flush_interval_ms));
     GDS_RETURN_IF_ERROR(Positive("replication.max_batch_bytes", c.replication.max_batch_bytes));
     GDS_RETURN_IF_ERROR(OneOf("replication.compression", c.replication.compression, {"gzip", "none"}));

@@ -40,6 +40,7 @@ struct Config {
     uint64_t max_batch_bytes = 1 << 20;
     std::string compression = "gzip";  // gzip | none
     std::string topology = "mesh";     // mesh | gateway
+    bool delta_groups = true;          // join deltas of the same key within a batch
   } replication;
   struct AntiEntropy {
     uint32_t interval_s = 30;

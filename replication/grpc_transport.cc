@@ -95,6 +95,7 @@ void GrpcReplication::SendLoop(Outbound* peer) {
   while (!stopping_) {
     grpc::ClientContext context;
     auto stream = stub->StreamDeltas(&context);
+    peer->connected = true;
     bool healthy = true;
     while (!stopping_ && healthy) {
       v1::ReplicationMessage message;
@@ -108,6 +109,7 @@ void GrpcReplication::SendLoop(Outbound* peer) {
       healthy = stream->Write(message);
       if (healthy) backoff = std::chrono::milliseconds(100);
     }
+    peer->connected = false;
     context.TryCancel();
     stream->Finish().ok();
     if (stopping_) break;
@@ -119,10 +121,18 @@ void GrpcReplication::SendLoop(Outbound* peer) {
       std::lock_guard<std::mutex> lock(peer->mu);
       peer->queue.clear();  // the core resends from the peer's acknowledgement
     }
-    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stopping_; waited += std::chrono::milliseconds(20)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    peer->kick = false;
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stopping_ && !peer->kick;
+         waited += std::chrono::milliseconds(10)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    backoff = peer->kick.exchange(false) ? std::chrono::milliseconds(100) : std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+void GrpcReplication::Kick(const std::string& peer) {
+  for (auto& out : outbound_) {
+    if (out->endpoint.id == peer && !out->connected) out->kick = true;
   }
 }
 
@@ -136,6 +146,7 @@ grpc::Status GrpcReplication::StreamDeltas(
   v1::ReplicationMessage message;
   while (!stopping_ && !context->IsCancelled() && stream->Read(&message)) {
     if (Blocked(message.from())) continue;
+    Kick(message.from());
     std::vector<Outgoing> out;
     {
       std::lock_guard<std::mutex> lock(core_mu_);

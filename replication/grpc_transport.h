@@ -54,11 +54,15 @@ class GrpcReplication final : public v1::ReplicationService::Service {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<v1::ReplicationMessage> queue;  // guarded by mu
+    std::atomic<bool> connected{false};
+    std::atomic<bool> kick{false};  // the peer reached us: stop backing off
     std::thread thread;
   };
   static constexpr size_t kMaxQueued = 1000;  // beyond this the core's retransmits take over
 
   void Dispatch(std::vector<Outgoing> out);
+  // A message from peer arrived: if our stream to it is down, reconnect now.
+  void Kick(const std::string& peer);
   void SendLoop(Outbound* peer);
   bool Blocked(const std::string& peer) const;
   uint64_t NowMs() const;

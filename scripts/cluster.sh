@@ -22,6 +22,7 @@
 #                      gRPC 19090+i, RESP 16380+i
 #   GDS_READY_TIMEOUT  seconds start waits for each node's /readyz (default 30)
 #   GDS_STOP_TIMEOUT   seconds stop waits after SIGTERM before SIGKILL (default 10)
+#   GDS_EXTRA_YAML     YAML appended to every node's config, e.g. 'testing: {fault_injection: true}'
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -120,6 +121,7 @@ render_config() { # index
     [ "$j" -eq "$i" ] && continue
     echo "    - {id: ${IDS[j]}, region: ${NODE_REGIONS[j]}, grpc: \"127.0.0.1:${GRPC[j]}\"}"
   done
+  if [ -n "${GDS_EXTRA_YAML:-}" ]; then echo "$GDS_EXTRA_YAML"; fi
 }
 
 # ---------------------------------------------------------------------------------------------

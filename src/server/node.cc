@@ -42,6 +42,7 @@ Status Node::Start() {
     replication::ReplicatorOptions options;
     options.flush_interval_ms = config_.replication.flush_interval_ms;
     options.max_batch_bytes = config_.replication.max_batch_bytes;
+    options.join_deltas = config_.replication.delta_groups;
     options.seed = static_cast<uint32_t>(identity.replica);
     replicator_ = std::make_unique<replication::Replicator>(config_.node.id, peers, replication_host_.get(), options);
     GDS_RETURN_IF_ERROR(replicator_->Start(1));
