@@ -9,6 +9,8 @@ GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* co
     : core_(core), flush_interval_ms_(std::max<uint64_t>(flush_interval_ms, 1)), gzip_(gzip) {
   for (PeerEndpoint& p : peers) {
     auto out = std::make_unique<Outbound>();
+    out->fetch_stub = v1::ReplicationService::NewStub(grpc::CreateChannel(p.address, grpc::InsecureChannelCredentials()));
+    out->region = p.region;
     out->endpoint = std::move(p);
     outbound_.push_back(std::move(out));
   }
@@ -128,6 +130,58 @@ void GrpcReplication::SendLoop(Outbound* peer) {
     }
     backoff = peer->kick.exchange(false) ? std::chrono::milliseconds(100) : std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
+}
+
+grpc::Status GrpcReplication::FetchState(grpc::ServerContext*, const v1::FetchStateRequest* request,
+                                         v1::FetchStateReply* reply) {
+  if (!state_reader_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not serving reads");
+  const Status s = state_reader_(*request, reply);
+  if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, s.message());
+  return grpc::Status::OK;
+}
+
+std::vector<GrpcReplication::Fetched> GrpcReplication::FetchFromPeers(
+    const v1::FetchStateRequest& request, std::chrono::milliseconds timeout,
+    const std::function<bool(const std::vector<Fetched>&)>& done) {
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Fetched> answers;
+    size_t pending = 0;
+  };
+  auto shared = std::make_shared<Shared>();
+  const auto deadline = std::chrono::system_clock::now() + timeout;
+  struct Call {
+    grpc::ClientContext context;
+    v1::FetchStateRequest request;  // owned here: the call may outlive this function
+    v1::FetchStateReply reply;
+  };
+  std::vector<std::shared_ptr<Call>> calls;
+  for (auto& peer : outbound_) {
+    if (Blocked(peer->endpoint.id)) continue;
+    auto call = std::make_shared<Call>();
+    call->request = request;
+    call->context.set_deadline(deadline);
+    calls.push_back(call);
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      ++shared->pending;
+    }
+    peer->fetch_stub->async()->FetchState(
+        &call->context, &call->request, &call->reply,
+        [shared, call, id = peer->endpoint.id, region = peer->region](grpc::Status status) {
+          std::lock_guard<std::mutex> lock(shared->mu);
+          --shared->pending;
+          if (status.ok()) shared->answers.push_back({id, region, call->reply});
+          shared->cv.notify_all();
+        });
+  }
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->cv.wait_until(lock, deadline, [&] { return shared->pending == 0 || done(shared->answers); });
+  std::vector<Fetched> out = shared->answers;
+  lock.unlock();
+  for (auto& call : calls) call->context.TryCancel();  // the rest are no longer needed
+  return out;
 }
 
 void GrpcReplication::Kick(const std::string& peer) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -28,6 +29,7 @@ namespace geodatastore::replication {
 struct PeerEndpoint {
   std::string id;
   std::string address;  // host:port of its gRPC listener
+  std::string region;
 };
 
 class GrpcReplication final : public v1::ReplicationService::Service {
@@ -41,6 +43,22 @@ class GrpcReplication final : public v1::ReplicationService::Service {
 
   grpc::Status StreamDeltas(grpc::ServerContext* context,
                             grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) override;
+  grpc::Status FetchState(grpc::ServerContext* context, const v1::FetchStateRequest* request,
+                          v1::FetchStateReply* reply) override;
+
+  // Serves FetchState: reads this node's state of a key. Set once, before Start.
+  using StateReader = std::function<Status(const v1::FetchStateRequest&, v1::FetchStateReply*)>;
+  void set_state_reader(StateReader reader) { state_reader_ = std::move(reader); }
+
+  struct Fetched {
+    std::string peer;
+    std::string region;
+    v1::FetchStateReply reply;
+  };
+  // Asks every reachable peer for its state of a key, in parallel; calls done(answers so far)
+  // after each answer and returns when done says true, every peer answered, or the deadline.
+  std::vector<Fetched> FetchFromPeers(const v1::FetchStateRequest& request, std::chrono::milliseconds timeout,
+                                      const std::function<bool(const std::vector<Fetched>&)>& done);
 
   // Fault injection: drop all traffic to and from these peers (empty: none).
   void SetPartition(std::set<std::string> peers);
@@ -57,6 +75,8 @@ class GrpcReplication final : public v1::ReplicationService::Service {
     std::atomic<bool> connected{false};
     std::atomic<bool> kick{false};  // the peer reached us: stop backing off
     std::thread thread;
+    std::unique_ptr<v1::ReplicationService::Stub> fetch_stub;  // for FetchState
+    std::string region;
   };
   static constexpr size_t kMaxQueued = 1000;  // beyond this the core's retransmits take over
 
@@ -79,6 +99,7 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   std::set<grpc::ServerContext*> inbound_;  // streams peers opened to us; guarded by inbound_mu_
   mutable std::mutex partition_mu_;
   std::set<std::string> partition_;  // guarded by partition_mu_
+  StateReader state_reader_;
 };
 
 }  // namespace geodatastore::replication

@@ -38,4 +38,50 @@ Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consi
   return Status::Ok();
 }
 
+StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine, replication::GrpcReplication* replication,
+                                         engine::Consistency level, v1::Family family, const std::string& name,
+                                         const std::string& self_region, std::chrono::milliseconds timeout) {
+  StatusOr<engine::ObjectView> local = engine->Read(family, name);
+  if (replication == nullptr || level == engine::Consistency::kEventual) return local;
+  if (!local.ok() && local.status().code() != StatusCode::kNotFound) return local;
+
+  // Whether the answers so far (plus this node) satisfy the level: the same counting as
+  // for writes, with "acknowledged" meaning "answered".
+  const std::vector<replication::PeerView> peers = replication->Peers();
+  auto enough = [&](const std::vector<replication::GrpcReplication::Fetched>& answers) {
+    std::vector<replication::PeerView> views = peers;
+    for (replication::PeerView& v : views) {
+      v.acked = 0;
+      for (const auto& a : answers) {
+        if (a.peer == v.id) v.acked = 1;
+      }
+    }
+    return Satisfied(level, 1, self_region, views);
+  };
+  v1::FetchStateRequest request;
+  request.set_family(family);
+  request.set_name(name);
+  const auto answers = replication->FetchFromPeers(request, timeout, enough);
+  if (!enough(answers)) {
+    return Status(StatusCode::kDeadlineExceeded, "not enough replicas answered the read in time");
+  }
+  std::optional<engine::ObjectView> joined;
+  if (local.ok()) joined = *local;
+  for (const auto& a : answers) {
+    if (!a.reply.found()) continue;
+    auto state = crdt::DecodeAnyAs(a.reply.type(), a.reply.state());
+    if (!state.ok()) continue;  // a corrupt answer is ignored, never joined
+    if (!joined) {
+      joined = engine::ObjectView{{family, name}, a.reply.type(), std::move(state).value(), false, 0};
+    } else if (joined->type == a.reply.type()) {
+      (void)crdt::JoinAny(joined->state, *state);
+    } else if (a.reply.type() < joined->type) {
+      joined->type = a.reply.type();
+      joined->state = std::move(state).value();
+    }
+  }
+  if (!joined) return local.status();
+  return *joined;
+}
+
 }  // namespace geodatastore::server

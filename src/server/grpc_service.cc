@@ -142,6 +142,7 @@ CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config:
       replication_(replication),
       region_(config.node.region),
       default_write_(config.consistency.default_write),
+      default_read_(config.consistency.default_read),
       workers_(std::max(16u, 4 * std::thread::hardware_concurrency())) {}
 
 // Checks the request metadata, runs fn, and answers with the session token of the node
@@ -175,9 +176,12 @@ CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& na
 
 CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family, const std::string& name,
                                         v1::ObjectValue* reply) {
-  return Serve(context, [this, family, name, reply]() -> Status {
+  return Serve(context, [this, context, family, name, reply]() -> Status {
     const auto start = std::chrono::steady_clock::now();
-    GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(family, name));
+    const std::string level = Metadata(context, "x-consistency");
+    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency, engine::ParseConsistency(level.empty() ? default_read_ : level));
+    GDS_ASSIGN_OR_RETURN(engine::ObjectView view,
+                         ReadAtLevel(engine_, replication_, consistency, family, name, region_, timeout_));
     ViewToProto(view, reply);
     metrics_->OnRead(view.type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return Status::Ok();

@@ -69,6 +69,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   replication::GrpcReplication* const replication_;  // null without peers
   const std::string region_;
   const std::string default_write_;
+  const std::string default_read_;
   boost::asio::thread_pool workers_;
 };
 

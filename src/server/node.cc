@@ -37,7 +37,7 @@ Status Node::Start() {
     std::vector<replication::PeerEndpoint> endpoints;
     for (const config::Peer& p : config_.cluster.peers) {
       peers.push_back({p.id, p.region});
-      endpoints.push_back({p.id, p.grpc});
+      endpoints.push_back({p.id, p.grpc, p.region});
     }
     replication::ReplicatorOptions options;
     options.flush_interval_ms = config_.replication.flush_interval_ms;
@@ -48,6 +48,14 @@ Status Node::Start() {
     GDS_RETURN_IF_ERROR(replicator_->Start(1));
     replication_ = std::make_unique<replication::GrpcReplication>(
         endpoints, replicator_.get(), config_.replication.flush_interval_ms, config_.replication.compression == "gzip");
+    replication_->set_state_reader([this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
+      auto view = engine_->Read(request.family(), request.name());
+      if (!view.ok()) return view.status().code() == StatusCode::kNotFound ? Status::Ok() : view.status();
+      reply->set_found(true);
+      reply->set_type(view->type);
+      reply->set_state(crdt::EncodeAny(view->state));
+      return Status::Ok();
+    });
   }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());

@@ -507,7 +507,11 @@ void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status)
 
 void RestApi::ReadObject(Call& call, v1::Family family) {
   const auto start = std::chrono::steady_clock::now();
-  auto view = engine_->Read(family, call.params[0]);
+  auto level = engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
+                                                                          : config_.consistency.default_read);
+  if (!level.ok()) return call.Error(level.status());
+  auto view = ReadAtLevel(engine_, replication_, *level, family, call.params[0], config_.node.region,
+                          std::chrono::milliseconds(config_.consistency.timeout_ms));
   if (!view.ok()) return call.Error(view.status());
   metrics_->OnRead(view->type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   call.Json(200, ObjectJson(*view));

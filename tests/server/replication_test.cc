@@ -163,6 +163,22 @@ TEST_F(ReplicationTest, WriteConsistencyLevelsWaitForReplicas) {
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/w")["value"] == 4; }, "after the 504");
 }
 
+TEST_F(ReplicationTest, ReadsAboveEventualJoinOtherReplicas) {
+  Partition(0, {"eu-west-1"});
+  Partition(1, {"us-east-1"});
+  ASSERT_EQ(At(1).Post("/crdt/sets/r/add", {{"element", "from-eu"}}).status, 200);
+  // ap-south-1 gets it; us-east-1 cannot (cut off from eu-west-1).
+  EventuallyEverywhere([&](int i) { return i == 0 || Get(i, "/crdt/sets/r")["elements"] == json::array({"from-eu"}); },
+                       "eu-west-1 and ap-south-1 have the write");
+  EXPECT_EQ(At(0).Get("/crdt/sets/r").status, 404);  // eventual: only what this node has
+  auto quorum = At(0).Get("/crdt/sets/r?consistency=quorum");  // us-east-1 + ap-south-1
+  EXPECT_EQ(quorum.status, 200) << quorum.body;
+  EXPECT_EQ(quorum.json["elements"], json::array({"from-eu"}));
+  EXPECT_EQ(At(0).Get("/crdt/sets/r?consistency=all").status, 504);  // eu-west-1 unreachable
+  Heal(0);
+  Heal(1);
+}
+
 TEST_F(ReplicationTest, SessionTokensGiveReadYourWritesAcrossRegions) {
   Partition(0, {"eu-west-1"});
   Partition(1, {"us-east-1"});
