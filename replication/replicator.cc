@@ -166,7 +166,7 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
   switch (message.body_case()) {
     case v1::ReplicationMessage::kDeltas: {
       const v1::DeltaBatch& batch = message.deltas();
-      const Status applied = host_->ApplyRemote(batch);
+      const Status applied = host_->ApplyRemote(batch, message.from());
       if (applied.ok()) {
         ++counters_.batches_applied;
       } else if (applied.code() == StatusCode::kFailedPrecondition) {

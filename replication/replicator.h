@@ -36,7 +36,8 @@ class ReplicationHost {
   virtual StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to, size_t max_bytes) = 0;
   // Highest seq of origin applied here.
   virtual uint64_t Applied(crdt::ReplicaId origin) const = 0;
-  virtual Status ApplyRemote(const v1::DeltaBatch& batch) = 0;
+  // from: the node id of the peer that sent the batch.
+  virtual Status ApplyRemote(const v1::DeltaBatch& batch, const std::string& from) = 0;
   virtual crdt::Timestamp HlcNow() = 0;
   virtual StatusOr<uint64_t> LoadCursor(const std::string& peer) = 0;
   virtual Status SaveCursor(const std::string& peer, uint64_t acked) = 0;
@@ -80,6 +81,12 @@ struct PeerView {
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
 };
+
+// Age of the oldest write the peer has not acknowledged, in seconds (0 when none).
+inline double SecondsBehind(const PeerView& peer, uint64_t now_wall_ms) {
+  if (peer.oldest_unacked_wall_ms == 0 || peer.oldest_unacked_wall_ms > now_wall_ms) return 0;
+  return (now_wall_ms - peer.oldest_unacked_wall_ms) / 1000.0;
+}
 
 struct ReplicatorCounters {
   uint64_t batches_sent = 0;

@@ -441,7 +441,23 @@ int main(int argc, char** argv) {
     action = [&](Client& c) {
       v1::LagReply reply;
       return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetReplicationLag(ctx, v1::LagRequest(), &reply); },
-                   [&] { Print(c.options(), json::object(), ""); });
+                   [&] {
+                     json peers = json::array();
+                     std::string text = "committed seq " + std::to_string(reply.committed_seq());
+                     for (const v1::PeerLag& p : reply.peers()) {
+                       peers.push_back({{"peer", p.peer()}, {"region", p.region()}, {"state", p.state()},
+                                        {"acked_seq", p.acked_seq()}, {"ops_behind", p.ops_behind()},
+                                        {"seconds_behind", p.seconds_behind()}, {"bytes_sent", p.bytes_sent()},
+                                        {"bytes_received", p.bytes_received()}});
+                       char line[256];
+                       snprintf(line, sizeof(line), "\n  %-12s %-10s %-8s acked %llu, %llu ops / %.3f s behind",
+                                p.peer().c_str(), p.region().c_str(), p.state().c_str(),
+                                static_cast<unsigned long long>(p.acked_seq()),
+                                static_cast<unsigned long long>(p.ops_behind()), p.seconds_behind());
+                       text += line;
+                     }
+                     Print(c.options(), {{"committed_seq", reply.committed_seq()}, {"peers", peers}}, text);
+                   });
     };
   });
   auto* full_sync = admin->add_subcommand("full-sync", "anti-entropy with every peer, or one region");
@@ -455,11 +471,25 @@ int main(int argc, char** argv) {
                    [&] { Print(c.options(), json::object(), ""); });
     };
   });
-  admin->add_subcommand("conflicts", "recently resolved conflicts")->callback([&] {
+  auto* conflicts_cmd = admin->add_subcommand("conflicts", "recently resolved conflicts");
+  conflicts_cmd->add_option("--limit", limit, "at most this many (default 100)");
+  conflicts_cmd->callback([&] {
     action = [&](Client& c) {
+      v1::ConflictsRequest request;
+      request.set_limit(limit);
       v1::ConflictsReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetConflicts(ctx, v1::ConflictsRequest(), &reply); },
-                   [&] { Print(c.options(), json::object(), ""); });
+      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetConflicts(ctx, request, &reply); }, [&] {
+        json out = json::array();
+        std::string text;
+        for (const v1::ConflictRecord& r : reply.conflicts()) {
+          out.push_back({{"key", r.name()}, {"type", TypeName(r.type())}, {"kind", r.kind()}, {"winner", r.winner()},
+                         {"losers", Strings(r.losers())}, {"regions", Strings(r.regions())}, {"from_node", r.from_node()},
+                         {"time_ms", r.time_ms()}});
+          text += (text.empty() ? "" : "\n") + r.name() + " (" + TypeName(r.type()) + ") " + r.kind() + ": winner '" +
+                  r.winner() + "', losers " + Join(r.losers(), ", ") + " [" + Join(r.regions(), ", ") + "]";
+        }
+        Print(c.options(), {{"conflicts", out}}, text.empty() ? "(no conflicts)" : text);
+      });
     };
   });
 

@@ -14,8 +14,9 @@ namespace geodatastore::engine {
 
 class EngineReplicationHost final : public replication::ReplicationHost {
  public:
-  // on_conflicts is called with the type conflicts each applied batch resolved.
-  EngineReplicationHost(Engine* engine, std::function<void(const std::vector<TypeConflict>&)> on_conflicts = {})
+  using ConflictSink = std::function<void(const std::vector<Conflict>&, const std::string& from)>;
+  // on_conflicts is called with the conflicts each applied batch resolved, and its sender.
+  EngineReplicationHost(Engine* engine, ConflictSink on_conflicts = {})
       : engine_(engine), on_conflicts_(std::move(on_conflicts)) {}
 
   crdt::ReplicaId self_replica() const override { return engine_->identity().replica; }
@@ -24,10 +25,10 @@ class EngineReplicationHost final : public replication::ReplicationHost {
     return engine_->store()->ReadLog(self_replica(), from, to, max_bytes);
   }
   uint64_t Applied(crdt::ReplicaId origin) const override { return engine_->Applied(origin); }
-  Status ApplyRemote(const v1::DeltaBatch& batch) override {
-    std::vector<TypeConflict> conflicts;
-    Status s = engine_->ApplyRemote(batch, &conflicts);
-    if (s.ok() && !conflicts.empty() && on_conflicts_) on_conflicts_(conflicts);
+  Status ApplyRemote(const v1::DeltaBatch& batch, const std::string& from) override {
+    std::vector<Conflict> conflicts;
+    Status s = engine_->ApplyRemote(batch, on_conflicts_ ? &conflicts : nullptr);
+    if (s.ok() && !conflicts.empty()) on_conflicts_(conflicts, from);
     return s;
   }
   crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
@@ -39,7 +40,7 @@ class EngineReplicationHost final : public replication::ReplicationHost {
 
  private:
   Engine* const engine_;
-  std::function<void(const std::vector<TypeConflict>&)> on_conflicts_;
+  ConflictSink on_conflicts_;
 };
 
 }  // namespace geodatastore::engine

@@ -345,7 +345,9 @@ CrdtService::Reactor* CrdtService::Echo(Context* c, const v1::EchoRequest* r, v1
   return Finish(c, grpc::Status::OK);
 }
 
-AdminService::AdminService(engine::Engine* engine, const config::Config& config) : engine_(engine), config_(config) {}
+AdminService::AdminService(engine::Engine* engine, const config::Config& config,
+                           replication::GrpcReplication* replication)
+    : engine_(engine), config_(config), replication_(replication) {}
 
 AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusRequest*, v1::StatusReply* out) {
   const auto& id = engine_->identity();
@@ -381,19 +383,40 @@ AdminService::Reactor* AdminService::Checkpoint(Context* c, const v1::Checkpoint
   return Finish(c, ToGrpcStatus(made.ok() ? made : Status(StatusCode::kFailedPrecondition, made.message())));
 }
 
-AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::LagRequest*, v1::LagReply*) {
-  return Finish(c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "replication lag arrives with replication (issue 4)"));
+AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::LagRequest*, v1::LagReply* out) {
+  out->set_committed_seq(engine_->CommittedSeq());
+  if (replication_ != nullptr) {
+    const uint64_t now_ms = crdt::SystemClock().NowMillis();
+    for (const replication::PeerView& p : replication_->Peers()) {
+      v1::PeerLag* lag = out->add_peers();
+      lag->set_peer(p.id);
+      lag->set_region(p.region);
+      lag->set_state(std::string(replication::PeerStateName(p.state)));
+      lag->set_acked_seq(p.acked);
+      lag->set_ops_behind(p.behind_ops);
+      lag->set_seconds_behind(replication::SecondsBehind(p, now_ms));
+      lag->set_bytes_sent(p.bytes_sent);
+      lag->set_bytes_received(p.bytes_received);
+    }
+  }
+  return Finish(c, grpc::Status::OK);
 }
 AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest*, v1::FullSyncReply*) {
   return Finish(c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "anti-entropy arrives with issue 5"));
 }
-AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest*, v1::ConflictsReply*) {
-  return Finish(c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the conflict log arrives with replication (issue 4)"));
+AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest* r, v1::ConflictsReply* out) {
+  auto records = engine_->store()->RecentConflicts(r->limit() == 0 ? 100 : r->limit());
+  if (!records.ok()) return Finish(c, ToGrpcStatus(records.status()));
+  for (v1::ConflictRecord& record : *records) *out->add_conflicts() = std::move(record);
+  return Finish(c, grpc::Status::OK);
 }
 
 GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
                        replication::GrpcReplication* replication)
-    : config_(config), crdt_(engine, metrics, config, replication), admin_(engine, config), replication_(replication) {}
+    : config_(config),
+      crdt_(engine, metrics, config, replication),
+      admin_(engine, config, replication),
+      replication_(replication) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now());

@@ -75,7 +75,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  AdminService(engine::Engine* engine, const config::Config& config);
+  AdminService(engine::Engine* engine, const config::Config& config, replication::GrpcReplication* replication);
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -88,6 +88,7 @@ class AdminService final : public v1::AdminService::CallbackService {
  private:
   engine::Engine* const engine_;
   const config::Config config_;
+  replication::GrpcReplication* const replication_;  // null without peers
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

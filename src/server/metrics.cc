@@ -120,9 +120,7 @@ std::string Metrics::Render() {
     for (const replication::PeerView& p : replication_->Peers()) {
       peer_up_.Add({{"peer", p.id}}).Set(p.state == replication::PeerState::kUp ? 1 : 0);
       lag_ops_.Add({{"peer", p.id}}).Set(static_cast<double>(p.behind_ops));
-      const double lag = p.oldest_unacked_wall_ms == 0 || p.oldest_unacked_wall_ms > now_ms
-                             ? 0
-                             : (now_ms - p.oldest_unacked_wall_ms) / 1000.0;
+      const double lag = replication::SecondsBehind(p, now_ms);
       lag_seconds_.Add({{"peer", p.id}, {"peer_region", p.region}}).Set(lag);
       for (auto [direction, value] : {std::pair{"sent", p.bytes_sent}, std::pair{"received", p.bytes_received}}) {
         double& seen = bytes_seen_[p.id + "/" + direction];

@@ -32,7 +32,9 @@ Status Node::Start() {
   GDS_RETURN_IF_ERROR(engine_->Start());
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
-        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts) { RecordConflicts(conflicts); });
+        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts, const std::string& from) {
+          RecordConflicts(conflicts, from);
+        });
     std::vector<replication::PeerInfo> peers;
     std::vector<replication::PeerEndpoint> endpoints;
     for (const config::Peer& p : config_.cluster.peers) {
@@ -75,9 +77,13 @@ Status Node::Start() {
   return Status::Ok();
 }
 
-void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts) {
+void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from) {
   std::vector<v1::ConflictRecord> records;
   const uint64_t now = clock_.NowMillis();
+  std::string from_region;
+  for (const config::Peer& p : config_.cluster.peers) {
+    if (p.id == from) from_region = p.region;
+  }
   for (const engine::Conflict& c : conflicts) {
     if (metrics_) metrics_->OnConflict(c.type, c.kind);
     v1::ConflictRecord r;
@@ -89,6 +95,9 @@ void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts) {
     for (const std::string& l : c.losers) r.add_losers(l);
     r.set_origin(c.origin);
     r.set_time_ms(now);
+    r.add_regions(config_.node.region);
+    if (!from_region.empty() && from_region != config_.node.region) r.add_regions(from_region);
+    r.set_from_node(from);
     records.push_back(std::move(r));
   }
   spdlog::debug("resolved {} conflict(s), first: {} on '{}'", conflicts.size(), conflicts[0].kind, conflicts[0].key.name);

@@ -41,7 +41,7 @@ class Node {
 
  private:
   void Shutdown();
-  void RecordConflicts(const std::vector<engine::Conflict>& conflicts);
+  void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from);
 
   config::Config config_;
   crdt::SystemClock clock_;

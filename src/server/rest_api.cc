@@ -319,9 +319,7 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     const uint64_t now_ms = crdt::SystemClock().NowMillis();
     if (replication_ != nullptr) {
       for (const replication::PeerView& p : replication_->Peers()) {
-        const double behind = p.oldest_unacked_wall_ms == 0 || p.oldest_unacked_wall_ms > now_ms
-                                  ? 0
-                                  : (now_ms - p.oldest_unacked_wall_ms) / 1000.0;
+        const double behind = replication::SecondsBehind(p, now_ms);
         peers.push_back({{"peer", p.id}, {"region", p.region}, {"state", replication::PeerStateName(p.state)},
                          {"acked_seq", p.acked}, {"ops_behind", p.behind_ops}, {"seconds_behind", behind},
                          {"bytes_sent", p.bytes_sent}, {"bytes_received", p.bytes_received}});
@@ -347,7 +345,8 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
       out.push_back({{"key", r.name()}, {"family", storage::FamilyName(r.family())}, {"type", crdt::TypeName(r.type())},
                      {"kind", r.kind()}, {"winner", r.winner()},
                      {"losers", std::vector<std::string>(r.losers().begin(), r.losers().end())},
-                     {"origin_replica", origin}, {"time_ms", r.time_ms()}});
+                     {"regions", std::vector<std::string>(r.regions().begin(), r.regions().end())},
+                     {"from_node", r.from_node()}, {"origin_replica", origin}, {"time_ms", r.time_ms()}});
     }
     c.Json(200, {{"conflicts", out}});
   });

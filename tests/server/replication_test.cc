@@ -144,6 +144,8 @@ TEST_F(ReplicationTest, ATypeConflictResolvesTheSameWayEverywhere) {
     return c["type"] == "g_counter" && c["value"] == 7;
   }, "g_counter (the lower type tag) wins on every node");
   EXPECT_TRUE(Logged(0, "type", "t", json::array({"pn_counter"})));
+  const json log = Get(0, "/admin/conflicts");
+  EXPECT_EQ(log["conflicts"][0]["regions"], json::array({"us-east", "eu-west"})) << log.dump();
   EXPECT_EQ(At(0).Post("/crdt/counters/t/decrement", {{"value", 1}}).status, 409);  // it is a g_counter now
 }
 
