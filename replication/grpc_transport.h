@@ -64,6 +64,8 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   void SetPartition(std::set<std::string> peers);
   std::set<std::string> partition() const;
   std::vector<PeerView> Peers();
+  // Milliseconds on the clock PeerView::state_since_ms is read on.
+  uint64_t now_ms() const { return NowMs(); }
   ReplicatorCounters Counters();
 
  private:

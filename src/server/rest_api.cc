@@ -534,8 +534,14 @@ void RestApi::Status(Call& call) {
   }
   for (const config::Peer& p : config_.cluster.peers) {
     auto v = views.find(p.id);
-    peers.push_back({{"id", p.id}, {"region", p.region}, {"grpc", p.grpc},
-                     {"state", v == views.end() ? "unknown" : std::string(replication::PeerStateName(v->second.state))}});
+    json peer = {{"id", p.id}, {"region", p.region}, {"grpc", p.grpc},
+                 {"state", v == views.end() ? "unknown" : std::string(replication::PeerStateName(v->second.state))}};
+    if (v != views.end()) {
+      const uint64_t now = replication_->now_ms();
+      peer["state_for_seconds"] = (now - std::min(now, v->second.state_since_ms)) / 1000.0;
+      peer["acked_seq"] = v->second.acked;
+    }
+    peers.push_back(std::move(peer));
   }
   const storage::StoreStats stats = engine_->store()->Stats();
   char replica[17];
