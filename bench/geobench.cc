@@ -51,8 +51,12 @@ class OpMaker {
  public:
   OpMaker(const Options& o, uint32_t seed) : options_(o), rng_(seed) {}
 
-  std::string Key() { return std::to_string(std::uniform_int_distribution<int>(0, options_.keys - 1)(rng_)); }
-  std::string Element() { return "e" + std::to_string(std::uniform_int_distribution<int>(0, 999)(rng_)); }
+  std::string Key() {
+    return std::to_string(std::uniform_int_distribution<int>(0, options_.keys - 1)(rng_));
+  }
+  std::string Element() {
+    return "e" + std::to_string(std::uniform_int_distribution<int>(0, 999)(rng_));
+  }
 
   void Fill(v1::Operation* op) {
     if (options_.op == "increment") {
@@ -69,8 +73,10 @@ class OpMaker {
 
   // The REST path and body of one op.
   std::pair<std::string, std::string> Rest() {
-    if (options_.op == "increment") return {"/crdt/counters/bench:" + Key() + "/increment", R"({"value":1})"};
-    if (options_.op == "set-add") return {"/crdt/sets/bench:" + Key() + "/add", "{\"element\":\"" + Element() + "\"}"};
+    if (options_.op == "increment")
+      return {"/crdt/counters/bench:" + Key() + "/increment", R"({"value":1})"};
+    if (options_.op == "set-add")
+      return {"/crdt/sets/bench:" + Key() + "/add", "{\"element\":\"" + Element() + "\"}"};
     return {"/crdt/registers/bench:" + Key(), "{\"value\":\"" + Element() + "\"}"};
   }
 
@@ -90,14 +96,18 @@ grpc::Status UnaryCall(v1::CRDTService::Stub& stub, OpMaker& maker, const Option
   maker.Fill(&op);
   v1::ObjectValue reply;
   switch (op.op_case()) {
-    case v1::Operation::kIncrement: return stub.IncrementCounter(&context, op.increment(), &reply);
-    case v1::Operation::kAdd: return stub.AddToSet(&context, op.add(), &reply);
-    default: return stub.SetRegister(&context, op.set_register(), &reply);
+    case v1::Operation::kIncrement:
+      return stub.IncrementCounter(&context, op.increment(), &reply);
+    case v1::Operation::kAdd:
+      return stub.AddToSet(&context, op.add(), &reply);
+    default:
+      return stub.SetRegister(&context, op.set_register(), &reply);
   }
 }
 
-void RunClient(int id, const Options& o, const std::vector<std::shared_ptr<grpc::Channel>>& channels,
-               Clock::time_point until, ClientResult* out) {
+void RunClient(int id, const Options& o,
+               const std::vector<std::shared_ptr<grpc::Channel>>& channels, Clock::time_point until,
+               ClientResult* out) {
   OpMaker maker(o, 7919u * static_cast<uint32_t>(id) + 1);
   auto record = [&](Clock::time_point start, bool ok, uint64_t ops) {
     out->latencies_us.push_back(static_cast<uint32_t>(
@@ -159,11 +169,21 @@ int main(int argc, char** argv) {
   app.add_option("--op", o.op, "increment | set-add | register-set")
       ->check(CLI::IsMember({"increment", "set-add", "register-set"}))
       ->capture_default_str();
-  app.add_option("--clients", o.clients, "concurrent closed-loop clients")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--keys", o.keys, "distinct keys")->check(CLI::Range(1, 100000000))->capture_default_str();
-  app.add_option("--seconds", o.seconds, "duration of the run")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
-  app.add_option("--batch", o.batch, "ops per message for grpc-batch")->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--channels", o.channels, "gRPC connections shared by the clients")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--clients", o.clients, "concurrent closed-loop clients")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--keys", o.keys, "distinct keys")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  app.add_option("--seconds", o.seconds, "duration of the run")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "ops per message for grpc-batch")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--channels", o.channels, "gRPC connections shared by the clients")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   app.add_flag("!--no-header", o.header, "omit the header line");
   CLI11_PARSE(app, argc, argv);
 
@@ -176,8 +196,10 @@ int main(int argc, char** argv) {
   std::vector<ClientResult> results(o.clients);
   std::vector<std::thread> threads;
   const auto start = Clock::now();
-  const auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
-  for (int i = 0; i < o.clients; ++i) threads.emplace_back(RunClient, i, std::cref(o), std::cref(channels), until, &results[i]);
+  const auto until =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  for (int i = 0; i < o.clients; ++i)
+    threads.emplace_back(RunClient, i, std::cref(o), std::cref(channels), until, &results[i]);
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
 
@@ -189,14 +211,17 @@ int main(int argc, char** argv) {
     errors += r.errors;
   }
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0u : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0u : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
+  };
   if (o.header) {
-    printf("%-11s %-13s %7s %6s %12s %9s %9s %9s %7s\n", "transport", "op", "clients", "batch", "ops/s", "p50_us",
-           "p99_us", "p999_us", "errors");
+    printf("%-11s %-13s %7s %6s %12s %9s %9s %9s %7s\n", "transport", "op", "clients", "batch",
+           "ops/s", "p50_us", "p99_us", "p999_us", "errors");
   }
   printf("%-11s %-13s %7d %6d %12.0f %9u %9u %9u %7llu\n", o.transport.c_str(),
-         o.transport == "echo" ? "-" : o.op.c_str(), o.clients, o.transport == "grpc-batch" ? o.batch : 1, ops / elapsed,
-         pct(0.50), pct(0.99), pct(0.999), static_cast<unsigned long long>(errors));
+         o.transport == "echo" ? "-" : o.op.c_str(), o.clients,
+         o.transport == "grpc-batch" ? o.batch : 1, ops / elapsed, pct(0.50), pct(0.99), pct(0.999),
+         static_cast<unsigned long long>(errors));
   for (const ClientResult& r : results) {
     if (!r.first_error.empty()) {
       fprintf(stderr, "geobench: first error: %s\n", r.first_error.c_str());

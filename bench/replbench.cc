@@ -56,12 +56,23 @@ int main(int argc, char** argv) {
   double rate = 1000, seconds = 5;
   int batch = 10, keys = 100, writers = 4;
   app.add_option("--a", a, "gRPC address of the node written to")->capture_default_str();
-  app.add_option("--b", b, "gRPC address of the node read from (another region)")->capture_default_str();
-  app.add_option("--rate", rate, "ops per second")->check(CLI::Range(1.0, 1e6))->capture_default_str();
-  app.add_option("--seconds", seconds, "duration")->check(CLI::Range(0.5, 600.0))->capture_default_str();
-  app.add_option("--batch", batch, "ops per ApplyBatch call")->check(CLI::Range(1, 10000))->capture_default_str();
-  app.add_option("--keys", keys, "distinct keys")->check(CLI::Range(1, 10000000))->capture_default_str();
-  app.add_option("--writers", writers, "writer threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--b", b, "gRPC address of the node read from (another region)")
+      ->capture_default_str();
+  app.add_option("--rate", rate, "ops per second")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "duration")
+      ->check(CLI::Range(0.5, 600.0))
+      ->capture_default_str();
+  app.add_option("--batch", batch, "ops per ApplyBatch call")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("--keys", keys, "distinct keys")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--writers", writers, "writer threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto channel_a = grpc::CreateChannel(a, grpc::InsecureChannelCredentials());
@@ -81,7 +92,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> done{false};
   std::atomic<uint64_t> errors{0};
   const auto start = Clock::now();
-  const auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto until =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 
   std::thread reader([&] {
     std::vector<Poll> mine;
@@ -106,7 +118,8 @@ int main(int argc, char** argv) {
       std::vector<Write> mine;
       uint64_t n = 0;
       const auto period = std::chrono::duration<double>(1.0 / calls_per_writer);
-      auto next = start + std::chrono::duration_cast<Clock::duration>(period * (w / static_cast<double>(writers)));
+      auto next = start + std::chrono::duration_cast<Clock::duration>(
+                              period * (w / static_cast<double>(writers)));
       while (next < until) {
         std::this_thread::sleep_until(next);
         next += std::chrono::duration_cast<Clock::duration>(period);
@@ -126,7 +139,8 @@ int main(int argc, char** argv) {
         const auto acked = Clock::now();
         auto token = context.GetServerInitialMetadata().find("x-session-token");
         if (token == context.GetServerInitialMetadata().end()) continue;
-        mine.push_back({SeqOf(std::string(token->second.data(), token->second.size()), replica_a), acked, batch});
+        mine.push_back({SeqOf(std::string(token->second.data(), token->second.size()), replica_a),
+                        acked, batch});
       }
       std::lock_guard<std::mutex> lock(mu);
       writes.insert(writes.end(), mine.begin(), mine.end());
@@ -156,7 +170,8 @@ int main(int argc, char** argv) {
   uint64_t ops = 0, unseen = 0;
   for (const Write& w : writes) {
     ops += w.ops;
-    auto it = std::lower_bound(polls.begin(), polls.end(), w.acked, [](const Poll& p, Clock::time_point t) { return p.at < t; });
+    auto it = std::lower_bound(polls.begin(), polls.end(), w.acked,
+                               [](const Poll& p, Clock::time_point t) { return p.at < t; });
     while (it != polls.end() && it->applied < w.seq) ++it;
     if (it == polls.end()) {
       unseen += w.ops;
@@ -166,10 +181,17 @@ int main(int argc, char** argv) {
     for (int i = 0; i < w.ops; ++i) latencies_ms.push_back(ms);
   }
   std::sort(latencies_ms.begin(), latencies_ms.end());
-  auto pct = [&](double p) { return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1, static_cast<size_t>(p * latencies_ms.size()))]; };
-  printf("%-10s %10s %10s %9s %9s %9s %8s %7s\n", "rate", "achieved", "ops", "p50_ms", "p99_ms", "max_ms", "unseen", "errors");
-  printf("%-10.0f %10.0f %10llu %9.2f %9.2f %9.2f %8llu %7llu\n", rate, ops / seconds, static_cast<unsigned long long>(ops),
-         pct(0.5), pct(0.99), latencies_ms.empty() ? 0.0 : latencies_ms.back(), static_cast<unsigned long long>(unseen),
+  auto pct = [&](double p) {
+    return latencies_ms.empty()
+               ? 0.0
+               : latencies_ms[std::min(latencies_ms.size() - 1,
+                                       static_cast<size_t>(p * latencies_ms.size()))];
+  };
+  printf("%-10s %10s %10s %9s %9s %9s %8s %7s\n", "rate", "achieved", "ops", "p50_ms", "p99_ms",
+         "max_ms", "unseen", "errors");
+  printf("%-10.0f %10.0f %10llu %9.2f %9.2f %9.2f %8llu %7llu\n", rate, ops / seconds,
+         static_cast<unsigned long long>(ops), pct(0.5), pct(0.99),
+         latencies_ms.empty() ? 0.0 : latencies_ms.back(), static_cast<unsigned long long>(unseen),
          static_cast<unsigned long long>(errors.load()));
   return unseen == 0 && errors == 0 ? 0 : 1;
 }

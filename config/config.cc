@@ -68,7 +68,8 @@ class MapReader {
   std::set<std::string> known_;
 };
 
-Status OneOf(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
+Status OneOf(const std::string& key, const std::string& value,
+             std::initializer_list<const char*> allowed) {
   std::string list;
   for (const char* a : allowed) {
     if (value == a) return Status::Ok();
@@ -80,7 +81,8 @@ Status OneOf(const std::string& key, const std::string& value, std::initializer_
 Status Address(const std::string& key, const std::string& value) {
   std::string host;
   uint16_t port;
-  if (!SplitHostPort(value, &host, &port)) return MapReader::Bad(key, "expected host:port, got '" + value + "'");
+  if (!SplitHostPort(value, &host, &port))
+    return MapReader::Bad(key, "expected host:port, got '" + value + "'");
   return Status::Ok();
 }
 
@@ -118,7 +120,8 @@ Status ReadPeers(MapReader& cluster, std::vector<Peer>* peers) {
 StatusOr<Config> Parse(const YAML::Node& doc) {
   Config c;
   MapReader root(doc, "");
-  if (doc && !doc.IsNull() && !doc.IsMap()) return MapReader::Bad("(top level)", "expected a mapping");
+  if (doc && !doc.IsNull() && !doc.IsMap())
+    return MapReader::Bad("(top level)", "expected a mapping");
   GDS_RETURN_IF_ERROR(Section(root, "node", [&](MapReader& r) -> Status {
     if (!doc["node"]) return MapReader::Bad("node", "is required");
     GDS_RETURN_IF_ERROR(r.Read("id", &c.node.id, true));
@@ -140,7 +143,8 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     GDS_RETURN_IF_ERROR(ReadPeers(r, &c.cluster.peers));
     std::set<std::string> ids{c.node.id};
     for (const Peer& p : c.cluster.peers) {
-      if (!ids.insert(p.id).second) return MapReader::Bad("cluster.peers", "node id '" + p.id + "' appears twice");
+      if (!ids.insert(p.id).second)
+        return MapReader::Bad("cluster.peers", "node id '" + p.id + "' appears twice");
     }
     return Status::Ok();
   }));
@@ -152,7 +156,8 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     GDS_RETURN_IF_ERROR(r.Read("delta_groups", &c.replication.delta_groups));
     GDS_RETURN_IF_ERROR(Positive("replication.flush_interval_ms", c.replication.flush_interval_ms));
     GDS_RETURN_IF_ERROR(Positive("replication.max_batch_bytes", c.replication.max_batch_bytes));
-    GDS_RETURN_IF_ERROR(OneOf("replication.compression", c.replication.compression, {"gzip", "none"}));
+    GDS_RETURN_IF_ERROR(
+        OneOf("replication.compression", c.replication.compression, {"gzip", "none"}));
     return OneOf("replication.topology", c.replication.topology, {"mesh", "gateway"});
   }));
   GDS_RETURN_IF_ERROR(Section(root, "anti_entropy", [&](MapReader& r) -> Status {
@@ -163,8 +168,9 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     GDS_RETURN_IF_ERROR(r.Read("default_read", &c.consistency.default_read));
     GDS_RETURN_IF_ERROR(r.Read("default_write", &c.consistency.default_write));
     GDS_RETURN_IF_ERROR(r.Read("timeout_ms", &c.consistency.timeout_ms));
-    for (auto [key, value] : {std::pair{"consistency.default_read", &c.consistency.default_read},
-                              std::pair{"consistency.default_write", &c.consistency.default_write}}) {
+    for (auto [key, value] :
+         {std::pair{"consistency.default_read", &c.consistency.default_read},
+          std::pair{"consistency.default_write", &c.consistency.default_write}}) {
       GDS_RETURN_IF_ERROR(OneOf(key, *value, {"eventual", "local_quorum", "quorum", "all"}));
     }
     return Positive("consistency.timeout_ms", c.consistency.timeout_ms);
@@ -212,7 +218,8 @@ StatusOr<Config> ParseConfig(std::string_view yaml) {
   try {
     doc = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return InvalidArgument("config: not valid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return InvalidArgument("config: not valid YAML at line " + std::to_string(e.mark.line + 1) +
+                           ": " + e.msg);
   }
   try {
     return Parse(doc);

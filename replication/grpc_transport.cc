@@ -4,12 +4,13 @@
 
 namespace geodatastore::replication {
 
-GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core, uint64_t flush_interval_ms,
-                                 bool gzip)
+GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core,
+                                 uint64_t flush_interval_ms, bool gzip)
     : core_(core), flush_interval_ms_(std::max<uint64_t>(flush_interval_ms, 1)), gzip_(gzip) {
   for (PeerEndpoint& p : peers) {
     auto out = std::make_unique<Outbound>();
-    out->fetch_stub = v1::ReplicationService::NewStub(grpc::CreateChannel(p.address, grpc::InsecureChannelCredentials()));
+    out->fetch_stub = v1::ReplicationService::NewStub(
+        grpc::CreateChannel(p.address, grpc::InsecureChannelCredentials()));
     out->region = p.region;
     out->endpoint = std::move(p);
     outbound_.push_back(std::move(out));
@@ -19,8 +20,10 @@ GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* co
 GrpcReplication::~GrpcReplication() { Stop(); }
 
 uint64_t GrpcReplication::NowMs() const {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - epoch_).count() + 1);
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - epoch_)
+                                   .count() +
+                               1);
 }
 
 void GrpcReplication::Start() {
@@ -91,7 +94,8 @@ void GrpcReplication::Dispatch(std::vector<Outgoing> out) {
 void GrpcReplication::SendLoop(Outbound* peer) {
   grpc::ChannelArguments args;
   if (gzip_) args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
-  auto channel = grpc::CreateCustomChannel(peer->endpoint.address, grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(peer->endpoint.address, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::ReplicationService::NewStub(channel);
   std::chrono::milliseconds backoff(100);
   while (!stopping_) {
@@ -103,7 +107,8 @@ void GrpcReplication::SendLoop(Outbound* peer) {
       v1::ReplicationMessage message;
       {
         std::unique_lock<std::mutex> lock(peer->mu);
-        peer->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || !peer->queue.empty(); });
+        peer->cv.wait_for(lock, std::chrono::milliseconds(100),
+                          [&] { return stopping_ || !peer->queue.empty(); });
         if (stopping_ || peer->queue.empty()) continue;
         message = std::move(peer->queue.front());
         peer->queue.pop_front();
@@ -128,7 +133,8 @@ void GrpcReplication::SendLoop(Outbound* peer) {
          waited += std::chrono::milliseconds(10)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    backoff = peer->kick.exchange(false) ? std::chrono::milliseconds(100) : std::min(backoff * 2, std::chrono::milliseconds(2000));
+    backoff = peer->kick.exchange(false) ? std::chrono::milliseconds(100)
+                                         : std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
 }
 
@@ -177,7 +183,8 @@ std::vector<GrpcReplication::Fetched> GrpcReplication::FetchFromPeers(
         });
   }
   std::unique_lock<std::mutex> lock(shared->mu);
-  shared->cv.wait_until(lock, deadline, [&] { return shared->pending == 0 || done(shared->answers); });
+  shared->cv.wait_until(lock, deadline,
+                        [&] { return shared->pending == 0 || done(shared->answers); });
   std::vector<Fetched> out = shared->answers;
   lock.unlock();
   for (auto& call : calls) call->context.TryCancel();  // the rest are no longer needed
@@ -191,7 +198,8 @@ void GrpcReplication::Kick(const std::string& peer) {
 }
 
 grpc::Status GrpcReplication::StreamDeltas(
-    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) {
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) {
   {
     std::lock_guard<std::mutex> lock(inbound_mu_);
     if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "stopping");

@@ -35,14 +35,16 @@ struct PeerEndpoint {
 class GrpcReplication final : public v1::ReplicationService::Service {
  public:
   // REQUIRES: core outlives this object; core.Start() was called.
-  GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core, uint64_t flush_interval_ms, bool gzip);
+  GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core, uint64_t flush_interval_ms,
+                  bool gzip);
   ~GrpcReplication() override;
 
   void Start();
   void Stop();
 
-  grpc::Status StreamDeltas(grpc::ServerContext* context,
-                            grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) override;
+  grpc::Status StreamDeltas(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) override;
   grpc::Status FetchState(grpc::ServerContext* context, const v1::FetchStateRequest* request,
                           v1::FetchStateReply* reply) override;
 
@@ -57,7 +59,8 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   };
   // Asks every reachable peer for its state of a key, in parallel; calls done(answers so far)
   // after each answer and returns when done says true, every peer answered, or the deadline.
-  std::vector<Fetched> FetchFromPeers(const v1::FetchStateRequest& request, std::chrono::milliseconds timeout,
+  std::vector<Fetched> FetchFromPeers(const v1::FetchStateRequest& request,
+                                      std::chrono::milliseconds timeout,
                                       const std::function<bool(const std::vector<Fetched>&)>& done);
 
   // Fault injection: drop all traffic to and from these peers (empty: none).

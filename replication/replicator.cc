@@ -9,9 +9,12 @@ namespace geodatastore::replication {
 
 std::string_view PeerStateName(PeerState state) {
   switch (state) {
-    case PeerState::kUp: return "up";
-    case PeerState::kSuspect: return "suspect";
-    case PeerState::kDown: return "down";
+    case PeerState::kUp:
+      return "up";
+    case PeerState::kSuspect:
+      return "suspect";
+    case PeerState::kDown:
+      return "down";
   }
   return "unknown";
 }
@@ -146,7 +149,8 @@ std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
       sent_data = true;
     }
     if (sent_data) peer.last_send_ms = now_ms;
-    if (peer.acked != peer.saved_acked && host_->SaveCursor(id, peer.acked).ok()) peer.saved_acked = peer.acked;
+    if (peer.acked != peer.saved_acked && host_->SaveCursor(id, peer.acked).ok())
+      peer.saved_acked = peer.acked;
     min_acked = std::min(min_acked, peer.saved_acked);
   }
   if (!peers_.empty() && min_acked != UINT64_MAX && min_acked > truncated_) {
@@ -199,7 +203,8 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return out;
 }

@@ -33,7 +33,8 @@ class ReplicationHost {
   virtual crdt::ReplicaId self_replica() const = 0;
   // Highest own seq below which every seq is committed.
   virtual uint64_t CommittedSeq() const = 0;
-  virtual StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to, size_t max_bytes) = 0;
+  virtual StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to,
+                                                         size_t max_bytes) = 0;
   // Highest seq of origin applied here.
   virtual uint64_t Applied(crdt::ReplicaId origin) const = 0;
   // from: the node id of the peer that sent the batch.
@@ -47,13 +48,13 @@ class ReplicationHost {
 struct ReplicatorOptions {
   uint64_t flush_interval_ms = 5;
   size_t max_batch_bytes = 1 << 20;
-  uint64_t retransmit_ms = 200;       // first retransmit timeout; doubles up to max
+  uint64_t retransmit_ms = 200;  // first retransmit timeout; doubles up to max
   uint64_t max_retransmit_ms = 5000;
   uint64_t heartbeat_ms = 100;
-  uint64_t suspect_after_ms = 1000;   // nothing heard for this long: suspect
-  uint64_t down_after_ms = 5000;      // nothing heard for this long: down
-  bool join_deltas = true;            // join deltas of the same key within a batch
-  uint32_t seed = 1;                  // jitter
+  uint64_t suspect_after_ms = 1000;  // nothing heard for this long: suspect
+  uint64_t down_after_ms = 5000;     // nothing heard for this long: down
+  bool join_deltas = true;           // join deltas of the same key within a batch
+  uint32_t seed = 1;                 // jitter
 };
 
 struct Outgoing {
@@ -75,8 +76,8 @@ struct PeerView {
   std::string region;
   PeerState state = PeerState::kDown;
   uint64_t state_since_ms = 0;
-  uint64_t acked = 0;           // own seq the peer applied
-  uint64_t behind_ops = 0;      // committed - acked
+  uint64_t acked = 0;                   // own seq the peer applied
+  uint64_t behind_ops = 0;              // committed - acked
   uint64_t oldest_unacked_wall_ms = 0;  // 0: nothing unacknowledged
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
@@ -100,7 +101,8 @@ struct ReplicatorCounters {
 class Replicator {
  public:
   // REQUIRES: host outlives the replicator.
-  Replicator(std::string self_id, std::vector<PeerInfo> peers, ReplicationHost* host, ReplicatorOptions options);
+  Replicator(std::string self_id, std::vector<PeerInfo> peers, ReplicationHost* host,
+             ReplicatorOptions options);
 
   // Loads the persisted cursors. Call once before anything else.
   Status Start(uint64_t now_ms);
@@ -120,8 +122,8 @@ class Replicator {
     uint64_t acked = 0;
     uint64_t sent = 0;
     uint64_t last_send_ms = 0;
-    uint64_t last_data_ms = 0;      // when unacknowledged data was last sent
-    uint64_t timeout_ms = 0;        // current retransmit timeout
+    uint64_t last_data_ms = 0;  // when unacknowledged data was last sent
+    uint64_t timeout_ms = 0;    // current retransmit timeout
     uint64_t last_heard_ms = 0;
     PeerState state = PeerState::kDown;
     uint64_t state_since_ms = 0;

@@ -75,25 +75,35 @@ bool ObjectKey::Decode(std::string_view bytes, ObjectKey* out) {
 v1::Family FamilyOf(v1::CrdtType type) {
   switch (type) {
     case v1::G_COUNTER:
-    case v1::PN_COUNTER: return v1::COUNTERS;
+    case v1::PN_COUNTER:
+      return v1::COUNTERS;
     case v1::G_SET:
     case v1::TWO_P_SET:
     case v1::OR_SET:
-    case v1::LWW_SET: return v1::SETS;
+    case v1::LWW_SET:
+      return v1::SETS;
     case v1::LWW_REGISTER:
-    case v1::MV_REGISTER: return v1::REGISTERS;
-    case v1::LWW_GRAPH: return v1::GRAPHS;
-    default: return v1::FAMILY_UNSPECIFIED;
+    case v1::MV_REGISTER:
+      return v1::REGISTERS;
+    case v1::LWW_GRAPH:
+      return v1::GRAPHS;
+    default:
+      return v1::FAMILY_UNSPECIFIED;
   }
 }
 
 std::string_view FamilyName(v1::Family family) {
   switch (family) {
-    case v1::COUNTERS: return "counters";
-    case v1::SETS: return "sets";
-    case v1::REGISTERS: return "registers";
-    case v1::GRAPHS: return "graphs";
-    default: return "unknown";
+    case v1::COUNTERS:
+      return "counters";
+    case v1::SETS:
+      return "sets";
+    case v1::REGISTERS:
+      return "registers";
+    case v1::GRAPHS:
+      return "graphs";
+    default:
+      return "unknown";
   }
 }
 
@@ -119,9 +129,9 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store());
   store->sync_writes_ = options.sync_writes;
   rocksdb::DB* db = nullptr;
-  GDS_RETURN_IF_ERROR(FromRocks(
-      rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &db),
-      "opening the database at " + options.path));
+  GDS_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &db),
+                "opening the database at " + options.path));
   store->db_.reset(db);
   store->catalog_ = store->handles_[1];
   store->delta_log_ = store->handles_[2];
@@ -141,7 +151,8 @@ Store::~Store() {
   db_->FlushWAL(true).PermitUncheckedError();
   rocksdb::FlushOptions flush;
   db_->Flush(flush, handles_).PermitUncheckedError();
-  for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  for (rocksdb::ColumnFamilyHandle* h : handles_)
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   db_->Close().PermitUncheckedError();
 }
 
@@ -161,7 +172,8 @@ StatusOr<std::optional<v1::CrdtType>> Store::LookupType(const ObjectKey& key) co
   return std::optional<v1::CrdtType>(static_cast<v1::CrdtType>(tag));
 }
 
-StatusOr<std::optional<std::string>> Store::ReadState(v1::CrdtType type, const ObjectKey& key) const {
+StatusOr<std::optional<std::string>> Store::ReadState(v1::CrdtType type,
+                                                      const ObjectKey& key) const {
   rocksdb::ColumnFamilyHandle* cf = TypeFamily(type);
   if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(type));
   std::string value;
@@ -171,23 +183,28 @@ StatusOr<std::optional<std::string>> Store::ReadState(v1::CrdtType type, const O
   return std::optional<std::string>(std::move(value));
 }
 
-Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms, const std::vector<ObjectWrite>& writes) {
+Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
+                     const std::vector<ObjectWrite>& writes) {
   uint64_t max_seq = 0;
   for (const ObjectWrite& w : writes) max_seq = std::max(max_seq, w.seq);
-  return WriteObjects(writes, true, origin, wall_time_ms, max_seq ? SeqMetaKey(origin) : "", max_seq);
+  return WriteObjects(writes, true, origin, wall_time_ms, max_seq ? SeqMetaKey(origin) : "",
+                      max_seq);
 }
 
-Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes) {
+Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq,
+                           const std::vector<ObjectWrite>& writes) {
   return WriteObjects(writes, false, origin, 0, AppliedMetaKey(origin), seq);
 }
 
 Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
-                           uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value) {
+                           uint64_t wall_time_ms, const std::string& meta_key,
+                           uint64_t meta_value) {
   rocksdb::WriteBatch batch;
   bool counts_change = false;
   for (const ObjectWrite& w : writes) {
     rocksdb::ColumnFamilyHandle* cf = TypeFamily(w.type);
-    if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(w.type));
+    if (cf == nullptr)
+      return InvalidArgument("no column family for type " + std::to_string(w.type));
     const std::string key = w.key.Encode();
     batch.Put(cf, key, w.state);
     if (w.created || w.type_changed) {
@@ -237,8 +254,8 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
   return Status::Ok();
 }
 
-StatusOr<std::vector<v1::DeltaRecord>> Store::ReadLog(crdt::ReplicaId origin, uint64_t from, uint64_t to,
-                                                      size_t max_bytes) const {
+StatusOr<std::vector<v1::DeltaRecord>> Store::ReadLog(crdt::ReplicaId origin, uint64_t from,
+                                                      uint64_t to, size_t max_bytes) const {
   std::vector<v1::DeltaRecord> out;
   size_t bytes = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), delta_log_));
@@ -259,8 +276,9 @@ StatusOr<std::vector<v1::DeltaRecord>> Store::ReadLog(crdt::ReplicaId origin, ui
 Status Store::TruncateLog(crdt::ReplicaId origin, uint64_t upto) {
   if (upto == 0) return Status::Ok();
   rocksdb::WriteOptions options;
-  return FromRocks(db_->DeleteRange(options, delta_log_, LogKey(origin, 0), LogKey(origin, upto + 1)),
-                   "truncating the delta log");
+  return FromRocks(
+      db_->DeleteRange(options, delta_log_, LogKey(origin, 0), LogKey(origin, upto + 1)),
+      "truncating the delta log");
 }
 
 StatusOr<uint64_t> Store::FirstSeq(crdt::ReplicaId origin) const {
@@ -304,7 +322,8 @@ Status Store::AppendConflicts(const std::vector<v1::ConflictRecord>& records) {
                          : 1;
   }
   rocksdb::WriteBatch batch;
-  for (const v1::ConflictRecord& r : records) batch.Put(meta_, ConflictKey(next_conflict_++), r.SerializeAsString());
+  for (const v1::ConflictRecord& r : records)
+    batch.Put(meta_, ConflictKey(next_conflict_++), r.SerializeAsString());
   if (next_conflict_ > kMaxConflicts + 1) {
     batch.DeleteRange(meta_, ConflictKey(0), ConflictKey(next_conflict_ - kMaxConflicts));
   }
@@ -314,8 +333,8 @@ Status Store::AppendConflicts(const std::vector<v1::ConflictRecord>& records) {
 StatusOr<std::vector<v1::ConflictRecord>> Store::RecentConflicts(size_t limit) const {
   std::vector<v1::ConflictRecord> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
-  for (it->SeekForPrev(ConflictKey(UINT64_MAX)); it->Valid() && it->key().starts_with("conflict/") && out.size() < limit;
-       it->Prev()) {
+  for (it->SeekForPrev(ConflictKey(UINT64_MAX));
+       it->Valid() && it->key().starts_with("conflict/") && out.size() < limit; it->Prev()) {
     v1::ConflictRecord r;
     if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return Corruption("undecodable conflict record");
@@ -380,7 +399,8 @@ StatusOr<uint64_t> Store::LastSeq(crdt::ReplicaId origin) const {
 
 StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   GDS_RETURN_IF_ERROR(FromRocks(s, "reading metadata"));
   return std::optional<std::string>(std::move(value));
@@ -402,7 +422,8 @@ Status Store::DeleteMeta(std::string_view key) {
 }
 
 uint64_t Store::KeyCount(v1::CrdtType type) const {
-  return (type > 0 && static_cast<size_t>(type) < key_counts_.size()) ? key_counts_[type].load() : 0;
+  return (type > 0 && static_cast<size_t>(type) < key_counts_.size()) ? key_counts_[type].load()
+                                                                      : 0;
 }
 
 StoreStats Store::Stats() const {
@@ -426,7 +447,8 @@ Status Store::Checkpoint(const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;
   GDS_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  GDS_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(dir), "creating checkpoint in " + dir));
+  GDS_RETURN_IF_ERROR(
+      FromRocks(checkpoint->CreateCheckpoint(dir), "creating checkpoint in " + dir));
   // Mark the copy: a node started on it must not reuse the dots this node issues next.
   GDS_ASSIGN_OR_RETURN(auto copy, Open(StoreOptions{dir, true}));
   return copy->PutMeta(kNewEpochMetaKey, "1");

@@ -60,7 +60,7 @@ std::string_view FamilyName(v1::Family family);
 
 struct StoreOptions {
   std::string path;
-  bool sync_writes = false;  // fsync the WAL on every batch
+  bool sync_writes = false;     // fsync the WAL on every batch
   rocksdb::Env* env = nullptr;  // tests: an in-memory Env shared across reopenings
 };
 
@@ -71,7 +71,7 @@ struct ObjectWrite {
   std::string state;  // the new canonical state
   std::string delta;  // the canonical delta that produced it
   bool created = false;
-  uint64_t seq = 0;  // the delta's sequence number at the origin (0: not logged)
+  uint64_t seq = 0;           // the delta's sequence number at the origin (0: not logged)
   bool type_changed = false;  // an existing object now has `type` (a resolved type conflict)
   v1::CrdtType old_type = v1::CRDT_TYPE_UNSPECIFIED;  // with type_changed
 };
@@ -99,7 +99,8 @@ class Store {
   // Writes, in one atomic batch: every object's state, its catalog entry when created,
   // its delta-log entry under (origin, seq), origin's highest sequence number, and the
   // per-type object counts. Nothing is visible before the batch is durable in the WAL.
-  Status Commit(crdt::ReplicaId origin, uint64_t wall_time_ms, const std::vector<ObjectWrite>& writes);
+  Status Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
+                const std::vector<ObjectWrite>& writes);
   // Writes the states a remote delta batch produced and raises applied/<origin> to seq, in
   // one atomic batch. Remote deltas are not logged here (their origin logs them).
   Status CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes);

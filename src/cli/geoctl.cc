@@ -26,16 +26,26 @@ struct Options {
 
 const char* TypeName(v1::CrdtType t) {
   switch (t) {
-    case v1::G_COUNTER: return "g_counter";
-    case v1::PN_COUNTER: return "pn_counter";
-    case v1::G_SET: return "g_set";
-    case v1::TWO_P_SET: return "2p_set";
-    case v1::OR_SET: return "or_set";
-    case v1::LWW_SET: return "lww_set";
-    case v1::LWW_REGISTER: return "lww_register";
-    case v1::MV_REGISTER: return "mv_register";
-    case v1::LWW_GRAPH: return "lww_graph";
-    default: return "unknown";
+    case v1::G_COUNTER:
+      return "g_counter";
+    case v1::PN_COUNTER:
+      return "pn_counter";
+    case v1::G_SET:
+      return "g_set";
+    case v1::TWO_P_SET:
+      return "2p_set";
+    case v1::OR_SET:
+      return "or_set";
+    case v1::LWW_SET:
+      return "lww_set";
+    case v1::LWW_REGISTER:
+      return "lww_register";
+    case v1::MV_REGISTER:
+      return "mv_register";
+    case v1::LWW_GRAPH:
+      return "lww_graph";
+    default:
+      return "unknown";
   }
 }
 
@@ -65,9 +75,13 @@ json ValueJson(const v1::ObjectValue& v) {
   json out = {{"name", v.name()}, {"type", TypeName(v.type())}};
   switch (v.type()) {
     case v1::G_COUNTER:
-    case v1::PN_COUNTER: out["value"] = v.counter_value(); break;
+    case v1::PN_COUNTER:
+      out["value"] = v.counter_value();
+      break;
     case v1::LWW_REGISTER:
-    case v1::MV_REGISTER: out["values"] = Strings(v.values()); break;
+    case v1::MV_REGISTER:
+      out["values"] = Strings(v.values());
+      break;
     case v1::LWW_GRAPH: {
       out["vertices"] = Strings(v.vertices());
       json edges = json::array();
@@ -75,7 +89,8 @@ json ValueJson(const v1::ObjectValue& v) {
       out["edges"] = edges;
       break;
     }
-    default: out["elements"] = Strings(v.elements());
+    default:
+      out["elements"] = Strings(v.elements());
   }
   return out;
 }
@@ -84,34 +99,42 @@ std::string ValueText(const v1::ObjectValue& v) {
   const std::string head = v.name() + " (" + TypeName(v.type()) + ")";
   switch (v.type()) {
     case v1::G_COUNTER:
-    case v1::PN_COUNTER: return head + " = " + std::to_string(v.counter_value());
+    case v1::PN_COUNTER:
+      return head + " = " + std::to_string(v.counter_value());
     case v1::LWW_REGISTER:
-    case v1::MV_REGISTER: return head + " = " + (v.values().empty() ? "(unset)" : Join(v.values(), " | "));
+    case v1::MV_REGISTER:
+      return head + " = " + (v.values().empty() ? "(unset)" : Join(v.values(), " | "));
     case v1::LWW_GRAPH: {
       std::string edges;
-      for (const v1::Edge& e : v.edges()) edges += (edges.empty() ? "" : ", ") + e.from() + "->" + e.to();
+      for (const v1::Edge& e : v.edges())
+        edges += (edges.empty() ? "" : ", ") + e.from() + "->" + e.to();
       return head + "\n  vertices: " + Join(v.vertices(), ", ") + "\n  edges:    " + edges;
     }
-    default: return head + " = {" + Join(v.elements(), ", ") + "}";
+    default:
+      return head + " = {" + Join(v.elements(), ", ") + "}";
   }
 }
 
 // Prints either the JSON or the text form of a result.
 void Print(const Options& o, const json& as_json, const std::string& as_text) {
-  std::cout << (o.json ? as_json.dump(2, ' ', false, json::error_handler_t::replace) : as_text) << "\n";
+  std::cout << (o.json ? as_json.dump(2, ' ', false, json::error_handler_t::replace) : as_text)
+            << "\n";
 }
 
 class Client {
  public:
   explicit Client(const Options& o)
-      : options_(o), channel_(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials())),
-        crdt_(v1::CRDTService::NewStub(channel_)), admin_(v1::AdminService::NewStub(channel_)) {}
+      : options_(o),
+        channel_(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials())),
+        crdt_(v1::CRDTService::NewStub(channel_)),
+        admin_(v1::AdminService::NewStub(channel_)) {}
 
   // Runs one call with the options' deadline and metadata; returns the exit code.
   template <typename Call>
   int Run(Call&& call, const std::function<void()>& on_ok) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options_.timeout_ms));
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(options_.timeout_ms));
     if (!options_.consistency.empty()) context.AddMetadata("x-consistency", options_.consistency);
     if (!options_.session.empty()) context.AddMetadata("x-session-token", options_.session);
     const grpc::Status status = call(&context);
@@ -121,20 +144,35 @@ class Client {
     }
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
         channel_->GetState(false) != GRPC_CHANNEL_READY) {
-      std::cerr << "geoctl: cannot reach the node at " << options_.addr << ": " << status.error_message() << "\n";
+      std::cerr << "geoctl: cannot reach the node at " << options_.addr << ": "
+                << status.error_message() << "\n";
       return 3;
     }
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      std::cerr << "geoctl: no answer from " << options_.addr << " within " << options_.timeout_ms << " ms\n";
+      std::cerr << "geoctl: no answer from " << options_.addr << " within " << options_.timeout_ms
+                << " ms\n";
       return 3;
     }
-    static const char* kCodes[] = {"ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded",
-                                   "not_found", "already_exists", "permission_denied", "resource_exhausted",
-                                   "failed_precondition", "aborted", "out_of_range", "unimplemented",
-                                   "internal", "unavailable", "data_loss", "unauthenticated"};
+    static const char* kCodes[] = {"ok",
+                                   "cancelled",
+                                   "unknown",
+                                   "invalid_argument",
+                                   "deadline_exceeded",
+                                   "not_found",
+                                   "already_exists",
+                                   "permission_denied",
+                                   "resource_exhausted",
+                                   "failed_precondition",
+                                   "aborted",
+                                   "out_of_range",
+                                   "unimplemented",
+                                   "internal",
+                                   "unavailable",
+                                   "data_loss",
+                                   "unauthenticated"};
     const int code = status.error_code();
-    std::cerr << "geoctl: " << (code >= 0 && code <= 16 ? kCodes[code] : "error") << ": " << status.error_message()
-              << "\n";
+    std::cerr << "geoctl: " << (code >= 0 && code <= 16 ? kCodes[code] : "error") << ": "
+              << status.error_message() << "\n";
     return 1;
   }
 
@@ -176,7 +214,8 @@ int main(int argc, char** argv) {
   uint64_t timestamp = 0;
   uint32_t limit = 0, max_paths = 0;
 
-  auto* counter = app.add_subcommand("counter", "counters: create, inc, dec, get")->require_subcommand(1);
+  auto* counter =
+      app.add_subcommand("counter", "counters: create, inc, dec, get")->require_subcommand(1);
   auto* c_create = counter->add_subcommand("create", "create a counter");
   c_create->add_option("name", name)->required();
   std::string counter_type = "pn_counter";
@@ -187,7 +226,8 @@ int main(int argc, char** argv) {
       v1::CreateRequest r;
       r.set_name(name);
       v1::CrdtType t;
-      if (!ParseType(counter_type, &t)) return (std::cerr << "geoctl: unknown type '" << counter_type << "'\n", 2);
+      if (!ParseType(counter_type, &t))
+        return (std::cerr << "geoctl: unknown type '" << counter_type << "'\n", 2);
       r.set_type(t);
       r.set_initial_value(initial);
       return c.Object(r, &v1::CRDTService::Stub::CreateObject);
@@ -195,7 +235,8 @@ int main(int argc, char** argv) {
   });
   for (auto [cmd, method] : {std::pair{"inc", &v1::CRDTService::Stub::IncrementCounter},
                              std::pair{"dec", &v1::CRDTService::Stub::DecrementCounter}}) {
-    auto* sub = counter->add_subcommand(cmd, std::string(cmd) == "inc" ? "increment (creates a pn_counter)" : "decrement");
+    auto* sub = counter->add_subcommand(
+        cmd, std::string(cmd) == "inc" ? "increment (creates a pn_counter)" : "decrement");
     sub->add_option("name", name)->required();
     sub->add_option("amount", amount, "default 1")->check(CLI::NonNegativeNumber);
     sub->callback([&, method = method] {
@@ -227,7 +268,8 @@ int main(int argc, char** argv) {
       v1::CreateRequest r;
       r.set_name(name);
       v1::CrdtType t;
-      if (!ParseType(type_name, &t)) return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
+      if (!ParseType(type_name, &t))
+        return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
       r.set_type(t);
       if (bias == "add_wins") r.set_bias(v1::ADD_WINS);
       return c.Object(r, &v1::CRDTService::Stub::CreateObject);
@@ -235,7 +277,8 @@ int main(int argc, char** argv) {
   });
   for (auto [cmd, method] : {std::pair{"add", &v1::CRDTService::Stub::AddToSet},
                              std::pair{"remove", &v1::CRDTService::Stub::RemoveFromSet}}) {
-    auto* sub = set->add_subcommand(cmd, std::string(cmd) == "add" ? "add elements (creates an or_set)" : "remove elements");
+    auto* sub = set->add_subcommand(
+        cmd, std::string(cmd) == "add" ? "add elements (creates an or_set)" : "remove elements");
     sub->add_option("name", name)->required();
     sub->add_option("elements", items)->required();
     sub->callback([&, method = method] {
@@ -271,7 +314,8 @@ int main(int argc, char** argv) {
       r.set_timestamp(timestamp);
       if (!type_name.empty()) {
         v1::CrdtType t;
-        if (!ParseType(type_name, &t)) return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
+        if (!ParseType(type_name, &t))
+          return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
         r.set_type(t);
       }
       return c.Object(r, &v1::CRDTService::Stub::SetRegister);
@@ -287,7 +331,8 @@ int main(int argc, char** argv) {
     };
   });
 
-  auto* graph = app.add_subcommand("graph", "graphs: vertices, edges, get, neighbors, paths")->require_subcommand(1);
+  auto* graph = app.add_subcommand("graph", "graphs: vertices, edges, get, neighbors, paths")
+                    ->require_subcommand(1);
   for (auto [cmd, method] : {std::pair{"add-vertex", &v1::CRDTService::Stub::AddVertex},
                              std::pair{"remove-vertex", &v1::CRDTService::Stub::RemoveVertex}}) {
     auto* sub = graph->add_subcommand(cmd, cmd);
@@ -337,7 +382,10 @@ int main(int argc, char** argv) {
       r.set_vertex(a);
       v1::NeighborsReply reply;
       return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().GetNeighbors(ctx, r, &reply); },
-                   [&] { Print(c.options(), {{"neighbors", Strings(reply.neighbors())}}, Join(reply.neighbors(), "\n")); });
+                   [&] {
+                     Print(c.options(), {{"neighbors", Strings(reply.neighbors())}},
+                           Join(reply.neighbors(), "\n"));
+                   });
     };
   });
   auto* g_paths = graph->add_subcommand("paths", "every simple path between two vertices");
@@ -353,15 +401,16 @@ int main(int argc, char** argv) {
       r.set_to(b);
       r.set_max_paths(max_paths);
       v1::PathsReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().GetPaths(ctx, r, &reply); }, [&] {
-        json paths = json::array();
-        std::string text;
-        for (const v1::Path& p : reply.paths()) {
-          paths.push_back(Strings(p.vertices()));
-          text += (text.empty() ? "" : "\n") + Join(p.vertices(), " -> ");
-        }
-        Print(c.options(), {{"paths", paths}}, text.empty() ? "(no path)" : text);
-      });
+      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().GetPaths(ctx, r, &reply); },
+                   [&] {
+                     json paths = json::array();
+                     std::string text;
+                     for (const v1::Path& p : reply.paths()) {
+                       paths.push_back(Strings(p.vertices()));
+                       text += (text.empty() ? "" : "\n") + Join(p.vertices(), " -> ");
+                     }
+                     Print(c.options(), {{"paths", paths}}, text.empty() ? "(no path)" : text);
+                   });
     };
   });
 
@@ -374,93 +423,124 @@ int main(int argc, char** argv) {
       v1::ListKeysRequest r;
       if (!type_name.empty()) {
         v1::CrdtType t;
-        if (!ParseType(type_name, &t)) return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
+        if (!ParseType(type_name, &t))
+          return (std::cerr << "geoctl: unknown type '" << type_name << "'\n", 2);
         r.set_type(t);
       }
       r.set_prefix(a);
       r.set_limit(limit);
       v1::ListKeysReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().ListKeys(ctx, r, &reply); }, [&] {
-        json out = json::array();
-        std::string text;
-        for (const v1::KeyEntry& k : reply.keys()) {
-          out.push_back({{"name", k.name()}, {"type", TypeName(k.type())}});
-          text += (text.empty() ? "" : "\n") + k.name() + "\t" + TypeName(k.type());
-        }
-        Print(c.options(), {{"keys", out}}, text);
-      });
-    };
-  });
-
-  auto* admin = app.add_subcommand("admin", "admin: status, checkpoint, lag, full-sync, conflicts")->require_subcommand(1);
-  admin->add_subcommand("status", "node status")->callback([&] {
-    action = [&](Client& c) {
-      v1::StatusReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetStatus(ctx, v1::StatusRequest(), &reply); },
+      return c.Run([&](grpc::ClientContext* ctx) { return c.crdt().ListKeys(ctx, r, &reply); },
                    [&] {
-                     char replica[17];
-                     snprintf(replica, sizeof(replica), "%016llx", static_cast<unsigned long long>(reply.replica_id()));
-                     json keys = json::object(), applied = json::object(), peers = json::array();
-                     for (const auto& k : reply.keys()) keys[TypeName(k.type())] = k.keys();
-                     for (const auto& e : reply.applied().entries()) {
-                       char r[17];
-                       snprintf(r, sizeof(r), "%016llx", static_cast<unsigned long long>(e.replica()));
-                       applied[r] = e.counter();
+                     json out = json::array();
+                     std::string text;
+                     for (const v1::KeyEntry& k : reply.keys()) {
+                       out.push_back({{"name", k.name()}, {"type", TypeName(k.type())}});
+                       text += (text.empty() ? "" : "\n") + k.name() + "\t" + TypeName(k.type());
                      }
-                     for (const auto& p : reply.peers()) {
-                       peers.push_back({{"id", p.id()}, {"region", p.region()}, {"address", p.address()}, {"state", p.state()}});
-                     }
-                     const json j = {{"node_id", reply.node_id()}, {"region", reply.region()}, {"cluster", reply.cluster()},
-                                     {"replica_id", replica}, {"replica_epoch", reply.replica_epoch()},
-                                     {"uptime_seconds", reply.uptime_seconds()}, {"peers", peers}, {"keys", keys},
-                                     {"applied", applied}, {"live_sst_bytes", reply.live_sst_bytes()},
-                                     {"pending_compaction_bytes", reply.pending_compaction_bytes()}};
-                     std::string text = "node " + reply.node_id() + " (region " + reply.region() + ", replica " +
-                                        replica + ", epoch " + std::to_string(reply.replica_epoch()) + ")\n  up " +
-                                        std::to_string(static_cast<int64_t>(reply.uptime_seconds())) + " s, peers: " +
-                                        std::to_string(reply.peers_size()) + "\n  keys:";
-                     for (const auto& k : reply.keys()) {
-                       if (k.keys() > 0) text += " " + std::string(TypeName(k.type())) + "=" + std::to_string(k.keys());
-                     }
-                     Print(c.options(), j, text);
+                     Print(c.options(), {{"keys", out}}, text);
                    });
     };
   });
-  auto* checkpoint = admin->add_subcommand("checkpoint", "consistent RocksDB checkpoint into DIR (on the node's machine)");
+
+  auto* admin = app.add_subcommand("admin", "admin: status, checkpoint, lag, full-sync, conflicts")
+                    ->require_subcommand(1);
+  admin->add_subcommand("status", "node status")->callback([&] {
+    action = [&](Client& c) {
+      v1::StatusReply reply;
+      return c.Run(
+          [&](grpc::ClientContext* ctx) {
+            return c.admin().GetStatus(ctx, v1::StatusRequest(), &reply);
+          },
+          [&] {
+            char replica[17];
+            snprintf(replica, sizeof(replica), "%016llx",
+                     static_cast<unsigned long long>(reply.replica_id()));
+            json keys = json::object(), applied = json::object(), peers = json::array();
+            for (const auto& k : reply.keys()) keys[TypeName(k.type())] = k.keys();
+            for (const auto& e : reply.applied().entries()) {
+              char r[17];
+              snprintf(r, sizeof(r), "%016llx", static_cast<unsigned long long>(e.replica()));
+              applied[r] = e.counter();
+            }
+            for (const auto& p : reply.peers()) {
+              peers.push_back({{"id", p.id()},
+                               {"region", p.region()},
+                               {"address", p.address()},
+                               {"state", p.state()}});
+            }
+            const json j = {{"node_id", reply.node_id()},
+                            {"region", reply.region()},
+                            {"cluster", reply.cluster()},
+                            {"replica_id", replica},
+                            {"replica_epoch", reply.replica_epoch()},
+                            {"uptime_seconds", reply.uptime_seconds()},
+                            {"peers", peers},
+                            {"keys", keys},
+                            {"applied", applied},
+                            {"live_sst_bytes", reply.live_sst_bytes()},
+                            {"pending_compaction_bytes", reply.pending_compaction_bytes()}};
+            std::string text = "node " + reply.node_id() + " (region " + reply.region() +
+                               ", replica " + replica + ", epoch " +
+                               std::to_string(reply.replica_epoch()) + ")\n  up " +
+                               std::to_string(static_cast<int64_t>(reply.uptime_seconds())) +
+                               " s, peers: " + std::to_string(reply.peers_size()) + "\n  keys:";
+            for (const auto& k : reply.keys()) {
+              if (k.keys() > 0)
+                text += " " + std::string(TypeName(k.type())) + "=" + std::to_string(k.keys());
+            }
+            Print(c.options(), j, text);
+          });
+    };
+  });
+  auto* checkpoint = admin->add_subcommand(
+      "checkpoint", "consistent RocksDB checkpoint into DIR (on the node's machine)");
   checkpoint->add_option("dir", a)->required();
   checkpoint->callback([&] {
     action = [&](Client& c) {
       v1::CheckpointRequest r;
       r.set_dir(a);
       v1::CheckpointReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().Checkpoint(ctx, r, &reply); },
-                   [&] { Print(c.options(), {{"dir", reply.dir()}}, "checkpoint written to " + reply.dir()); });
+      return c.Run(
+          [&](grpc::ClientContext* ctx) { return c.admin().Checkpoint(ctx, r, &reply); },
+          [&] {
+            Print(c.options(), {{"dir", reply.dir()}}, "checkpoint written to " + reply.dir());
+          });
     };
   });
   admin->add_subcommand("lag", "replication lag per peer")->callback([&] {
     action = [&](Client& c) {
       v1::LagReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetReplicationLag(ctx, v1::LagRequest(), &reply); },
-                   [&] {
-                     json peers = json::array();
-                     std::string text = "committed seq " + std::to_string(reply.committed_seq());
-                     for (const v1::PeerLag& p : reply.peers()) {
-                       peers.push_back({{"peer", p.peer()}, {"region", p.region()}, {"state", p.state()},
-                                        {"acked_seq", p.acked_seq()}, {"ops_behind", p.ops_behind()},
-                                        {"seconds_behind", p.seconds_behind()}, {"bytes_sent", p.bytes_sent()},
-                                        {"bytes_received", p.bytes_received()}});
-                       char line[256];
-                       snprintf(line, sizeof(line), "\n  %-12s %-10s %-8s acked %llu, %llu ops / %.3f s behind",
-                                p.peer().c_str(), p.region().c_str(), p.state().c_str(),
-                                static_cast<unsigned long long>(p.acked_seq()),
-                                static_cast<unsigned long long>(p.ops_behind()), p.seconds_behind());
-                       text += line;
-                     }
-                     Print(c.options(), {{"committed_seq", reply.committed_seq()}, {"peers", peers}}, text);
-                   });
+      return c.Run(
+          [&](grpc::ClientContext* ctx) {
+            return c.admin().GetReplicationLag(ctx, v1::LagRequest(), &reply);
+          },
+          [&] {
+            json peers = json::array();
+            std::string text = "committed seq " + std::to_string(reply.committed_seq());
+            for (const v1::PeerLag& p : reply.peers()) {
+              peers.push_back({{"peer", p.peer()},
+                               {"region", p.region()},
+                               {"state", p.state()},
+                               {"acked_seq", p.acked_seq()},
+                               {"ops_behind", p.ops_behind()},
+                               {"seconds_behind", p.seconds_behind()},
+                               {"bytes_sent", p.bytes_sent()},
+                               {"bytes_received", p.bytes_received()}});
+              char line[256];
+              snprintf(line, sizeof(line),
+                       "\n  %-12s %-10s %-8s acked %llu, %llu ops / %.3f s behind",
+                       p.peer().c_str(), p.region().c_str(), p.state().c_str(),
+                       static_cast<unsigned long long>(p.acked_seq()),
+                       static_cast<unsigned long long>(p.ops_behind()), p.seconds_behind());
+              text += line;
+            }
+            Print(c.options(), {{"committed_seq", reply.committed_seq()}, {"peers", peers}}, text);
+          });
     };
   });
-  auto* full_sync = admin->add_subcommand("full-sync", "anti-entropy with every peer, or one region");
+  auto* full_sync =
+      admin->add_subcommand("full-sync", "anti-entropy with every peer, or one region");
   full_sync->add_option("--region", a, "only the nodes of this region");
   full_sync->callback([&] {
     action = [&](Client& c) {
@@ -478,18 +558,26 @@ int main(int argc, char** argv) {
       v1::ConflictsRequest request;
       request.set_limit(limit);
       v1::ConflictsReply reply;
-      return c.Run([&](grpc::ClientContext* ctx) { return c.admin().GetConflicts(ctx, request, &reply); }, [&] {
-        json out = json::array();
-        std::string text;
-        for (const v1::ConflictRecord& r : reply.conflicts()) {
-          out.push_back({{"key", r.name()}, {"type", TypeName(r.type())}, {"kind", r.kind()}, {"winner", r.winner()},
-                         {"losers", Strings(r.losers())}, {"regions", Strings(r.regions())}, {"from_node", r.from_node()},
-                         {"time_ms", r.time_ms()}});
-          text += (text.empty() ? "" : "\n") + r.name() + " (" + TypeName(r.type()) + ") " + r.kind() + ": winner '" +
-                  r.winner() + "', losers " + Join(r.losers(), ", ") + " [" + Join(r.regions(), ", ") + "]";
-        }
-        Print(c.options(), {{"conflicts", out}}, text.empty() ? "(no conflicts)" : text);
-      });
+      return c.Run(
+          [&](grpc::ClientContext* ctx) { return c.admin().GetConflicts(ctx, request, &reply); },
+          [&] {
+            json out = json::array();
+            std::string text;
+            for (const v1::ConflictRecord& r : reply.conflicts()) {
+              out.push_back({{"key", r.name()},
+                             {"type", TypeName(r.type())},
+                             {"kind", r.kind()},
+                             {"winner", r.winner()},
+                             {"losers", Strings(r.losers())},
+                             {"regions", Strings(r.regions())},
+                             {"from_node", r.from_node()},
+                             {"time_ms", r.time_ms()}});
+              text += (text.empty() ? "" : "\n") + r.name() + " (" + TypeName(r.type()) + ") " +
+                      r.kind() + ": winner '" + r.winner() + "', losers " + Join(r.losers(), ", ") +
+                      " [" + Join(r.regions(), ", ") + "]";
+            }
+            Print(c.options(), {{"conflicts", out}}, text.empty() ? "(no conflicts)" : text);
+          });
     };
   });
 

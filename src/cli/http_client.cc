@@ -20,7 +20,8 @@ bool HttpClient::Connect() {
   return stream_ != nullptr;
 }
 
-HttpResult HttpClient::Request(http::verb method, const std::string& target, const std::string& body,
+HttpResult HttpClient::Request(http::verb method, const std::string& target,
+                               const std::string& body,
                                const std::map<std::string, std::string>& headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!stream_ && !Connect()) return {};
@@ -44,7 +45,8 @@ HttpResult HttpClient::Request(http::verb method, const std::string& target, con
     result.status = response.result_int();
     result.body = response.body();
     result.json = nlohmann::json::parse(result.body, nullptr, false);
-    for (const auto& field : response) result.headers[std::string(field.name_string())] = std::string(field.value());
+    for (const auto& field : response)
+      result.headers[std::string(field.name_string())] = std::string(field.value());
     if (!response.keep_alive()) stream_.reset();
     return result;
   }

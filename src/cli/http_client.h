@@ -26,13 +26,18 @@ class HttpClient {
   explicit HttpClient(uint16_t port);
   ~HttpClient();
 
-  HttpResult Request(boost::beast::http::verb method, const std::string& target, const std::string& body = "",
+  HttpResult Request(boost::beast::http::verb method, const std::string& target,
+                     const std::string& body = "",
                      const std::map<std::string, std::string>& headers = {});
-  HttpResult Get(const std::string& target) { return Request(boost::beast::http::verb::get, target); }
+  HttpResult Get(const std::string& target) {
+    return Request(boost::beast::http::verb::get, target);
+  }
   HttpResult Post(const std::string& target, const nlohmann::json& body) {
     return Request(boost::beast::http::verb::post, target, body.dump());
   }
-  HttpResult Delete(const std::string& target) { return Request(boost::beast::http::verb::delete_, target); }
+  HttpResult Delete(const std::string& target) {
+    return Request(boost::beast::http::verb::delete_, target);
+  }
 
  private:
   bool Connect();

@@ -69,8 +69,8 @@ Status JoinAny(AnyCrdt& into, const AnyCrdt& other) {
     return WrongType("cannot join " + std::string(TypeName(TypeOf(other))) + " into " +
                      std::string(TypeName(TypeOf(into))));
   }
-  std::visit(
-      [&](auto& state) { state.Join(std::get<std::decay_t<decltype(state)>>(other)); }, into);
+  std::visit([&](auto& state) { state.Join(std::get<std::decay_t<decltype(state)>>(other)); },
+             into);
   return Status::Ok();
 }
 

@@ -25,9 +25,9 @@ using AnyCrdt = std::variant<GCounter, PNCounter, GSet, TwoPSet, ORSet, LWWRegis
                              LWWElementSet, LWWGraph>;
 
 // Every type tag, in enum order.
-inline constexpr v1::CrdtType kAllTypes[] = {
-    v1::G_COUNTER,   v1::PN_COUNTER,   v1::G_SET,   v1::TWO_P_SET, v1::OR_SET,
-    v1::LWW_REGISTER, v1::MV_REGISTER, v1::LWW_SET, v1::LWW_GRAPH};
+inline constexpr v1::CrdtType kAllTypes[] = {v1::G_COUNTER,   v1::PN_COUNTER, v1::G_SET,
+                                             v1::TWO_P_SET,   v1::OR_SET,     v1::LWW_REGISTER,
+                                             v1::MV_REGISTER, v1::LWW_SET,    v1::LWW_GRAPH};
 
 // The empty state of type. REQUIRES: type is one of kAllTypes.
 AnyCrdt NewCrdt(v1::CrdtType type);

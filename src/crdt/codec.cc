@@ -118,8 +118,8 @@ void EncodeStamp(const Stamp& stamp, v1::LwwStamp* out) {
 
 Stamp DecodeStamp(const v1::LwwStamp& in) { return {{in.physical(), in.logical()}, in.replica()}; }
 
-StatusOr<StringSet> DecodeStringSet(
-    const google::protobuf::RepeatedPtrField<std::string>& in, std::string_view what) {
+StatusOr<StringSet> DecodeStringSet(const google::protobuf::RepeatedPtrField<std::string>& in,
+                                    std::string_view what) {
   StringSet out;
   for (int i = 0; i < in.size(); ++i) {
     if (i > 0 && !(in[i - 1] < in[i])) {

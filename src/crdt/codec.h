@@ -44,8 +44,8 @@ void EncodeStrings(const Range& strings, google::protobuf::RepeatedPtrField<std:
   for (const std::string& s : strings) out->Add(std::string(s));
 }
 // REQUIRES nothing of in; fails unless it is strictly increasing.
-StatusOr<StringSet> DecodeStringSet(
-    const google::protobuf::RepeatedPtrField<std::string>& in, std::string_view what);
+StatusOr<StringSet> DecodeStringSet(const google::protobuf::RepeatedPtrField<std::string>& in,
+                                    std::string_view what);
 
 // Serializes with deterministic field order (no protobuf maps are used, so this is canonical).
 std::string SerializeCanonical(const google::protobuf::MessageLite& message);

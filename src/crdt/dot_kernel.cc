@@ -102,7 +102,9 @@ void DotKernel::JoinByScan(const DotKernel& other) {
   auto b = other.entries_.begin();
   while (a != entries_.end() || b != other.entries_.end()) {
     // One three-way comparison per step: key comparisons dominate this loop.
-    const int order = a == entries_.end() ? 1 : b == other.entries_.end() ? -1 : a->first.compare(b->first);
+    const int order = a == entries_.end()         ? 1
+                      : b == other.entries_.end() ? -1
+                                                  : a->first.compare(b->first);
     if (order < 0) {
       // Only here: other removed the dots it has seen.
       a->second.RemoveIf([&](const Dot& d) { return other.context_.Contains(d); });

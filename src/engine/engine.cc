@@ -1,11 +1,11 @@
 #include "engine/engine.h"
 
-#include "engine/session.h"
-
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
+
+#include "engine/session.h"
 
 namespace geodatastore::engine {
 
@@ -150,7 +150,8 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
 
   // Lock every stripe the batch touches, in index order so that batches cannot deadlock.
   std::vector<size_t> locks;
-  for (const auto& [name, op] : ops) locks.push_back(StripeOf(storage::ObjectKey{op.family(), name}.Encode()));
+  for (const auto& [name, op] : ops)
+    locks.push_back(StripeOf(storage::ObjectKey{op.family(), name}.Encode()));
   std::sort(locks.begin(), locks.end());
   locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
   for (size_t i : locks) stripes_[i].mu.lock();
@@ -230,7 +231,8 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     }
     obj.type = type;
     obj.state = next;
-    results.push_back(ObjectView{key, type, std::move(next), created, writes.empty() || !changed ? 0 : writes.back().seq});
+    results.push_back(ObjectView{key, type, std::move(next), created,
+                                 writes.empty() || !changed ? 0 : writes.back().seq});
   }
 
   Status committed = Status::Ok();
@@ -281,7 +283,8 @@ Status Engine::AwaitSessionToken(std::string_view token, std::chrono::millisecon
   if (token.empty()) return Status::Ok();
   GDS_ASSIGN_OR_RETURN(crdt::VersionVector wanted, ParseSessionToken(token));
   if (!WaitApplied(wanted, std::chrono::steady_clock::now() + timeout)) {
-    return Status(StatusCode::kUnavailable, "this node has not yet applied everything the session token covers");
+    return Status(StatusCode::kUnavailable,
+                  "this node has not yet applied everything the session token covers");
   }
   return Status::Ok();
 }
@@ -315,17 +318,21 @@ constexpr size_t kMaxScannedForConflicts = 10000;
 
 }  // namespace
 
-void Engine::DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin, const crdt::AnyCrdt& before,
-                             const crdt::AnyCrdt& delta, const crdt::AnyCrdt& after,
-                             std::vector<Conflict>* conflicts) const {
+void Engine::DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin,
+                             const crdt::AnyCrdt& before, const crdt::AnyCrdt& delta,
+                             const crdt::AnyCrdt& after, std::vector<Conflict>* conflicts) const {
   const v1::CrdtType type = crdt::TypeOf(after);
   if (const auto* lww = std::get_if<crdt::LWWRegister>(&before)) {
     const auto& incoming = std::get<crdt::LWWRegister>(delta);
     const auto& result = std::get<crdt::LWWRegister>(after);
     if (lww->stamp() && incoming.stamp() && lww->Value() != incoming.Value()) {
       const bool local_won = result.Value() == lww->Value();
-      conflicts->push_back({key, type, "lww_overwrite", result.Value().front(),
-                            {local_won ? incoming.Value().front() : lww->Value().front()}, origin});
+      conflicts->push_back({key,
+                            type,
+                            "lww_overwrite",
+                            result.Value().front(),
+                            {local_won ? incoming.Value().front() : lww->Value().front()},
+                            origin});
     }
   } else if (const auto* mv = std::get_if<crdt::MVRegister>(&after)) {
     const auto values = mv->Value();
@@ -353,7 +360,8 @@ void Engine::DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId orig
     for (const auto& [element, dots] : old.entries()) live.insert(dots.begin(), dots.end());
     bool removed_here_seen_there = false;
     incoming.context().ForEachDot([&](const crdt::Dot& d) {
-      removed_here_seen_there = removed_here_seen_there || (old.context().Contains(d) && !live.count(d));
+      removed_here_seen_there =
+          removed_here_seen_there || (old.context().Contains(d) && !live.count(d));
     });
     if (!removed_here_seen_there) return;
     for (const auto& [element, dots] : incoming.entries()) {
@@ -367,12 +375,13 @@ void Engine::DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId orig
 Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts) {
   const crdt::ReplicaId origin = batch.origin();
   if (origin == identity_.replica) return InvalidArgument("a batch of this node's own deltas");
-  if (batch.from_seq() == 0 || batch.to_seq() < batch.from_seq()) return Corruption("batch with a bad seq range");
+  if (batch.from_seq() == 0 || batch.to_seq() < batch.from_seq())
+    return Corruption("batch with a bad seq range");
   const uint64_t applied = Applied(origin);
   if (batch.to_seq() <= applied) return Status::Ok();  // a duplicate
   if (batch.from_seq() > applied + 1) {
-    return FailedPrecondition("batch starts at " + std::to_string(batch.from_seq()) + ", applied up to " +
-                              std::to_string(applied));
+    return FailedPrecondition("batch starts at " + std::to_string(batch.from_seq()) +
+                              ", applied up to " + std::to_string(applied));
   }
   {
     std::lock_guard<std::mutex> lock(clock_mu_);
@@ -425,9 +434,12 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
       // The same name created as two types before the replicas met: the lower tag wins
       // everywhere, whatever the arrival order.
       if (conflicts) {
-        conflicts->push_back({in.key, std::min(*obj.type, in.type), "type",
+        conflicts->push_back({in.key,
+                              std::min(*obj.type, in.type),
+                              "type",
                               std::string(crdt::TypeName(std::min(*obj.type, in.type))),
-                              {std::string(crdt::TypeName(std::max(*obj.type, in.type)))}, origin});
+                              {std::string(crdt::TypeName(std::max(*obj.type, in.type)))},
+                              origin});
       }
       if (*obj.type < in.type) continue;
       if (!w.type_changed) {

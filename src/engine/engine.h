@@ -12,15 +12,15 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <array>
-#include <map>
-#include <set>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,7 +118,8 @@ class Engine {
   // that is its own writes.
   crdt::VersionVector AppliedVector() const;
   // Waits until the node has applied everything in `wanted`; false at the deadline.
-  bool WaitApplied(const crdt::VersionVector& wanted, std::chrono::steady_clock::time_point deadline) const;
+  bool WaitApplied(const crdt::VersionVector& wanted,
+                   std::chrono::steady_clock::time_point deadline) const;
   // Serves a session token: kInvalidArgument if malformed, kUnavailable if the node has not
   // applied what it covers within timeout. An empty token is always served.
   Status AwaitSessionToken(std::string_view token, std::chrono::milliseconds timeout) const;
@@ -140,8 +141,9 @@ class Engine {
 
   struct Staged;  // one object's state as the ops of a batch see it
   // Appends the conflicts that joining delta into before (giving after) resolved.
-  void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin, const crdt::AnyCrdt& before,
-                       const crdt::AnyCrdt& delta, const crdt::AnyCrdt& after, std::vector<Conflict>* conflicts) const;
+  void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin,
+                       const crdt::AnyCrdt& before, const crdt::AnyCrdt& delta,
+                       const crdt::AnyCrdt& after, std::vector<Conflict>* conflicts) const;
   // Loads key's type and state into obj, from the stripe's cache or the store.
   // REQUIRES: the stripe of encoded is locked.
   Status LoadStaged(const std::string& encoded, const storage::ObjectKey& key, Staged* obj);
@@ -149,7 +151,8 @@ class Engine {
   // REQUIRES: their stripes are locked.
   void CacheStaged(std::map<std::string, Staged>& staged, bool committed);
   Status Validate(std::string_view name, const Op& op) const;
-  StatusOr<ObjectView> Stage(std::string_view name, const Op& op, std::vector<storage::ObjectWrite>* writes,
+  StatusOr<ObjectView> Stage(std::string_view name, const Op& op,
+                             std::vector<storage::ObjectWrite>* writes,
                              std::vector<ObjectView>* pending);
   size_t StripeOf(const std::string& encoded_key) const;
   crdt::Stamp StampFor(const Op& op);
@@ -159,8 +162,8 @@ class Engine {
   const EngineOptions options_;
   std::atomic<uint64_t> next_seq_{1};
   mutable std::mutex seq_mu_;
-  std::set<uint64_t> in_flight_;                        // assigned, not yet committed; guarded by seq_mu_
-  std::map<crdt::ReplicaId, uint64_t> applied_;        // remote origins; guarded by seq_mu_
+  std::set<uint64_t> in_flight_;                 // assigned, not yet committed; guarded by seq_mu_
+  std::map<crdt::ReplicaId, uint64_t> applied_;  // remote origins; guarded by seq_mu_
   std::array<Stripe, kStripes> stripes_;
 
   std::mutex clock_mu_;

@@ -44,8 +44,10 @@ StatusOr<AnyCrdt> CounterDelta(const crdt::GCounter& s, const Op& op, const OpCo
     case Kind::kCreate:
       if (op.initial_value < 0) return InvalidArgument("a g_counter cannot start below 0");
       return Wrap(s.Increment(ctx.replica, static_cast<uint64_t>(op.initial_value)));
-    case Kind::kIncrement: return Wrap(s.Increment(ctx.replica, op.amount));
-    default: return Unsupported(op, s.kType);
+    case Kind::kIncrement:
+      return Wrap(s.Increment(ctx.replica, op.amount));
+    default:
+      return Unsupported(op, s.kType);
   }
 }
 
@@ -58,45 +60,57 @@ StatusOr<AnyCrdt> CounterDelta(const crdt::PNCounter& s, const Op& op, const OpC
                                                ? static_cast<uint64_t>(v)
                                                : static_cast<uint64_t>(-v)));
     }
-    case Kind::kIncrement: return Wrap(s.Increment(ctx.replica, op.amount));
-    case Kind::kDecrement: return Wrap(s.Decrement(ctx.replica, op.amount));
-    default: return Unsupported(op, s.kType);
+    case Kind::kIncrement:
+      return Wrap(s.Increment(ctx.replica, op.amount));
+    case Kind::kDecrement:
+      return Wrap(s.Decrement(ctx.replica, op.amount));
+    default:
+      return Unsupported(op, s.kType);
   }
 }
 
 StatusOr<AnyCrdt> SetDelta(const crdt::GSet& s, const Op& op, const OpContext&) {
   if (op.kind == Kind::kCreate) return AnyCrdt(crdt::GSet());
   if (op.kind != Kind::kAdd) return Unsupported(op, s.kType);
-  return ForEachElement(s, op, [](const crdt::GSet& x, const std::string& e) { return Lift(x.Add(e)); });
+  return ForEachElement(s, op,
+                        [](const crdt::GSet& x, const std::string& e) { return Lift(x.Add(e)); });
 }
 
 StatusOr<AnyCrdt> SetDelta(const crdt::TwoPSet& s, const Op& op, const OpContext&) {
   switch (op.kind) {
-    case Kind::kCreate: return AnyCrdt(crdt::TwoPSet());
+    case Kind::kCreate:
+      return AnyCrdt(crdt::TwoPSet());
     case Kind::kAdd:
-      return ForEachElement(s, op, [](const crdt::TwoPSet& x, const std::string& e) { return x.Add(e); });
+      return ForEachElement(s, op,
+                            [](const crdt::TwoPSet& x, const std::string& e) { return x.Add(e); });
     case Kind::kRemove:
-      return ForEachElement(s, op, [](const crdt::TwoPSet& x, const std::string& e) { return Lift(x.Remove(e)); });
-    default: return Unsupported(op, s.kType);
+      return ForEachElement(
+          s, op, [](const crdt::TwoPSet& x, const std::string& e) { return Lift(x.Remove(e)); });
+    default:
+      return Unsupported(op, s.kType);
   }
 }
 
 StatusOr<AnyCrdt> SetDelta(const crdt::ORSet& s, const Op& op, const OpContext& ctx) {
   switch (op.kind) {
-    case Kind::kCreate: return AnyCrdt(crdt::ORSet());
+    case Kind::kCreate:
+      return AnyCrdt(crdt::ORSet());
     case Kind::kAdd:
       return ForEachElement(s, op, [&](const crdt::ORSet& x, const std::string& e) {
         return Lift(x.Add(ctx.replica, e));
       });
     case Kind::kRemove:
-      return ForEachElement(s, op, [](const crdt::ORSet& x, const std::string& e) { return Lift(x.Remove(e)); });
-    default: return Unsupported(op, s.kType);
+      return ForEachElement(
+          s, op, [](const crdt::ORSet& x, const std::string& e) { return Lift(x.Remove(e)); });
+    default:
+      return Unsupported(op, s.kType);
   }
 }
 
 StatusOr<AnyCrdt> SetDelta(const crdt::LWWElementSet& s, const Op& op, const OpContext& ctx) {
   switch (op.kind) {
-    case Kind::kCreate: return AnyCrdt(crdt::LWWElementSet(op.bias.value_or(crdt::LwwBias::kRemoveWins)));
+    case Kind::kCreate:
+      return AnyCrdt(crdt::LWWElementSet(op.bias.value_or(crdt::LwwBias::kRemoveWins)));
     case Kind::kAdd:
       return ForEachElement(s, op, [&](const crdt::LWWElementSet& x, const std::string& e) {
         return Lift(x.Add(ctx.stamp, e));
@@ -105,7 +119,8 @@ StatusOr<AnyCrdt> SetDelta(const crdt::LWWElementSet& s, const Op& op, const OpC
       return ForEachElement(s, op, [&](const crdt::LWWElementSet& x, const std::string& e) {
         return Lift(x.Remove(ctx.stamp, e));
       });
-    default: return Unsupported(op, s.kType);
+    default:
+      return Unsupported(op, s.kType);
   }
 }
 
@@ -123,12 +138,18 @@ StatusOr<AnyCrdt> RegisterDelta(const crdt::MVRegister& s, const Op& op, const O
 
 StatusOr<AnyCrdt> GraphDelta(const crdt::LWWGraph& s, const Op& op, const OpContext& ctx) {
   switch (op.kind) {
-    case Kind::kCreate: return AnyCrdt(crdt::LWWGraph());
-    case Kind::kAddVertex: return AnyCrdt(s.AddVertex(ctx.stamp, op.vertex));
-    case Kind::kRemoveVertex: return Wrap(s.RemoveVertex(ctx.stamp, op.vertex));
-    case Kind::kAddEdge: return Wrap(s.AddEdge(ctx.stamp, op.from, op.to));
-    case Kind::kRemoveEdge: return Wrap(s.RemoveEdge(ctx.stamp, op.from, op.to));
-    default: return Unsupported(op, s.kType);
+    case Kind::kCreate:
+      return AnyCrdt(crdt::LWWGraph());
+    case Kind::kAddVertex:
+      return AnyCrdt(s.AddVertex(ctx.stamp, op.vertex));
+    case Kind::kRemoveVertex:
+      return Wrap(s.RemoveVertex(ctx.stamp, op.vertex));
+    case Kind::kAddEdge:
+      return Wrap(s.AddEdge(ctx.stamp, op.from, op.to));
+    case Kind::kRemoveEdge:
+      return Wrap(s.RemoveEdge(ctx.stamp, op.from, op.to));
+    default:
+      return Unsupported(op, s.kType);
   }
 }
 
@@ -137,52 +158,77 @@ StatusOr<AnyCrdt> GraphDelta(const crdt::LWWGraph& s, const Op& op, const OpCont
 v1::Family Op::family() const {
   switch (kind) {
     case Kind::kIncrement:
-    case Kind::kDecrement: return v1::COUNTERS;
+    case Kind::kDecrement:
+      return v1::COUNTERS;
     case Kind::kAdd:
-    case Kind::kRemove: return v1::SETS;
-    case Kind::kSet: return v1::REGISTERS;
+    case Kind::kRemove:
+      return v1::SETS;
+    case Kind::kSet:
+      return v1::REGISTERS;
     case Kind::kAddVertex:
     case Kind::kRemoveVertex:
     case Kind::kAddEdge:
-    case Kind::kRemoveEdge: return v1::GRAPHS;
-    case Kind::kCreate: break;
+    case Kind::kRemoveEdge:
+      return v1::GRAPHS;
+    case Kind::kCreate:
+      break;
   }
   if (!type) return v1::FAMILY_UNSPECIFIED;
   switch (*type) {
     case v1::G_COUNTER:
-    case v1::PN_COUNTER: return v1::COUNTERS;
+    case v1::PN_COUNTER:
+      return v1::COUNTERS;
     case v1::LWW_REGISTER:
-    case v1::MV_REGISTER: return v1::REGISTERS;
-    case v1::LWW_GRAPH: return v1::GRAPHS;
-    default: return v1::SETS;
+    case v1::MV_REGISTER:
+      return v1::REGISTERS;
+    case v1::LWW_GRAPH:
+      return v1::GRAPHS;
+    default:
+      return v1::SETS;
   }
 }
 
 std::optional<v1::CrdtType> Op::ImplicitType() const {
   switch (kind) {
-    case Kind::kCreate: return type;
+    case Kind::kCreate:
+      return type;
     case Kind::kIncrement:
-    case Kind::kDecrement: return v1::PN_COUNTER;
-    case Kind::kAdd: return v1::OR_SET;
-    case Kind::kSet: return type.value_or(v1::LWW_REGISTER);
+    case Kind::kDecrement:
+      return v1::PN_COUNTER;
+    case Kind::kAdd:
+      return v1::OR_SET;
+    case Kind::kSet:
+      return type.value_or(v1::LWW_REGISTER);
     case Kind::kAddVertex:
-    case Kind::kAddEdge: return v1::LWW_GRAPH;
-    default: return std::nullopt;
+    case Kind::kAddEdge:
+      return v1::LWW_GRAPH;
+    default:
+      return std::nullopt;
   }
 }
 
 std::string_view Op::Name() const {
   switch (kind) {
-    case Kind::kCreate: return "create";
-    case Kind::kIncrement: return "increment";
-    case Kind::kDecrement: return "decrement";
-    case Kind::kAdd: return "add";
-    case Kind::kRemove: return "remove";
-    case Kind::kSet: return "set";
-    case Kind::kAddVertex: return "add_vertex";
-    case Kind::kRemoveVertex: return "remove_vertex";
-    case Kind::kAddEdge: return "add_edge";
-    case Kind::kRemoveEdge: return "remove_edge";
+    case Kind::kCreate:
+      return "create";
+    case Kind::kIncrement:
+      return "increment";
+    case Kind::kDecrement:
+      return "decrement";
+    case Kind::kAdd:
+      return "add";
+    case Kind::kRemove:
+      return "remove";
+    case Kind::kSet:
+      return "set";
+    case Kind::kAddVertex:
+      return "add_vertex";
+    case Kind::kRemoveVertex:
+      return "remove_vertex";
+    case Kind::kAddEdge:
+      return "add_edge";
+    case Kind::kRemoveEdge:
+      return "remove_edge";
   }
   return "unknown";
 }
@@ -193,7 +239,8 @@ StatusOr<AnyCrdt> DeltaFor(const AnyCrdt& state, const Op& op, const OpContext& 
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, crdt::GCounter> || std::is_same_v<T, crdt::PNCounter>) {
           return CounterDelta(s, op, ctx);
-        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> || std::is_same_v<T, crdt::MVRegister>) {
+        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> ||
+                             std::is_same_v<T, crdt::MVRegister>) {
           return RegisterDelta(s, op, ctx);
         } else if constexpr (std::is_same_v<T, crdt::LWWGraph>) {
           return GraphDelta(s, op, ctx);

@@ -30,8 +30,8 @@ struct Op {
   };
 
   Kind kind = Kind::kCreate;
-  std::optional<v1::CrdtType> type;  // kCreate, kSet: the type asked for
-  int64_t initial_value = 0;         // kCreate of a counter
+  std::optional<v1::CrdtType> type;   // kCreate, kSet: the type asked for
+  int64_t initial_value = 0;          // kCreate of a counter
   std::optional<crdt::LwwBias> bias;  // kCreate of an lww_set
   uint64_t amount = 0;                // kIncrement, kDecrement
   std::vector<std::string> elements;  // kAdd, kRemove

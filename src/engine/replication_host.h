@@ -21,7 +21,8 @@ class EngineReplicationHost final : public replication::ReplicationHost {
 
   crdt::ReplicaId self_replica() const override { return engine_->identity().replica; }
   uint64_t CommittedSeq() const override { return engine_->CommittedSeq(); }
-  StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to, size_t max_bytes) override {
+  StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to,
+                                                 size_t max_bytes) override {
     return engine_->store()->ReadLog(self_replica(), from, to, max_bytes);
   }
   uint64_t Applied(crdt::ReplicaId origin) const override { return engine_->Applied(origin); }
@@ -32,11 +33,15 @@ class EngineReplicationHost final : public replication::ReplicationHost {
     return s;
   }
   crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
-  StatusOr<uint64_t> LoadCursor(const std::string& peer) override { return engine_->store()->LoadCursor(peer); }
+  StatusOr<uint64_t> LoadCursor(const std::string& peer) override {
+    return engine_->store()->LoadCursor(peer);
+  }
   Status SaveCursor(const std::string& peer, uint64_t acked) override {
     return engine_->store()->SaveCursor(peer, acked);
   }
-  Status TruncateLog(uint64_t upto) override { return engine_->store()->TruncateLog(self_replica(), upto); }
+  Status TruncateLog(uint64_t upto) override {
+    return engine_->store()->TruncateLog(self_replica(), upto);
+  }
 
  private:
   Engine* const engine_;

@@ -18,29 +18,36 @@ bool Satisfied(engine::Consistency level, uint64_t seq, const std::string& self_
     return holding >= nodes / 2 + 1;
   }
   std::map<std::string, bool> regions{{self_region, true}};
-  for (const replication::PeerView& p : peers) regions[p.region] = regions[p.region] || p.acked >= seq;
+  for (const replication::PeerView& p : peers)
+    regions[p.region] = regions[p.region] || p.acked >= seq;
   size_t holding = 0;
   for (const auto& [region, holds] : regions) holding += holds;
-  return level == engine::Consistency::kAll ? holding == regions.size() : holding >= regions.size() / 2 + 1;
+  return level == engine::Consistency::kAll ? holding == regions.size()
+                                            : holding >= regions.size() / 2 + 1;
 }
 
-Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consistency level, uint64_t seq,
-                        const std::string& self_region, std::chrono::milliseconds timeout) {
-  if (replication == nullptr || level == engine::Consistency::kEventual || seq == 0) return Status::Ok();
+Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consistency level,
+                        uint64_t seq, const std::string& self_region,
+                        std::chrono::milliseconds timeout) {
+  if (replication == nullptr || level == engine::Consistency::kEventual || seq == 0)
+    return Status::Ok();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!Satisfied(level, seq, self_region, replication->Peers())) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(StatusCode::kDeadlineExceeded,
-                    "not enough replicas acknowledged the write in time; it stays applied on this node");
+      return Status(
+          StatusCode::kDeadlineExceeded,
+          "not enough replicas acknowledged the write in time; it stays applied on this node");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return Status::Ok();
 }
 
-StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine, replication::GrpcReplication* replication,
-                                         engine::Consistency level, v1::Family family, const std::string& name,
-                                         const std::string& self_region, std::chrono::milliseconds timeout) {
+StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
+                                         replication::GrpcReplication* replication,
+                                         engine::Consistency level, v1::Family family,
+                                         const std::string& name, const std::string& self_region,
+                                         std::chrono::milliseconds timeout) {
   StatusOr<engine::ObjectView> local = engine->Read(family, name);
   if (replication == nullptr || level == engine::Consistency::kEventual) return local;
   if (!local.ok() && local.status().code() != StatusCode::kNotFound) return local;
@@ -72,7 +79,8 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine, replication::Gr
     auto state = crdt::DecodeAnyAs(a.reply.type(), a.reply.state());
     if (!state.ok()) continue;  // a corrupt answer is ignored, never joined
     if (!joined) {
-      joined = engine::ObjectView{{family, name}, a.reply.type(), std::move(state).value(), false, 0};
+      joined =
+          engine::ObjectView{{family, name}, a.reply.type(), std::move(state).value(), false, 0};
     } else if (joined->type == a.reply.type()) {
       (void)crdt::JoinAny(joined->state, *state);
     } else if (a.reply.type() < joined->type) {

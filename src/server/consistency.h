@@ -23,14 +23,17 @@ bool Satisfied(engine::Consistency level, uint64_t seq, const std::string& self_
 
 // Waits until Satisfied or the deadline; kDeadlineExceeded then (the write stays applied).
 // replication may be null (no peers: this node alone satisfies every level).
-Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consistency level, uint64_t seq,
-                        const std::string& self_region, std::chrono::milliseconds timeout);
+Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consistency level,
+                        uint64_t seq, const std::string& self_region,
+                        std::chrono::milliseconds timeout);
 
 // Reads key at level: this node's state joined with the states of enough other replicas
 // (counted as for writes). kDeadlineExceeded if not enough answer in time; kNotFound if no
 // replica that answered has the key. A type conflict resolves as everywhere: lower tag wins.
-StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine, replication::GrpcReplication* replication,
-                                         engine::Consistency level, v1::Family family, const std::string& name,
-                                         const std::string& self_region, std::chrono::milliseconds timeout);
+StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
+                                         replication::GrpcReplication* replication,
+                                         engine::Consistency level, v1::Family family,
+                                         const std::string& name, const std::string& self_region,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace geodatastore::server

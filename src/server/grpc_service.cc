@@ -1,9 +1,8 @@
 #include "server/grpc_service.h"
 
+#include <boost/asio/post.hpp>
 #include <limits>
 #include <thread>
-
-#include <boost/asio/post.hpp>
 
 #include "engine/session.h"
 #include "server/consistency.h"
@@ -16,32 +15,56 @@ using Kind = engine::Op::Kind;
 grpc::Status ToGrpcStatus(const Status& status) {
   grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
   switch (status.code()) {
-    case StatusCode::kOk: return grpc::Status::OK;
-    case StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case StatusCode::kOutOfRange: code = grpc::StatusCode::OUT_OF_RANGE; break;
-    case StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case StatusCode::kOk:
+      return grpc::Status::OK;
+    case StatusCode::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case StatusCode::kOutOfRange:
+      code = grpc::StatusCode::OUT_OF_RANGE;
+      break;
+    case StatusCode::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
     case StatusCode::kWrongType:
-    case StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case StatusCode::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
-    case StatusCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
-    case StatusCode::kDeadlineExceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
+    case StatusCode::kFailedPrecondition:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
+    case StatusCode::kAlreadyExists:
+      code = grpc::StatusCode::ALREADY_EXISTS;
+      break;
+    case StatusCode::kUnavailable:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
+    case StatusCode::kDeadlineExceeded:
+      code = grpc::StatusCode::DEADLINE_EXCEEDED;
+      break;
     case StatusCode::kCorruption:
-    case StatusCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
+    case StatusCode::kInternal:
+      code = grpc::StatusCode::INTERNAL;
+      break;
   }
   return grpc::Status(code, status.message());
 }
 
 Status FromGrpcStatus(const grpc::Status& status) {
   switch (status.error_code()) {
-    case grpc::StatusCode::OK: return Status::Ok();
-    case grpc::StatusCode::INVALID_ARGUMENT: return InvalidArgument(status.error_message());
-    case grpc::StatusCode::OUT_OF_RANGE: return OutOfRange(status.error_message());
-    case grpc::StatusCode::NOT_FOUND: return NotFound(status.error_message());
-    case grpc::StatusCode::FAILED_PRECONDITION: return FailedPrecondition(status.error_message());
-    case grpc::StatusCode::UNAVAILABLE: return Status(StatusCode::kUnavailable, status.error_message());
+    case grpc::StatusCode::OK:
+      return Status::Ok();
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return InvalidArgument(status.error_message());
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return OutOfRange(status.error_message());
+    case grpc::StatusCode::NOT_FOUND:
+      return NotFound(status.error_message());
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return FailedPrecondition(status.error_message());
+    case grpc::StatusCode::UNAVAILABLE:
+      return Status(StatusCode::kUnavailable, status.error_message());
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Status(StatusCode::kDeadlineExceeded, status.error_message());
-    default: return Internal(status.error_message());
+    default:
+      return Internal(status.error_message());
   }
 }
 
@@ -51,17 +74,20 @@ void ViewToProto(const engine::ObjectView& view, v1::ObjectValue* out) {
   out->set_name(view.key.name);
   out->set_type(view.type);
   out->set_created(view.created);
-  auto put = [](const std::vector<std::string>& from, google::protobuf::RepeatedPtrField<std::string>* to) {
+  auto put = [](const std::vector<std::string>& from,
+                google::protobuf::RepeatedPtrField<std::string>* to) {
     for (const std::string& s : from) to->Add(std::string(s));
   };
   std::visit(
       [&](const auto& s) {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, crdt::GCounter>) {
-          out->set_counter_value(static_cast<int64_t>(std::min<uint64_t>(s.Value(), std::numeric_limits<int64_t>::max())));
+          out->set_counter_value(static_cast<int64_t>(
+              std::min<uint64_t>(s.Value(), std::numeric_limits<int64_t>::max())));
         } else if constexpr (std::is_same_v<T, crdt::PNCounter>) {
           out->set_counter_value(s.Value());
-        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> || std::is_same_v<T, crdt::MVRegister>) {
+        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> ||
+                             std::is_same_v<T, crdt::MVRegister>) {
           put(s.Value(), out->mutable_values());
         } else if constexpr (std::is_same_v<T, crdt::LWWGraph>) {
           put(s.Vertices(), out->mutable_vertices());
@@ -72,7 +98,8 @@ void ViewToProto(const engine::ObjectView& view, v1::ObjectValue* out) {
           }
         } else {
           put(s.Value(), out->mutable_elements());
-          if constexpr (std::is_same_v<T, crdt::LWWElementSet>) out->set_bias(static_cast<v1::LwwBias>(s.bias()));
+          if constexpr (std::is_same_v<T, crdt::LWWElementSet>)
+            out->set_bias(static_cast<v1::LwwBias>(s.bias()));
         }
       },
       view.state);
@@ -80,7 +107,8 @@ void ViewToProto(const engine::ObjectView& view, v1::ObjectValue* out) {
 
 std::string Metadata(grpc::CallbackServerContext* context, const char* key) {
   auto it = context->client_metadata().find(key);
-  return it == context->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  return it == context->client_metadata().end() ? ""
+                                                : std::string(it->second.data(), it->second.size());
 }
 
 Op CreateOp(const v1::CreateRequest& r) {
@@ -90,7 +118,9 @@ Op CreateOp(const v1::CreateRequest& r) {
   return op;
 }
 
-Op SetOp(Kind kind, const v1::SetUpdate& r) { return {.kind = kind, .elements = {r.elements().begin(), r.elements().end()}}; }
+Op SetOp(Kind kind, const v1::SetUpdate& r) {
+  return {.kind = kind, .elements = {r.elements().begin(), r.elements().end()}};
+}
 
 Op RegisterOp(const v1::RegisterWrite& r) {
   Op op{.kind = Kind::kSet, .value = r.value()};
@@ -102,25 +132,36 @@ Op RegisterOp(const v1::RegisterWrite& r) {
 // The name and op of one batch operation; kInvalidArgument for an empty one.
 StatusOr<std::pair<std::string, Op>> BatchOp(const v1::Operation& o) {
   switch (o.op_case()) {
-    case v1::Operation::kCreate: return std::pair{o.create().name(), CreateOp(o.create())};
+    case v1::Operation::kCreate:
+      return std::pair{o.create().name(), CreateOp(o.create())};
     case v1::Operation::kIncrement:
-      return std::pair{o.increment().name(), Op{.kind = Kind::kIncrement, .amount = o.increment().amount()}};
+      return std::pair{o.increment().name(),
+                       Op{.kind = Kind::kIncrement, .amount = o.increment().amount()}};
     case v1::Operation::kDecrement:
-      return std::pair{o.decrement().name(), Op{.kind = Kind::kDecrement, .amount = o.decrement().amount()}};
-    case v1::Operation::kAdd: return std::pair{o.add().name(), SetOp(Kind::kAdd, o.add())};
-    case v1::Operation::kRemove: return std::pair{o.remove().name(), SetOp(Kind::kRemove, o.remove())};
-    case v1::Operation::kSetRegister: return std::pair{o.set_register().name(), RegisterOp(o.set_register())};
+      return std::pair{o.decrement().name(),
+                       Op{.kind = Kind::kDecrement, .amount = o.decrement().amount()}};
+    case v1::Operation::kAdd:
+      return std::pair{o.add().name(), SetOp(Kind::kAdd, o.add())};
+    case v1::Operation::kRemove:
+      return std::pair{o.remove().name(), SetOp(Kind::kRemove, o.remove())};
+    case v1::Operation::kSetRegister:
+      return std::pair{o.set_register().name(), RegisterOp(o.set_register())};
     case v1::Operation::kAddVertex:
-      return std::pair{o.add_vertex().name(), Op{.kind = Kind::kAddVertex, .vertex = o.add_vertex().vertex()}};
+      return std::pair{o.add_vertex().name(),
+                       Op{.kind = Kind::kAddVertex, .vertex = o.add_vertex().vertex()}};
     case v1::Operation::kRemoveVertex:
-      return std::pair{o.remove_vertex().name(), Op{.kind = Kind::kRemoveVertex, .vertex = o.remove_vertex().vertex()}};
+      return std::pair{o.remove_vertex().name(),
+                       Op{.kind = Kind::kRemoveVertex, .vertex = o.remove_vertex().vertex()}};
     case v1::Operation::kAddEdge:
-      return std::pair{o.add_edge().name(),
-                       Op{.kind = Kind::kAddEdge, .from = o.add_edge().from(), .to = o.add_edge().to()}};
+      return std::pair{
+          o.add_edge().name(),
+          Op{.kind = Kind::kAddEdge, .from = o.add_edge().from(), .to = o.add_edge().to()}};
     case v1::Operation::kRemoveEdge:
-      return std::pair{o.remove_edge().name(),
-                       Op{.kind = Kind::kRemoveEdge, .from = o.remove_edge().from(), .to = o.remove_edge().to()}};
-    case v1::Operation::OP_NOT_SET: break;
+      return std::pair{o.remove_edge().name(), Op{.kind = Kind::kRemoveEdge,
+                                                  .from = o.remove_edge().from(),
+                                                  .to = o.remove_edge().to()}};
+    case v1::Operation::OP_NOT_SET:
+      break;
   }
   return InvalidArgument("empty operation");
 }
@@ -154,7 +195,8 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, std::function<Status(
     if (std::string level = Metadata(context, "x-consistency"); !level.empty()) {
       if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
     }
-    if (status.ok()) status = engine_->AwaitSessionToken(Metadata(context, "x-session-token"), timeout_);
+    if (status.ok())
+      status = engine_->AwaitSessionToken(Metadata(context, "x-session-token"), timeout_);
     if (status.ok()) status = fn();
     context->AddInitialMetadata("x-session-token", engine_->SessionToken());
     if (status.code() == StatusCode::kInvalidArgument) metrics_->OnRejected("bad_request");
@@ -169,75 +211,95 @@ CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& na
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Apply(name, op));
     ViewToProto(view, reply);
     std::string level = Metadata(context, "x-consistency");
-    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency, engine::ParseConsistency(level.empty() ? default_write_ : level));
+    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency,
+                         engine::ParseConsistency(level.empty() ? default_write_ : level));
     return AwaitConsistency(replication_, consistency, view.seq, region_, timeout_);
   });
 }
 
-CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family, const std::string& name,
-                                        v1::ObjectValue* reply) {
+CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family,
+                                        const std::string& name, v1::ObjectValue* reply) {
   return Serve(context, [this, context, family, name, reply]() -> Status {
     const auto start = std::chrono::steady_clock::now();
     const std::string level = Metadata(context, "x-consistency");
-    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency, engine::ParseConsistency(level.empty() ? default_read_ : level));
-    GDS_ASSIGN_OR_RETURN(engine::ObjectView view,
-                         ReadAtLevel(engine_, replication_, consistency, family, name, region_, timeout_));
+    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency,
+                         engine::ParseConsistency(level.empty() ? default_read_ : level));
+    GDS_ASSIGN_OR_RETURN(engine::ObjectView view, ReadAtLevel(engine_, replication_, consistency,
+                                                              family, name, region_, timeout_));
     ViewToProto(view, reply);
-    metrics_->OnRead(view.type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics_->OnRead(
+        view.type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return Status::Ok();
   });
 }
 
-CrdtService::Reactor* CrdtService::CreateObject(Context* c, const v1::CreateRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::CreateObject(Context* c, const v1::CreateRequest* r,
+                                                v1::ObjectValue* out) {
   if (r->type() == v1::CRDT_TYPE_UNSPECIFIED || !v1::CrdtType_IsValid(r->type())) {
     return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "type is required"));
   }
   return Write(c, r->name(), CreateOp(*r), out);
 }
-CrdtService::Reactor* CrdtService::IncrementCounter(Context* c, const v1::CounterUpdate* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::IncrementCounter(Context* c, const v1::CounterUpdate* r,
+                                                    v1::ObjectValue* out) {
   return Write(c, r->name(), {.kind = Kind::kIncrement, .amount = r->amount()}, out);
 }
-CrdtService::Reactor* CrdtService::DecrementCounter(Context* c, const v1::CounterUpdate* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::DecrementCounter(Context* c, const v1::CounterUpdate* r,
+                                                    v1::ObjectValue* out) {
   return Write(c, r->name(), {.kind = Kind::kDecrement, .amount = r->amount()}, out);
 }
-CrdtService::Reactor* CrdtService::GetCounter(Context* c, const v1::GetRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::GetCounter(Context* c, const v1::GetRequest* r,
+                                              v1::ObjectValue* out) {
   return Read(c, v1::COUNTERS, r->name(), out);
 }
-CrdtService::Reactor* CrdtService::AddToSet(Context* c, const v1::SetUpdate* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::AddToSet(Context* c, const v1::SetUpdate* r,
+                                            v1::ObjectValue* out) {
   return Write(c, r->name(), SetOp(Kind::kAdd, *r), out);
 }
-CrdtService::Reactor* CrdtService::RemoveFromSet(Context* c, const v1::SetUpdate* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::RemoveFromSet(Context* c, const v1::SetUpdate* r,
+                                                 v1::ObjectValue* out) {
   return Write(c, r->name(), SetOp(Kind::kRemove, *r), out);
 }
-CrdtService::Reactor* CrdtService::GetSet(Context* c, const v1::GetRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::GetSet(Context* c, const v1::GetRequest* r,
+                                          v1::ObjectValue* out) {
   return Read(c, v1::SETS, r->name(), out);
 }
-CrdtService::Reactor* CrdtService::SetRegister(Context* c, const v1::RegisterWrite* r, v1::ObjectValue* out) {
-  if (r->type() != v1::CRDT_TYPE_UNSPECIFIED && r->type() != v1::LWW_REGISTER && r->type() != v1::MV_REGISTER) {
-    return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a register is an lww_register or an mv_register"));
+CrdtService::Reactor* CrdtService::SetRegister(Context* c, const v1::RegisterWrite* r,
+                                               v1::ObjectValue* out) {
+  if (r->type() != v1::CRDT_TYPE_UNSPECIFIED && r->type() != v1::LWW_REGISTER &&
+      r->type() != v1::MV_REGISTER) {
+    return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "a register is an lww_register or an mv_register"));
   }
   return Write(c, r->name(), RegisterOp(*r), out);
 }
-CrdtService::Reactor* CrdtService::GetRegister(Context* c, const v1::GetRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::GetRegister(Context* c, const v1::GetRequest* r,
+                                               v1::ObjectValue* out) {
   return Read(c, v1::REGISTERS, r->name(), out);
 }
-CrdtService::Reactor* CrdtService::AddVertex(Context* c, const v1::VertexRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::AddVertex(Context* c, const v1::VertexRequest* r,
+                                             v1::ObjectValue* out) {
   return Write(c, r->name(), {.kind = Kind::kAddVertex, .vertex = r->vertex()}, out);
 }
-CrdtService::Reactor* CrdtService::RemoveVertex(Context* c, const v1::VertexRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::RemoveVertex(Context* c, const v1::VertexRequest* r,
+                                                v1::ObjectValue* out) {
   return Write(c, r->name(), {.kind = Kind::kRemoveVertex, .vertex = r->vertex()}, out);
 }
-CrdtService::Reactor* CrdtService::AddEdge(Context* c, const v1::EdgeRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::AddEdge(Context* c, const v1::EdgeRequest* r,
+                                           v1::ObjectValue* out) {
   return Write(c, r->name(), {.kind = Kind::kAddEdge, .from = r->from(), .to = r->to()}, out);
 }
-CrdtService::Reactor* CrdtService::RemoveEdge(Context* c, const v1::EdgeRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::RemoveEdge(Context* c, const v1::EdgeRequest* r,
+                                              v1::ObjectValue* out) {
   return Write(c, r->name(), {.kind = Kind::kRemoveEdge, .from = r->from(), .to = r->to()}, out);
 }
-CrdtService::Reactor* CrdtService::GetGraph(Context* c, const v1::GetRequest* r, v1::ObjectValue* out) {
+CrdtService::Reactor* CrdtService::GetGraph(Context* c, const v1::GetRequest* r,
+                                            v1::ObjectValue* out) {
   return Read(c, v1::GRAPHS, r->name(), out);
 }
 
-CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequest* r, v1::NeighborsReply* out) {
+CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequest* r,
+                                                v1::NeighborsReply* out) {
   return Serve(c, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
@@ -247,7 +309,8 @@ CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequ
   });
 }
 
-CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* r, v1::PathsReply* out) {
+CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* r,
+                                            v1::PathsReply* out) {
   return Serve(c, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
@@ -260,11 +323,13 @@ CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* 
   });
 }
 
-CrdtService::Reactor* CrdtService::ListKeys(Context* c, const v1::ListKeysRequest* r, v1::ListKeysReply* out) {
+CrdtService::Reactor* CrdtService::ListKeys(Context* c, const v1::ListKeysRequest* r,
+                                            v1::ListKeysReply* out) {
   return Serve(c, [this, r, out]() -> Status {
     std::optional<v1::CrdtType> type;
     if (r->type() != v1::CRDT_TYPE_UNSPECIFIED) type = r->type();
-    GDS_ASSIGN_OR_RETURN(auto keys, engine_->ListKeys(type, r->prefix(), r->limit() == 0 ? 1000 : r->limit()));
+    GDS_ASSIGN_OR_RETURN(auto keys,
+                         engine_->ListKeys(type, r->prefix(), r->limit() == 0 ? 1000 : r->limit()));
     for (const auto& [key, t] : keys) {
       v1::KeyEntry* e = out->add_keys();
       e->set_name(key.name);
@@ -302,7 +367,8 @@ void CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* repl
   }
 }
 
-CrdtService::Reactor* CrdtService::ApplyBatch(Context* c, const v1::BatchRequest* r, v1::BatchReply* out) {
+CrdtService::Reactor* CrdtService::ApplyBatch(Context* c, const v1::BatchRequest* r,
+                                              v1::BatchReply* out) {
   return Serve(c, [this, r, out]() -> Status {
     RunBatch(*r, out);
     return Status::Ok();
@@ -349,14 +415,16 @@ AdminService::AdminService(engine::Engine* engine, const config::Config& config,
                            replication::GrpcReplication* replication)
     : engine_(engine), config_(config), replication_(replication) {}
 
-AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusRequest*, v1::StatusReply* out) {
+AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusRequest*,
+                                               v1::StatusReply* out) {
   const auto& id = engine_->identity();
   out->set_node_id(id.node_id);
   out->set_region(config_.node.region);
   out->set_cluster(config_.cluster.name);
   out->set_replica_id(id.replica);
   out->set_replica_epoch(id.epoch);
-  out->set_uptime_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  out->set_uptime_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   for (const config::Peer& p : config_.cluster.peers) {
     v1::PeerStatus* peer = out->add_peers();
     peer->set_id(p.id);
@@ -376,14 +444,18 @@ AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusReque
   return Finish(c, grpc::Status::OK);
 }
 
-AdminService::Reactor* AdminService::Checkpoint(Context* c, const v1::CheckpointRequest* r, v1::CheckpointReply* out) {
-  if (r->dir().empty()) return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "dir is required"));
+AdminService::Reactor* AdminService::Checkpoint(Context* c, const v1::CheckpointRequest* r,
+                                                v1::CheckpointReply* out) {
+  if (r->dir().empty())
+    return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "dir is required"));
   const Status made = engine_->store()->Checkpoint(r->dir());
   if (made.ok()) out->set_dir(r->dir());
-  return Finish(c, ToGrpcStatus(made.ok() ? made : Status(StatusCode::kFailedPrecondition, made.message())));
+  return Finish(
+      c, ToGrpcStatus(made.ok() ? made : Status(StatusCode::kFailedPrecondition, made.message())));
 }
 
-AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::LagRequest*, v1::LagReply* out) {
+AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::LagRequest*,
+                                                       v1::LagReply* out) {
   out->set_committed_seq(engine_->CommittedSeq());
   if (replication_ != nullptr) {
     const uint64_t now_ms = crdt::SystemClock().NowMillis();
@@ -401,10 +473,13 @@ AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::Lag
   }
   return Finish(c, grpc::Status::OK);
 }
-AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest*, v1::FullSyncReply*) {
-  return Finish(c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "anti-entropy arrives with issue 5"));
+AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest*,
+                                              v1::FullSyncReply*) {
+  return Finish(c,
+                grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "anti-entropy arrives with issue 5"));
 }
-AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest* r, v1::ConflictsReply* out) {
+AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest* r,
+                                                  v1::ConflictsReply* out) {
   auto records = engine_->store()->RecentConflicts(r->limit() == 0 ? 100 : r->limit());
   if (!records.ok()) return Finish(c, ToGrpcStatus(records.status()));
   for (v1::ConflictRecord& record : *records) *out->add_conflicts() = std::move(record);
@@ -428,7 +503,8 @@ Status GrpcServer::Start() {
   builder.RegisterService(&crdt_);
   builder.RegisterService(&admin_);
   if (replication_ != nullptr) builder.RegisterService(replication_);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 4 << 20)));
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 4 << 20)));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return Status(StatusCode::kUnavailable, "cannot listen for gRPC on " + config_.listen.grpc);

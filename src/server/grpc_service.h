@@ -10,7 +10,6 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
-
 #include <memory>
 #include <string>
 
@@ -60,8 +59,10 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   // Runs fn (which must own what it captures, besides the call's request and reply) on the
   // worker pool and finishes the call with its status.
   Reactor* Serve(Context* context, std::function<Status()> fn);
-  Reactor* Write(Context* context, const std::string& name, const engine::Op& op, v1::ObjectValue* reply);
-  Reactor* Read(Context* context, v1::Family family, const std::string& name, v1::ObjectValue* reply);
+  Reactor* Write(Context* context, const std::string& name, const engine::Op& op,
+                 v1::ObjectValue* reply);
+  Reactor* Read(Context* context, v1::Family family, const std::string& name,
+                v1::ObjectValue* reply);
 
   engine::Engine* const engine_;
   Metrics* const metrics_;
@@ -75,7 +76,8 @@ class CrdtService final : public v1::CRDTService::CallbackService {
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  AdminService(engine::Engine* engine, const config::Config& config, replication::GrpcReplication* replication);
+  AdminService(engine::Engine* engine, const config::Config& config,
+               replication::GrpcReplication* replication);
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;

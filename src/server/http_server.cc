@@ -28,12 +28,14 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->max_body_bytes_);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(std::chrono::seconds(60));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
       return Close();
     }
     response_ = {};
@@ -56,9 +58,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     }
     response_.set(http::field::server, "geodatastore");
     response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnWrite(ec);
-    });
+    http::async_write(
+        stream_, response_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -80,7 +82,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 };
 
 HttpServer::HttpServer(net::io_context& io, size_t max_body_bytes, Handler handler)
-    : io_(io), acceptor_(net::make_strand(io)), max_body_bytes_(max_body_bytes), handler_(std::move(handler)) {}
+    : io_(io),
+      acceptor_(net::make_strand(io)),
+      max_body_bytes_(max_body_bytes),
+      handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -9,12 +9,14 @@ namespace geodatastore::server {
 namespace {
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
-  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+          0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5};
 }
 
 }  // namespace
 
-Metrics::Metrics(std::string region, const storage::Store* store, replication::GrpcReplication* replication)
+Metrics::Metrics(std::string region, const storage::Store* store,
+                 replication::GrpcReplication* replication)
     : region_(std::move(region)),
       store_(store),
       operations_(prometheus::BuildCounter()
@@ -27,7 +29,10 @@ Metrics::Metrics(std::string region, const storage::Store* store, replication::G
                      .Register(*registry_)),
       write_duration_(durations_.Add({{"kind", "write"}}, LatencyBuckets())),
       read_duration_(durations_.Add({{"kind", "read"}}, LatencyBuckets())),
-      keys_(prometheus::BuildGauge().Name("geodatastore_keys").Help("Objects per CRDT type").Register(*registry_)),
+      keys_(prometheus::BuildGauge()
+                .Name("geodatastore_keys")
+                .Help("Objects per CRDT type")
+                .Register(*registry_)),
       live_sst_bytes_(prometheus::BuildGauge()
                           .Name("geodatastore_storage_live_sst_bytes")
                           .Help("Bytes of live RocksDB SST files (size on disk)")
@@ -38,11 +43,12 @@ Metrics::Metrics(std::string region, const storage::Store* store, replication::G
                           .Help("Bytes in RocksDB memtables")
                           .Register(*registry_)
                           .Add({})),
-      pending_compaction_bytes_(prometheus::BuildGauge()
-                                    .Name("geodatastore_storage_pending_compaction_bytes")
-                                    .Help("RocksDB's estimate of bytes compaction still has to rewrite")
-                                    .Register(*registry_)
-                                    .Add({})),
+      pending_compaction_bytes_(
+          prometheus::BuildGauge()
+              .Name("geodatastore_storage_pending_compaction_bytes")
+              .Help("RocksDB's estimate of bytes compaction still has to rewrite")
+              .Register(*registry_)
+              .Add({})),
       rejected_(prometheus::BuildCounter()
                     .Name("geodatastore_rejected_payloads_total")
                     .Help("Requests or payloads refused as invalid, by reason")
@@ -56,7 +62,10 @@ Metrics::Metrics(std::string region, const storage::Store* store, replication::G
                   .Help("Seconds since the node started")
                   .Register(*registry_)
                   .Add({})),
-      peer_up_(prometheus::BuildGauge().Name("geodatastore_peer_up").Help("1 if the peer is up").Register(*registry_)),
+      peer_up_(prometheus::BuildGauge()
+                   .Name("geodatastore_peer_up")
+                   .Help("1 if the peer is up")
+                   .Register(*registry_)),
       lag_ops_(prometheus::BuildGauge()
                    .Name("geodatastore_replication_lag_ops")
                    .Help("Own writes the peer has not acknowledged")
@@ -95,17 +104,23 @@ void Metrics::OnRead(v1::CrdtType type, double seconds) {
   read_duration_.Observe(seconds);
 }
 
-void Metrics::OnRejected(std::string_view reason) { rejected_.Add({{"reason", std::string(reason)}}).Increment(); }
-
-void Metrics::OnConflict(v1::CrdtType type, std::string_view kind) {
-  conflicts_.Add({{"type", std::string(crdt::TypeName(type))}, {"kind", std::string(kind)}}).Increment();
+void Metrics::OnRejected(std::string_view reason) {
+  rejected_.Add({{"reason", std::string(reason)}}).Increment();
 }
 
-void Metrics::OnHttpAnswer(int code) { http_requests_.Add({{"code", std::to_string(code)}}).Increment(); }
+void Metrics::OnConflict(v1::CrdtType type, std::string_view kind) {
+  conflicts_.Add({{"type", std::string(crdt::TypeName(type))}, {"kind", std::string(kind)}})
+      .Increment();
+}
+
+void Metrics::OnHttpAnswer(int code) {
+  http_requests_.Add({{"code", std::to_string(code)}}).Increment();
+}
 
 std::string Metrics::Render() {
   for (v1::CrdtType t : crdt::kAllTypes) {
-    keys_.Add({{"type", std::string(crdt::TypeName(t))}}).Set(static_cast<double>(store_->KeyCount(t)));
+    keys_.Add({{"type", std::string(crdt::TypeName(t))}})
+        .Set(static_cast<double>(store_->KeyCount(t)));
   }
   const storage::StoreStats stats = store_->Stats();
   live_sst_bytes_.Set(static_cast<double>(stats.live_sst_bytes));
@@ -113,8 +128,10 @@ std::string Metrics::Render() {
   pending_compaction_bytes_.Set(static_cast<double>(stats.pending_compaction_bytes));
   uptime_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   if (replication_ != nullptr) {
-    const uint64_t now_ms = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    const uint64_t now_ms =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
     const replication::ReplicatorCounters counters = replication_->Counters();
     std::lock_guard<std::mutex> lock(mu_);
     for (const replication::PeerView& p : replication_->Peers()) {
@@ -122,14 +139,19 @@ std::string Metrics::Render() {
       lag_ops_.Add({{"peer", p.id}}).Set(static_cast<double>(p.behind_ops));
       const double lag = replication::SecondsBehind(p, now_ms);
       lag_seconds_.Add({{"peer", p.id}, {"peer_region", p.region}}).Set(lag);
-      for (auto [direction, value] : {std::pair{"sent", p.bytes_sent}, std::pair{"received", p.bytes_received}}) {
+      for (auto [direction, value] :
+           {std::pair{"sent", p.bytes_sent}, std::pair{"received", p.bytes_received}}) {
         double& seen = bytes_seen_[p.id + "/" + direction];
-        replication_bytes_.Add({{"peer", p.id}, {"direction", direction}}).Increment(static_cast<double>(value) - seen);
+        replication_bytes_.Add({{"peer", p.id}, {"direction", direction}})
+            .Increment(static_cast<double>(value) - seen);
         seen = static_cast<double>(value);
       }
     }
-    rejected_.Add({{"reason", "clock_offset"}}).Increment(static_cast<double>(counters.rejected_clock - counters_seen_.rejected_clock));
-    rejected_.Add({{"reason", "corrupt_batch"}}).Increment(static_cast<double>(counters.rejected_corrupt - counters_seen_.rejected_corrupt));
+    rejected_.Add({{"reason", "clock_offset"}})
+        .Increment(static_cast<double>(counters.rejected_clock - counters_seen_.rejected_clock));
+    rejected_.Add({{"reason", "corrupt_batch"}})
+        .Increment(
+            static_cast<double>(counters.rejected_corrupt - counters_seen_.rejected_corrupt));
     counters_seen_ = counters;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -11,9 +11,9 @@
 //   geodatastore_http_requests_total{code}            counter
 //   geodatastore_uptime_seconds                       gauge
 //   geodatastore_peer_up{peer}                        gauge: 1 up, 0 suspect or down
-//   geodatastore_replication_lag_ops{peer}            gauge: own writes the peer has not acknowledged
-//   geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest of them
-//   geodatastore_replication_bytes_total{peer,direction}    counter
+//   geodatastore_replication_lag_ops{peer}            gauge: own writes the peer has not
+//   acknowledged geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest
+//   of them geodatastore_replication_bytes_total{peer,direction}    counter
 //   geodatastore_conflicts_resolved_total{type,kind}  counter
 //
 // Thread safety: every method may be called from any thread.
@@ -40,7 +40,8 @@ namespace geodatastore::server {
 class Metrics : public engine::OpObserver {
  public:
   // REQUIRES: store outlives the metrics.
-  Metrics(std::string region, const storage::Store* store, replication::GrpcReplication* replication = nullptr);
+  Metrics(std::string region, const storage::Store* store,
+          replication::GrpcReplication* replication = nullptr);
 
   void OnApplied(v1::CrdtType type, const engine::Op& op, double seconds) override;
   void OnRead(v1::CrdtType type, double seconds);

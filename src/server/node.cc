@@ -21,9 +21,12 @@ Node::~Node() {
 Status Node::Start() {
   std::error_code ec;
   std::filesystem::create_directories(config_.node.data_dir, ec);
-  if (ec) return InvalidArgument("cannot create data_dir " + config_.node.data_dir + ": " + ec.message());
-  GDS_ASSIGN_OR_RETURN(store_, storage::Store::Open({config_.node.data_dir, config_.storage.sync_writes}));
-  GDS_ASSIGN_OR_RETURN(storage::NodeIdentity identity, storage::LoadIdentity(*store_, config_.node.id));
+  if (ec)
+    return InvalidArgument("cannot create data_dir " + config_.node.data_dir + ": " + ec.message());
+  GDS_ASSIGN_OR_RETURN(store_,
+                       storage::Store::Open({config_.node.data_dir, config_.storage.sync_writes}));
+  GDS_ASSIGN_OR_RETURN(storage::NodeIdentity identity,
+                       storage::LoadIdentity(*store_, config_.node.id));
   engine::EngineOptions options;
   options.limits.max_key_bytes = config_.limits.max_key_bytes;
   options.limits.max_element_bytes = config_.limits.max_element_bytes;
@@ -32,9 +35,8 @@ Status Node::Start() {
   GDS_RETURN_IF_ERROR(engine_->Start());
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
-        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts, const std::string& from) {
-          RecordConflicts(conflicts, from);
-        });
+        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts,
+                              const std::string& from) { RecordConflicts(conflicts, from); });
     std::vector<replication::PeerInfo> peers;
     std::vector<replication::PeerEndpoint> endpoints;
     for (const config::Peer& p : config_.cluster.peers) {
@@ -46,18 +48,22 @@ Status Node::Start() {
     options.max_batch_bytes = config_.replication.max_batch_bytes;
     options.join_deltas = config_.replication.delta_groups;
     options.seed = static_cast<uint32_t>(identity.replica);
-    replicator_ = std::make_unique<replication::Replicator>(config_.node.id, peers, replication_host_.get(), options);
+    replicator_ = std::make_unique<replication::Replicator>(config_.node.id, peers,
+                                                            replication_host_.get(), options);
     GDS_RETURN_IF_ERROR(replicator_->Start(1));
     replication_ = std::make_unique<replication::GrpcReplication>(
-        endpoints, replicator_.get(), config_.replication.flush_interval_ms, config_.replication.compression == "gzip");
-    replication_->set_state_reader([this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
-      auto view = engine_->Read(request.family(), request.name());
-      if (!view.ok()) return view.status().code() == StatusCode::kNotFound ? Status::Ok() : view.status();
-      reply->set_found(true);
-      reply->set_type(view->type);
-      reply->set_state(crdt::EncodeAny(view->state));
-      return Status::Ok();
-    });
+        endpoints, replicator_.get(), config_.replication.flush_interval_ms,
+        config_.replication.compression == "gzip");
+    replication_->set_state_reader(
+        [this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
+          auto view = engine_->Read(request.family(), request.name());
+          if (!view.ok())
+            return view.status().code() == StatusCode::kNotFound ? Status::Ok() : view.status();
+          reply->set_found(true);
+          reply->set_type(view->type);
+          reply->set_state(crdt::EncodeAny(view->state));
+          return Status::Ok();
+        });
   }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
@@ -66,18 +72,21 @@ Status Node::Start() {
   std::string host;
   uint16_t port = 0;
   config::SplitHostPort(config_.listen.http, &host, &port);
-  http_ = std::make_unique<HttpServer>(io_, config_.limits.max_request_bytes,
-                                       [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
+  http_ = std::make_unique<HttpServer>(
+      io_, config_.limits.max_request_bytes,
+      [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
   grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
-  spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}", identity.node_id,
-               config_.node.region, identity.epoch, host, http_->port(), grpc_->port());
+  spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}",
+               identity.node_id, config_.node.region, identity.epoch, host, http_->port(),
+               grpc_->port());
   return Status::Ok();
 }
 
-void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from) {
+void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts,
+                           const std::string& from) {
   std::vector<v1::ConflictRecord> records;
   const uint64_t now = clock_.NowMillis();
   std::string from_region;
@@ -100,8 +109,10 @@ void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts, const
     r.set_from_node(from);
     records.push_back(std::move(r));
   }
-  spdlog::debug("resolved {} conflict(s), first: {} on '{}'", conflicts.size(), conflicts[0].kind, conflicts[0].key.name);
-  if (Status s = store_->AppendConflicts(records); !s.ok()) spdlog::warn("conflict log: {}", s.ToString());
+  spdlog::debug("resolved {} conflict(s), first: {} on '{}'", conflicts.size(), conflicts[0].kind,
+                conflicts[0].key.name);
+  if (Status s = store_->AppendConflicts(records); !s.ok())
+    spdlog::warn("conflict log: {}", s.ToString());
 }
 
 Status Node::WritePortsFile(const std::string& path) const {
@@ -137,7 +148,8 @@ void Node::Run() {
   replicator_.reset();
   replication_host_.reset();
   engine_.reset();
-  if (Status flushed = store_->Flush(); !flushed.ok()) spdlog::error("flush: {}", flushed.ToString());
+  if (Status flushed = store_->Flush(); !flushed.ok())
+    spdlog::error("flush: {}", flushed.ToString());
   store_.reset();
   spdlog::info("stopped");
 }

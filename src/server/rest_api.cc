@@ -16,16 +16,23 @@ namespace {
 
 int HttpStatusOf(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
+    case StatusCode::kOk:
+      return 200;
     case StatusCode::kInvalidArgument:
-    case StatusCode::kOutOfRange: return 400;
-    case StatusCode::kNotFound: return 404;
+    case StatusCode::kOutOfRange:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
     case StatusCode::kWrongType:
     case StatusCode::kFailedPrecondition:
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
-    default: return 500;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
 }
 
@@ -80,9 +87,9 @@ std::vector<std::string> SplitPath(std::string_view path) {
 struct RestApi::Call {
   const HttpRequest& request;
   HttpResponse& response;
-  std::vector<std::string> params;            // the {} segments of the route, decoded
-  std::map<std::string, std::string> query;   // decoded
-  json body;                                  // the parsed body (an object), once Body() ran
+  std::vector<std::string> params;           // the {} segments of the route, decoded
+  std::map<std::string, std::string> query;  // decoded
+  json body;                                 // the parsed body (an object), once Body() ran
 
   void Json(int status, const json& value) {
     response.result(static_cast<http::status>(status));
@@ -92,7 +99,9 @@ struct RestApi::Call {
   void Error(int status, std::string_view code, const std::string& message) {
     Json(status, {{"error", message}, {"code", code}});
   }
-  void Error(const geodatastore::Status& s) { Error(HttpStatusOf(s.code()), StatusCodeName(s.code()), s.message()); }
+  void Error(const geodatastore::Status& s) {
+    Error(HttpStatusOf(s.code()), StatusCodeName(s.code()), s.message());
+  }
 
   // Parses the body as a JSON object (an empty body is {}); false after answering 400.
   bool Body() {
@@ -116,7 +125,8 @@ struct RestApi::Call {
   bool String(const char* field, std::string* out, bool required) {
     auto it = body.find(field);
     if (it == body.end() || it->is_null()) {
-      if (required) Error(400, "invalid_argument", std::string("field '") + field + "' is required");
+      if (required)
+        Error(400, "invalid_argument", std::string("field '") + field + "' is required");
       return !required;
     }
     if (!it->is_string()) {
@@ -129,7 +139,8 @@ struct RestApi::Call {
   bool Int(const char* field, int64_t* out, bool required, bool allow_negative) {
     auto it = body.find(field);
     if (it == body.end() || it->is_null()) {
-      if (required) Error(400, "invalid_argument", std::string("field '") + field + "' is required");
+      if (required)
+        Error(400, "invalid_argument", std::string("field '") + field + "' is required");
       return !required;
     }
     if (!it->is_number_integer()) {
@@ -175,10 +186,13 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
   // Counters.
   Add(V::post, "/crdt/counters/{}", [this](Call& c) {
     Op op{.kind = Kind::kCreate};
-    if (!c.Body() || !c.Type(&op.type, v1::COUNTERS, true) || !c.Int("initial_value", &op.initial_value, false, true)) return;
+    if (!c.Body() || !c.Type(&op.type, v1::COUNTERS, true) ||
+        !c.Int("initial_value", &op.initial_value, false, true))
+      return;
     ApplyOp(c, v1::COUNTERS, op, true);
   });
-  for (auto [suffix, kind] : {std::pair{"increment", Kind::kIncrement}, std::pair{"decrement", Kind::kDecrement}}) {
+  for (auto [suffix, kind] :
+       {std::pair{"increment", Kind::kIncrement}, std::pair{"decrement", Kind::kDecrement}}) {
     Add(V::post, std::string("/crdt/counters/{}/") + suffix, [this, kind = kind](Call& c) {
       int64_t value = 0;
       if (!c.Body() || !c.Int("value", &value, true, false)) return;
@@ -194,7 +208,8 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     if (!c.Body() || !c.Type(&op.type, v1::SETS, true) || !c.String("bias", &bias, false)) return;
     if (!bias.empty()) {
       if (op.type != v1::LWW_SET || (bias != "add_wins" && bias != "remove_wins")) {
-        return c.Error(400, "invalid_argument", "bias is 'add_wins' or 'remove_wins', and only for an lww_set");
+        return c.Error(400, "invalid_argument",
+                       "bias is 'add_wins' or 'remove_wins', and only for an lww_set");
       }
       op.bias = bias == "add_wins" ? crdt::LwwBias::kAddWins : crdt::LwwBias::kRemoveWins;
     }
@@ -215,10 +230,13 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
         op.elements.push_back(std::move(e));
       } else {
         if (!many->is_array() || many->empty()) {
-          return c.Error(400, "invalid_argument", "'elements' must be a non-empty array of strings");
+          return c.Error(400, "invalid_argument",
+                         "'elements' must be a non-empty array of strings");
         }
         for (const json& e : *many) {
-          if (!e.is_string()) return c.Error(400, "invalid_argument", "'elements' must be a non-empty array of strings");
+          if (!e.is_string())
+            return c.Error(400, "invalid_argument",
+                           "'elements' must be a non-empty array of strings");
           op.elements.push_back(e.get<std::string>());
         }
       }
@@ -231,8 +249,8 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
   Add(V::post, "/crdt/registers/{}", [this](Call& c) {
     Op op{.kind = Kind::kSet};
     int64_t ts = -1;
-    if (!c.Body() || !c.Type(&op.type, v1::REGISTERS, false) || !c.String("value", &op.value, true) ||
-        !c.Int("timestamp", &ts, false, false)) {
+    if (!c.Body() || !c.Type(&op.type, v1::REGISTERS, false) ||
+        !c.String("value", &op.value, true) || !c.Int("timestamp", &ts, false, false)) {
       return;
     }
     if (ts >= 0) op.timestamp = static_cast<uint64_t>(ts);
@@ -256,14 +274,18 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     ApplyOp(c, v1::GRAPHS, op, false);
   });
   Add(V::delete_, "/crdt/graphs/{}/edges/{}/{}", [this](Call& c) {
-    ApplyOp(c, v1::GRAPHS, {.kind = Kind::kRemoveEdge, .from = c.params[1], .to = c.params[2]}, false);
+    ApplyOp(c, v1::GRAPHS, {.kind = Kind::kRemoveEdge, .from = c.params[1], .to = c.params[2]},
+            false);
   });
   Add(V::get, "/crdt/graphs/{}/vertices/{}/neighbors", [this](Call& c) {
     auto view = engine_->Read(v1::GRAPHS, c.params[0]);
     if (!view.ok()) return c.Error(view.status());
     const auto& g = std::get<crdt::LWWGraph>(view->state);
-    if (!g.HasVertex(c.params[1])) return c.Error(404, "not_found", "vertex '" + c.params[1] + "' not found");
-    c.Json(200, {{"name", c.params[0]}, {"vertex", c.params[1]}, {"neighbors", g.Neighbors(c.params[1])}});
+    if (!g.HasVertex(c.params[1]))
+      return c.Error(404, "not_found", "vertex '" + c.params[1] + "' not found");
+    c.Json(
+        200,
+        {{"name", c.params[0]}, {"vertex", c.params[1]}, {"neighbors", g.Neighbors(c.params[1])}});
   });
   Add(V::get, "/crdt/graphs/{}/paths", [this](Call& c) {
     if (!c.query.count("from") || !c.query.count("to")) {
@@ -272,7 +294,9 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     auto view = engine_->Read(v1::GRAPHS, c.params[0]);
     if (!view.ok()) return c.Error(view.status());
     const auto& g = std::get<crdt::LWWGraph>(view->state);
-    c.Json(200, {{"name", c.params[0]}, {"from", c.query["from"]}, {"to", c.query["to"]},
+    c.Json(200, {{"name", c.params[0]},
+                 {"from", c.query["from"]},
+                 {"to", c.query["to"]},
                  {"paths", g.Paths(c.query["from"], c.query["to"])}});
   });
 
@@ -294,7 +318,9 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     if (!keys.ok()) return c.Error(keys.status());
     json out = json::array();
     for (const auto& [key, t] : *keys) {
-      out.push_back({{"name", key.name}, {"type", crdt::TypeName(t)}, {"family", storage::FamilyName(key.family)}});
+      out.push_back({{"name", key.name},
+                     {"type", crdt::TypeName(t)},
+                     {"family", storage::FamilyName(key.family)}});
     }
     c.Json(200, {{"keys", out}});
   });
@@ -312,7 +338,9 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     c.response.body() = metrics_->Render();
   });
   auto later = [](const char* what) {
-    return [what](Call& c) { c.Error(501, "not_implemented", std::string(what) + " arrives with replication (issue 4/5)"); };
+    return [what](Call& c) {
+      c.Error(501, "not_implemented", std::string(what) + " arrives with replication (issue 4/5)");
+    };
   };
   Add(V::get, "/admin/replication/lag", [this](Call& c) {
     json peers = json::array();
@@ -320,12 +348,19 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     if (replication_ != nullptr) {
       for (const replication::PeerView& p : replication_->Peers()) {
         const double behind = replication::SecondsBehind(p, now_ms);
-        peers.push_back({{"peer", p.id}, {"region", p.region}, {"state", replication::PeerStateName(p.state)},
-                         {"acked_seq", p.acked}, {"ops_behind", p.behind_ops}, {"seconds_behind", behind},
-                         {"bytes_sent", p.bytes_sent}, {"bytes_received", p.bytes_received}});
+        peers.push_back({{"peer", p.id},
+                         {"region", p.region},
+                         {"state", replication::PeerStateName(p.state)},
+                         {"acked_seq", p.acked},
+                         {"ops_behind", p.behind_ops},
+                         {"seconds_behind", behind},
+                         {"bytes_sent", p.bytes_sent},
+                         {"bytes_received", p.bytes_received}});
       }
     }
-    c.Json(200, {{"node_id", engine_->identity().node_id}, {"committed_seq", engine_->CommittedSeq()}, {"peers", peers}});
+    c.Json(200, {{"node_id", engine_->identity().node_id},
+                 {"committed_seq", engine_->CommittedSeq()},
+                 {"peers", peers}});
   });
   Add(V::get, "/admin/conflicts", [this](Call& c) {
     size_t limit = 100;
@@ -342,31 +377,40 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     for (const v1::ConflictRecord& r : *records) {
       char origin[17];
       snprintf(origin, sizeof(origin), "%016llx", static_cast<unsigned long long>(r.origin()));
-      out.push_back({{"key", r.name()}, {"family", storage::FamilyName(r.family())}, {"type", crdt::TypeName(r.type())},
-                     {"kind", r.kind()}, {"winner", r.winner()},
+      out.push_back({{"key", r.name()},
+                     {"family", storage::FamilyName(r.family())},
+                     {"type", crdt::TypeName(r.type())},
+                     {"kind", r.kind()},
+                     {"winner", r.winner()},
                      {"losers", std::vector<std::string>(r.losers().begin(), r.losers().end())},
                      {"regions", std::vector<std::string>(r.regions().begin(), r.regions().end())},
-                     {"from_node", r.from_node()}, {"origin_replica", origin}, {"time_ms", r.time_ms()}});
+                     {"from_node", r.from_node()},
+                     {"origin_replica", origin},
+                     {"time_ms", r.time_ms()}});
     }
     c.Json(200, {{"conflicts", out}});
   });
   Add(V::post, "/admin/anti-entropy/full-sync", later("anti-entropy"));
   Add(V::post, "/admin/sync/regions/{}", later("anti-entropy"));
   Add(V::post, "/admin/faults/partition", [this](Call& c) {
-    if (!config_.testing.fault_injection) return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
+    if (!config_.testing.fault_injection)
+      return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
     if (!c.Body()) return;
     auto peers = c.body.find("peers");
-    if (peers == c.body.end() || !peers->is_array()) return c.Error(400, "invalid_argument", "'peers' must be an array of node ids");
+    if (peers == c.body.end() || !peers->is_array())
+      return c.Error(400, "invalid_argument", "'peers' must be an array of node ids");
     std::set<std::string> ids;
     for (const json& p : *peers) {
-      if (!p.is_string()) return c.Error(400, "invalid_argument", "'peers' must be an array of node ids");
+      if (!p.is_string())
+        return c.Error(400, "invalid_argument", "'peers' must be an array of node ids");
       ids.insert(p.get<std::string>());
     }
     if (replication_ != nullptr) replication_->SetPartition(ids);
     c.Json(200, {{"partitioned", ids}});
   });
   Add(V::delete_, "/admin/faults", [this](Call& c) {
-    if (!config_.testing.fault_injection) return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
+    if (!config_.testing.fault_injection)
+      return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
     if (replication_ != nullptr) replication_->SetPartition({});
     c.Json(200, {{"partitioned", json::array()}});
   });
@@ -409,8 +453,10 @@ void RestApi::Dispatch(Call& call) {
       const size_t eq = kv.find('=');
       bool ok_key = true, ok_value = true;
       std::string key = PercentDecode(kv.substr(0, eq), &ok_key, true);
-      std::string value = eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), &ok_value, true);
-      if (!ok_key || !ok_value) return call.Error(400, "invalid_argument", "malformed query string");
+      std::string value =
+          eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), &ok_value, true);
+      if (!ok_key || !ok_value)
+        return call.Error(400, "invalid_argument", "malformed query string");
       call.query[key] = value;
     }
   }
@@ -420,10 +466,12 @@ void RestApi::Dispatch(Call& call) {
   for (const RouteEntry& r : routes_) {
     if (r.pattern.size() != segments.size()) continue;
     bool ok = true;
-    for (size_t i = 0; i < segments.size() && ok; ++i) ok = r.pattern[i] == "{}" || r.pattern[i] == segments[i];
+    for (size_t i = 0; i < segments.size() && ok; ++i)
+      ok = r.pattern[i] == "{}" || r.pattern[i] == segments[i];
     // Prefer literal matches ("/crdt/keys" over a parameter).
-    if (ok && (match == nullptr || std::count(r.pattern.begin(), r.pattern.end(), "{}") <
-                                       std::count(match->pattern.begin(), match->pattern.end(), "{}"))) {
+    if (ok &&
+        (match == nullptr || std::count(r.pattern.begin(), r.pattern.end(), "{}") <
+                                 std::count(match->pattern.begin(), match->pattern.end(), "{}"))) {
       match = &r;
     }
   }
@@ -448,13 +496,14 @@ void RestApi::Dispatch(Call& call) {
   if (segments.size() >= 1 && segments[0] == "crdt") {
     auto level = call.query.find("consistency");
     if (level != call.query.end()) {
-      if (auto parsed = engine::ParseConsistency(level->second); !parsed.ok()) return call.Error(parsed.status());
+      if (auto parsed = engine::ParseConsistency(level->second); !parsed.ok())
+        return call.Error(parsed.status());
     }
     auto token = call.request.find("X-Session-Token");
     if (token != call.request.end()) {
-      const geodatastore::Status served = engine_->AwaitSessionToken(
-          std::string_view(token->value().data(), token->value().size()),
-          std::chrono::milliseconds(config_.consistency.timeout_ms));
+      const geodatastore::Status served =
+          engine_->AwaitSessionToken(std::string_view(token->value().data(), token->value().size()),
+                                     std::chrono::milliseconds(config_.consistency.timeout_ms));
       if (!served.ok()) return call.Error(served);
     }
   }
@@ -470,7 +519,8 @@ json ObjectJson(const engine::ObjectView& view) {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, crdt::GCounter> || std::is_same_v<T, crdt::PNCounter>) {
           out["value"] = s.Value();
-        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> || std::is_same_v<T, crdt::MVRegister>) {
+        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> ||
+                             std::is_same_v<T, crdt::MVRegister>) {
           out["values"] = s.Value();
         } else if constexpr (std::is_same_v<T, crdt::LWWGraph>) {
           out["vertices"] = s.Vertices();
@@ -491,14 +541,17 @@ json ObjectJson(const engine::ObjectView& view) {
 }  // namespace
 
 void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status) {
-  if (op.family() != family) return call.Error(400, "invalid_argument", "type does not belong to this path");
+  if (op.family() != family)
+    return call.Error(400, "invalid_argument", "type does not belong to this path");
   auto view = engine_->Apply(call.params[0], op);
   if (!view.ok()) return call.Error(view.status());
-  auto level = engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
-                                                                          : config_.consistency.default_write);
+  auto level =
+      engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
+                                                               : config_.consistency.default_write);
   if (level.ok()) {
-    const geodatastore::Status held = AwaitConsistency(replication_, *level, view->seq, config_.node.region,
-                                                       std::chrono::milliseconds(config_.consistency.timeout_ms));
+    const geodatastore::Status held =
+        AwaitConsistency(replication_, *level, view->seq, config_.node.region,
+                         std::chrono::milliseconds(config_.consistency.timeout_ms));
     if (!held.ok()) return call.Error(held);
   }
   call.Json(created_status && view->created ? 201 : 200, ObjectJson(*view));
@@ -506,20 +559,24 @@ void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status)
 
 void RestApi::ReadObject(Call& call, v1::Family family) {
   const auto start = std::chrono::steady_clock::now();
-  auto level = engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
-                                                                          : config_.consistency.default_read);
+  auto level =
+      engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
+                                                               : config_.consistency.default_read);
   if (!level.ok()) return call.Error(level.status());
-  auto view = ReadAtLevel(engine_, replication_, *level, family, call.params[0], config_.node.region,
-                          std::chrono::milliseconds(config_.consistency.timeout_ms));
+  auto view =
+      ReadAtLevel(engine_, replication_, *level, family, call.params[0], config_.node.region,
+                  std::chrono::milliseconds(config_.consistency.timeout_ms));
   if (!view.ok()) return call.Error(view.status());
-  metrics_->OnRead(view->type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics_->OnRead(view->type,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   call.Json(200, ObjectJson(*view));
 }
 
 void RestApi::Status(Call& call) {
   const auto& id = engine_->identity();
   json keys = json::object();
-  for (v1::CrdtType t : crdt::kAllTypes) keys[std::string(crdt::TypeName(t))] = engine_->store()->KeyCount(t);
+  for (v1::CrdtType t : crdt::kAllTypes)
+    keys[std::string(crdt::TypeName(t))] = engine_->store()->KeyCount(t);
   json applied = json::object();
   const crdt::VersionVector vector = engine_->AppliedVector();
   for (const auto& [replica, seq] : vector.entries()) {
@@ -534,8 +591,12 @@ void RestApi::Status(Call& call) {
   }
   for (const config::Peer& p : config_.cluster.peers) {
     auto v = views.find(p.id);
-    json peer = {{"id", p.id}, {"region", p.region}, {"grpc", p.grpc},
-                 {"state", v == views.end() ? "unknown" : std::string(replication::PeerStateName(v->second.state))}};
+    json peer = {
+        {"id", p.id},
+        {"region", p.region},
+        {"grpc", p.grpc},
+        {"state",
+         v == views.end() ? "unknown" : std::string(replication::PeerStateName(v->second.state))}};
     if (v != views.end()) {
       const uint64_t now = replication_->now_ms();
       peer["state_for_seconds"] = (now - std::min(now, v->second.state_since_ms)) / 1000.0;
@@ -546,19 +607,21 @@ void RestApi::Status(Call& call) {
   const storage::StoreStats stats = engine_->store()->Stats();
   char replica[17];
   snprintf(replica, sizeof(replica), "%016llx", static_cast<unsigned long long>(id.replica));
-  call.Json(200, {{"node_id", id.node_id},
-                  {"region", config_.node.region},
-                  {"cluster", config_.cluster.name},
-                  {"replica_id", replica},
-                  {"replica_epoch", id.epoch},
-                  {"uptime_seconds",
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
-                  {"peers", peers},
-                  {"keys", keys},
-                  {"applied", applied},
-                  {"storage", {{"live_sst_bytes", stats.live_sst_bytes},
-                               {"memtable_bytes", stats.memtable_bytes},
-                               {"pending_compaction_bytes", stats.pending_compaction_bytes}}}});
+  call.Json(200,
+            {{"node_id", id.node_id},
+             {"region", config_.node.region},
+             {"cluster", config_.cluster.name},
+             {"replica_id", replica},
+             {"replica_epoch", id.epoch},
+             {"uptime_seconds",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
+             {"peers", peers},
+             {"keys", keys},
+             {"applied", applied},
+             {"storage",
+              {{"live_sst_bytes", stats.live_sst_bytes},
+               {"memtable_bytes", stats.memtable_bytes},
+               {"pending_compaction_bytes", stats.pending_compaction_bytes}}}});
 }
 
 }  // namespace geodatastore::server

@@ -38,19 +38,25 @@ TEST(Config, DefaultsFillWhatIsNotGiven) {
 TEST(Config, EveryErrorIsOneLineNamingTheKey) {
   EXPECT_THAT(ErrorOf("node: {id: n1}"), HasSubstr("node.region: is required"));
   EXPECT_THAT(ErrorOf("listen: {}"), HasSubstr("node: is required"));
-  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlisten: {htp: x}"), HasSubstr("listen.htp: unknown key"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlisten: {htp: x}"),
+              HasSubstr("listen.htp: unknown key"));
   EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nbogus: 1"), HasSubstr("bogus: unknown key"));
-  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlisten: {http: nowhere}"), HasSubstr("listen.http: expected host:port"));
-  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nconsistency: {timeout_ms: -5}"), HasSubstr("consistency.timeout_ms: bad value"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlisten: {http: nowhere}"),
+              HasSubstr("listen.http: expected host:port"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nconsistency: {timeout_ms: -5}"),
+              HasSubstr("consistency.timeout_ms: bad value"));
   EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nconsistency: {default_read: strong}"),
               HasSubstr("consistency.default_read: 'strong' is not one of"));
-  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nstorage: {sync_writes: maybe}"), HasSubstr("storage.sync_writes: bad value"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nstorage: {sync_writes: maybe}"),
+              HasSubstr("storage.sync_writes: bad value"));
   EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\ncluster: {peers: [{id: n2, region: r}]}"),
               HasSubstr("cluster.peers[0].grpc: is required"));
-  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\ncluster: {peers: [{id: n1, region: r, grpc: 'h:1'}]}"),
-              HasSubstr("appears twice"));
+  EXPECT_THAT(
+      ErrorOf("node: {id: n1, region: r}\ncluster: {peers: [{id: n1, region: r, grpc: 'h:1'}]}"),
+      HasSubstr("appears twice"));
   EXPECT_THAT(ErrorOf("node: [1, 2"), HasSubstr("not valid YAML"));
-  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlimits: {max_key_bytes: 0}"), HasSubstr("limits.max_key_bytes: must be greater than 0"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlimits: {max_key_bytes: 0}"),
+              HasSubstr("limits.max_key_bytes: must be greater than 0"));
   for (const char* yaml : {"node: {id: n1}", "node: {id: n1, region: r}\nlisten: {htp: x}"}) {
     EXPECT_EQ(ErrorOf(yaml).find('\n'), std::string::npos);
   }

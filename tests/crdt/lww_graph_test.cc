@@ -1,8 +1,9 @@
 #include "crdt/lww_graph.h"
-#include "test_stamps.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "test_stamps.h"
 
 namespace geodatastore::crdt {
 namespace {

@@ -10,8 +10,8 @@
 namespace geodatastore::engine {
 namespace {
 
-using ::testing::ElementsAre;
 using geodatastore::testing::TempDir;
+using ::testing::ElementsAre;
 using Kind = Op::Kind;
 
 class EngineTest : public ::testing::Test {
@@ -71,11 +71,13 @@ TEST_F(EngineTest, SetsRegistersAndGraphs) {
   MustApply("s", Add("x"));
   MustApply("s", {.kind = Kind::kAdd, .elements = {"y", "z"}});
   MustApply("s", {.kind = Kind::kRemove, .elements = {"y"}});
-  EXPECT_THAT(std::get<crdt::ORSet>(engine_->Read(v1::SETS, "s")->state).Value(), ElementsAre("x", "z"));
+  EXPECT_THAT(std::get<crdt::ORSet>(engine_->Read(v1::SETS, "s")->state).Value(),
+              ElementsAre("x", "z"));
 
   MustApply("r", {.kind = Kind::kSet, .value = "old", .timestamp = 2000});
   MustApply("r", {.kind = Kind::kSet, .value = "older", .timestamp = 1000});
-  EXPECT_THAT(std::get<crdt::LWWRegister>(engine_->Read(v1::REGISTERS, "r")->state).Value(), ElementsAre("old"));
+  EXPECT_THAT(std::get<crdt::LWWRegister>(engine_->Read(v1::REGISTERS, "r")->state).Value(),
+              ElementsAre("old"));
 
   MustApply("g", {.kind = Kind::kAddVertex, .vertex = "a"});
   MustApply("g", {.kind = Kind::kAddVertex, .vertex = "b"});
@@ -91,8 +93,10 @@ TEST_F(EngineTest, RefusalsChangeNothing) {
   const uint64_t seq = engine_->last_seq();
   EXPECT_EQ(engine_->Apply("g", {.kind = Kind::kRemove, .elements = {"x"}}).status().code(),
             StatusCode::kFailedPrecondition);
-  EXPECT_EQ(engine_->Apply("g", Add("this element is too long")).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(engine_->Apply(std::string(33, 'k'), Inc(1)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Apply("g", Add("this element is too long")).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_->Apply(std::string(33, 'k'), Inc(1)).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(engine_->Apply("missing", {.kind = Kind::kRemove, .elements = {"x"}}).status().code(),
             StatusCode::kNotFound);
   EXPECT_EQ(engine_->last_seq(), seq);
@@ -123,8 +127,10 @@ TEST_F(EngineTest, StateAndSequenceSurviveARestart) {
 }
 
 TEST_F(EngineTest, ABatchAppliesEveryOpWithItsOwnAnswer) {
-  std::vector<std::pair<std::string, Op>> ops = {
-      {"a", Inc(1)}, {"a", Inc(2)}, {"b", Add("x")}, {"b", {.kind = Kind::kDecrement, .amount = 1}}};
+  std::vector<std::pair<std::string, Op>> ops = {{"a", Inc(1)},
+                                                 {"a", Inc(2)},
+                                                 {"b", Add("x")},
+                                                 {"b", {.kind = Kind::kDecrement, .amount = 1}}};
   auto results = engine_->ApplyBatch(ops);
   ASSERT_EQ(results.size(), 4u);
   EXPECT_TRUE(results[0].ok() && results[0]->created);

@@ -7,7 +7,8 @@
 //
 // A failing seed names itself; replay it alone, with a trace of crashes, boots, ops and
 // delivered batches, with
-//   GDS_SIM_TRACE=1 build/bin/simulation_test --gtest_filter='Seeds/Simulation.Converges/<seed - 1>'
+//   GDS_SIM_TRACE=1 build/bin/simulation_test --gtest_filter='Seeds/Simulation.Converges/<seed -
+//   1>'
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
 
@@ -57,9 +58,11 @@ class Simulation : public ::testing::TestWithParam<int> {
 
   void SetUp() override {
     rng_.seed(static_cast<uint32_t>(GetParam()));
-    const std::vector<std::pair<std::string, std::string>> layout = {
-        {"us-east-1", "us-east"}, {"us-east-2", "us-east"}, {"eu-west-1", "eu-west"},
-        {"eu-west-2", "eu-west"}, {"ap-south-1", "ap-south"}};
+    const std::vector<std::pair<std::string, std::string>> layout = {{"us-east-1", "us-east"},
+                                                                     {"us-east-2", "us-east"},
+                                                                     {"eu-west-1", "eu-west"},
+                                                                     {"eu-west-2", "eu-west"},
+                                                                     {"ap-south-1", "ap-south"}};
     for (const auto& [id, region] : layout) {
       auto node = std::make_unique<SimNode>();
       node->id = id;
@@ -76,7 +79,8 @@ class Simulation : public ::testing::TestWithParam<int> {
     auto store = storage::Store::Open({"/sim/" + n.id, false, n.env.get()});
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     n.store = std::move(store).value();
-    n.engine = std::make_unique<engine::Engine>(n.store.get(), n.identity, &n.clock, engine::EngineOptions{});
+    n.engine = std::make_unique<engine::Engine>(n.store.get(), n.identity, &n.clock,
+                                                engine::EngineOptions{});
     ASSERT_TRUE(n.engine->Start().ok());
     n.host = std::make_unique<engine::EngineReplicationHost>(n.engine.get());
     std::vector<replication::PeerInfo> peers;
@@ -96,7 +100,8 @@ class Simulation : public ::testing::TestWithParam<int> {
 
   // Crash: everything in memory is gone; the "disk" (the Env) stays.
   void Trace(const std::string& what) {
-    if (getenv("GDS_SIM_TRACE")) fprintf(stderr, "t=%llu %s\n", static_cast<unsigned long long>(now_), what.c_str());
+    if (getenv("GDS_SIM_TRACE"))
+      fprintf(stderr, "t=%llu %s\n", static_cast<unsigned long long>(now_), what.c_str());
   }
 
   void Crash(SimNode& n) {
@@ -109,7 +114,9 @@ class Simulation : public ::testing::TestWithParam<int> {
   }
 
   uint64_t Skew(const SimNode& n) const { return 7 * static_cast<uint64_t>(n.id.back() - '0'); }
-  uint64_t Rand(uint64_t lo, uint64_t hi) { return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_); }
+  uint64_t Rand(uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_);
+  }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
   SimNode* Find(const std::string& id) {
@@ -128,7 +135,8 @@ class Simulation : public ::testing::TestWithParam<int> {
       if (Partitioned(from, o.to) || Chance(drop_)) continue;
       const int copies = Chance(duplicate_) ? 2 : 1;
       for (int c = 0; c < copies; ++c) {
-        network_.emplace(std::make_pair(now_ + Rand(1, max_delay_), order_++), std::make_pair(o.to, o.message));
+        network_.emplace(std::make_pair(now_ + Rand(1, max_delay_), order_++),
+                         std::make_pair(o.to, o.message));
       }
     }
   }
@@ -138,24 +146,29 @@ class Simulation : public ::testing::TestWithParam<int> {
       const std::string name = "c" + std::to_string(Rand(0, kCounters - 1));
       const uint64_t amount = Rand(1, 5);
       const bool inc = Chance(0.7);
-      auto r = n.engine->Apply(name, {.kind = inc ? Kind::kIncrement : Kind::kDecrement, .amount = amount});
+      auto r = n.engine->Apply(
+          name, {.kind = inc ? Kind::kIncrement : Kind::kDecrement, .amount = amount});
       ASSERT_TRUE(r.ok()) << r.status().ToString();
-      expected_counters_[name] += inc ? static_cast<int64_t>(amount) : -static_cast<int64_t>(amount);
+      expected_counters_[name] +=
+          inc ? static_cast<int64_t>(amount) : -static_cast<int64_t>(amount);
       return;
     }
     const std::string set = "s" + std::to_string(Rand(0, kSets - 1));
     const std::string element = std::string(1, static_cast<char>('a' + Rand(0, 3)));
     const bool add = Chance(0.6);
     const crdt::VersionVector observed = n.engine->AppliedVector();
-    auto r = n.engine->Apply(set, {.kind = add ? Kind::kAdd : Kind::kRemove, .elements = {element}});
+    auto r =
+        n.engine->Apply(set, {.kind = add ? Kind::kAdd : Kind::kRemove, .elements = {element}});
     if (!add && !r.ok()) {
       ASSERT_EQ(r.status().code(), StatusCode::kNotFound);  // removing from a set never seen here
       return;
     }
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     if (r->seq == 0) return;
-    set_ops_.push_back({static_cast<int>(set_ops_.size()), set, element, add, n.identity.replica, r->seq, observed});
-    Trace(n.id + (add ? " add " : " remove ") + set + "/" + element + " seq=" + std::to_string(r->seq));
+    set_ops_.push_back({static_cast<int>(set_ops_.size()), set, element, add, n.identity.replica,
+                        r->seq, observed});
+    Trace(n.id + (add ? " add " : " remove ") + set + "/" + element +
+          " seq=" + std::to_string(r->seq));
   }
 
   // Add-wins (observed-remove): an add instance lives until a later op on the same element —
@@ -168,7 +181,8 @@ class Simulation : public ::testing::TestWithParam<int> {
       if (!a.add) continue;
       bool removed = false;
       for (const SetOp& o : set_ops_) {
-        if (o.id != a.id && o.set == a.set && o.element == a.element && o.observed.Get(a.origin) >= a.seq) {
+        if (o.id != a.id && o.set == a.set && o.element == a.element &&
+            o.observed.Get(a.origin) >= a.seq) {
           removed = true;
         }
       }
@@ -183,9 +197,11 @@ class Simulation : public ::testing::TestWithParam<int> {
     std::string out;
     for (const SetOp& op : set_ops_) {
       if (op.set != set) continue;
-      out += "  #" + std::to_string(op.id) + (op.add ? " add " : " remove ") + op.element + " seq " +
-             std::to_string(op.seq) + " of " + std::to_string(op.origin % 65536) + ", had applied:";
-      for (const auto& [r, c] : op.observed.entries()) out += " " + std::to_string(r % 65536) + ":" + std::to_string(c);
+      out += "  #" + std::to_string(op.id) + (op.add ? " add " : " remove ") + op.element +
+             " seq " + std::to_string(op.seq) + " of " + std::to_string(op.origin % 65536) +
+             ", had applied:";
+      for (const auto& [r, c] : op.observed.entries())
+        out += " " + std::to_string(r % 65536) + ":" + std::to_string(c);
       out += "\n";
     }
     return out;
@@ -201,8 +217,10 @@ class Simulation : public ::testing::TestWithParam<int> {
       SimNode* n = Find(to);
       if (n == nullptr || !n->up) continue;
       if (message.has_deltas()) {
-        Trace(to + " <- " + message.from() + " batch " + std::to_string(message.deltas().from_seq()) + ".." +
-              std::to_string(message.deltas().to_seq()) + " applied=" + std::to_string(n->engine->Applied(message.deltas().origin())));
+        Trace(to + " <- " + message.from() + " batch " +
+              std::to_string(message.deltas().from_seq()) + ".." +
+              std::to_string(message.deltas().to_seq()) +
+              " applied=" + std::to_string(n->engine->Applied(message.deltas().origin())));
       }
       Send(to, n->replicator->Receive(message, now_));
     }
@@ -219,7 +237,8 @@ class Simulation : public ::testing::TestWithParam<int> {
     }
     for (const auto& a : nodes_) {
       for (const auto& b : nodes_) {
-        if (a != b && b->engine->Applied(a->identity.replica) < a->engine->CommittedSeq()) return false;
+        if (a != b && b->engine->Applied(a->identity.replica) < a->engine->CommittedSeq())
+          return false;
       }
     }
     return true;
@@ -233,7 +252,8 @@ class Simulation : public ::testing::TestWithParam<int> {
   double duplicate_ = 0.05;
   uint64_t max_delay_ = 40;
   std::set<std::string> partitioned_;
-  std::multimap<std::pair<uint64_t, uint64_t>, std::pair<std::string, v1::ReplicationMessage>> network_;
+  std::multimap<std::pair<uint64_t, uint64_t>, std::pair<std::string, v1::ReplicationMessage>>
+      network_;
   std::map<std::string, int64_t> expected_counters_;
   std::vector<SetOp> set_ops_;
 };
@@ -284,7 +304,8 @@ TEST_P(Simulation, Converges) {
       auto a = nodes_[0]->engine->Read(key.family, key.name);
       auto b = n->engine->Read(key.family, key.name);
       ASSERT_TRUE(a.ok() && b.ok()) << key.name;
-      EXPECT_EQ(crdt::EncodeAny(a->state), crdt::EncodeAny(b->state)) << key.name << " differs on " << n->id;
+      EXPECT_EQ(crdt::EncodeAny(a->state), crdt::EncodeAny(b->state))
+          << key.name << " differs on " << n->id;
     }
   }
   // Counters: the sum of acknowledged ops. OR-Sets: the add-wins model.
@@ -297,7 +318,8 @@ TEST_P(Simulation, Converges) {
     auto s = nodes_[0]->engine->Read(v1::SETS, name);
     ASSERT_TRUE(s.ok()) << name;
     const std::vector<std::string> got = std::get<crdt::ORSet>(s->state).Value();
-    EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), elements) << name << "\n" << History(name);
+    EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), elements) << name << "\n"
+                                                                       << History(name);
   }
 }
 

@@ -1,6 +1,6 @@
 // The gRPC API and geoctl against a real geods process; checkpoint and restore.
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -33,7 +33,8 @@ class GrpcTest : public ::testing::Test {
     return ((*crdt_).*method)(&context, request, reply);
   }
 
-  v1::ObjectValue Increment(const std::string& name, uint64_t amount, grpc::StatusCode expect = grpc::StatusCode::OK) {
+  v1::ObjectValue Increment(const std::string& name, uint64_t amount,
+                            grpc::StatusCode expect = grpc::StatusCode::OK) {
     v1::CounterUpdate r;
     r.set_name(name);
     r.set_amount(amount);
@@ -44,7 +45,8 @@ class GrpcTest : public ::testing::Test {
 
   // Runs geoctl against the node; returns its exit code and output.
   int Geoctl(const std::string& args, std::string* output) {
-    return RunCommand(std::string(GDS_GEOCTL_PATH) + " --addr " + node_.grpc_address() + " " + args, output);
+    return RunCommand(std::string(GDS_GEOCTL_PATH) + " --addr " + node_.grpc_address() + " " + args,
+                      output);
   }
 
   GeodsProcess node_;
@@ -93,7 +95,8 @@ TEST_F(GrpcTest, EveryDataCall) {
   ASSERT_TRUE(Call(&v1::CRDTService::Stub::AddEdge, e, &out).ok());
   EXPECT_EQ(out.edges_size(), 1);
   e.set_to("a");
-  EXPECT_EQ(Call(&v1::CRDTService::Stub::AddEdge, e, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Call(&v1::CRDTService::Stub::AddEdge, e, &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   v1::PathsRequest p;
   p.set_name("g");
   p.set_from("a");
@@ -114,13 +117,16 @@ TEST_F(GrpcTest, ErrorsMapToGrpcCodesAndChangeNothing) {
   create.set_name("c");
   create.set_type(v1::G_COUNTER);
   v1::ObjectValue out;
-  EXPECT_EQ(Call(&v1::CRDTService::Stub::CreateObject, create, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Call(&v1::CRDTService::Stub::CreateObject, create, &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   v1::GetRequest get;
   get.set_name("nope");
-  EXPECT_EQ(Call(&v1::CRDTService::Stub::GetSet, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Call(&v1::CRDTService::Stub::GetSet, get, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   v1::SetUpdate empty;
   empty.set_name("s");
-  EXPECT_EQ(Call(&v1::CRDTService::Stub::AddToSet, empty, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Call(&v1::CRDTService::Stub::AddToSet, empty, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   get.set_name("c");
   ASSERT_TRUE(Call(&v1::CRDTService::Stub::GetCounter, get, &out).ok());
   EXPECT_EQ(out.counter_value(), 1);
@@ -167,10 +173,12 @@ TEST_F(GrpcTest, SessionTokenTravelsInMetadata) {
   ASSERT_NE(token, context.GetServerInitialMetadata().end());
   grpc::ClientContext bad;
   bad.AddMetadata("x-session-token", "not a token");
-  EXPECT_EQ(crdt_->IncrementCounter(&bad, r, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(crdt_->IncrementCounter(&bad, r, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   grpc::ClientContext level;
   level.AddMetadata("x-consistency", "sometimes");
-  EXPECT_EQ(crdt_->IncrementCounter(&level, r, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(crdt_->IncrementCounter(&level, r, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(GrpcTest, AThousandConcurrentClientsLoseNoIncrement) {
@@ -218,7 +226,10 @@ TEST_F(GrpcTest, GeoctlCoversDataAndAdminWithClearExitCodes) {
   EXPECT_THAT(out, HasSubstr("not_found"));
   EXPECT_EQ(Geoctl("graph add-edge g a a", &out), 1);
   EXPECT_EQ(Geoctl("counter", &out), 2);
-  EXPECT_EQ(RunCommand(std::string(GDS_GEOCTL_PATH) + " --addr 127.0.0.1:1 --timeout-ms 2000 counter get x", &out), 3);
+  EXPECT_EQ(RunCommand(std::string(GDS_GEOCTL_PATH) +
+                           " --addr 127.0.0.1:1 --timeout-ms 2000 counter get x",
+                       &out),
+            3);
   EXPECT_THAT(out, HasSubstr("cannot reach"));
 }
 
@@ -230,7 +241,8 @@ TEST(Checkpoint, ARestoredNodeHasTheDataAndANewReplicaEpoch) {
     GeodsProcess node;
     ASSERT_TRUE(node.Start()) << node.error();
     std::string out;
-    const std::string geoctl = std::string(GDS_GEOCTL_PATH) + " --addr " + node.grpc_address() + " ";
+    const std::string geoctl =
+        std::string(GDS_GEOCTL_PATH) + " --addr " + node.grpc_address() + " ";
     ASSERT_EQ(RunCommand(geoctl + "set add s x y", &out), 0) << out;
     ASSERT_EQ(RunCommand(geoctl + "admin checkpoint " + snap, &out), 0) << out;
     ASSERT_EQ(RunCommand(geoctl + "--json admin status", &out), 0) << out;
@@ -241,7 +253,8 @@ TEST(Checkpoint, ARestoredNodeHasTheDataAndANewReplicaEpoch) {
   GeodsProcess restored({.data_dir = snap});
   ASSERT_TRUE(restored.Start()) << restored.error();
   std::string out;
-  const std::string geoctl = std::string(GDS_GEOCTL_PATH) + " --addr " + restored.grpc_address() + " ";
+  const std::string geoctl =
+      std::string(GDS_GEOCTL_PATH) + " --addr " + restored.grpc_address() + " ";
   ASSERT_EQ(RunCommand(geoctl + "--json set get s", &out), 0) << out;
   EXPECT_EQ(nlohmann::json::parse(out)["elements"], nlohmann::json::array({"x", "y"}));
   ASSERT_EQ(RunCommand(geoctl + "--json admin status", &out), 0) << out;

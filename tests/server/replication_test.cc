@@ -28,8 +28,8 @@ class ReplicationTest : public ::testing::Test {
       std::string peers;
       for (int j = 0; j < kNodes; ++j) {
         if (j == i) continue;
-        peers += "    - {id: " + layout[j].first + ", region: " + layout[j].second + ", grpc: \"127.0.0.1:" +
-                 std::to_string(ports[j]) + "\"}\n";
+        peers += "    - {id: " + layout[j].first + ", region: " + layout[j].second +
+                 ", grpc: \"127.0.0.1:" + std::to_string(ports[j]) + "\"}\n";
       }
       nodes_.push_back(std::make_unique<GeodsProcess>(GeodsProcess::Options{
           .node_id = layout[i].first,
@@ -44,14 +44,16 @@ class ReplicationTest : public ::testing::Test {
   }
 
   void WaitAllPeersUp() {
-    EventuallyEverywhere([&](int i) {
-      const json peers = Get(i, "/admin/status")["peers"];
-      if (peers.size() != kNodes - 1) return false;
-      for (const json& p : peers) {
-        if (p["state"] != "up") return false;
-      }
-      return true;
-    }, "every peer up");
+    EventuallyEverywhere(
+        [&](int i) {
+          const json peers = Get(i, "/admin/status")["peers"];
+          if (peers.size() != kNodes - 1) return false;
+          for (const json& p : peers) {
+            if (p["state"] != "up") return false;
+          }
+          return true;
+        },
+        "every peer up");
   }
 
   HttpClient& At(int i) { return *clients_[i]; }
@@ -72,12 +74,14 @@ class ReplicationTest : public ::testing::Test {
 
   // True once node i's conflict log holds an entry of kind for key (polled with a deadline:
   // a node records a conflict just after committing the state that resolved it).
-  bool Logged(int i, const std::string& kind, const std::string& key, const json& losers = nullptr) {
+  bool Logged(int i, const std::string& kind, const std::string& key,
+              const json& losers = nullptr) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       const json log = Get(i, "/admin/conflicts");
       for (const json& c : log["conflicts"]) {
-        if (c["kind"] == kind && c["key"] == key && (losers.is_null() || c["losers"] == losers)) return true;
+        if (c["kind"] == kind && c["key"] == key && (losers.is_null() || c["losers"] == losers))
+          return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -97,56 +101,72 @@ TEST_F(ReplicationTest, CountersConvergeEverywhere) {
   ASSERT_EQ(At(0).Post("/crdt/counters/g/increment", {{"value", 10}}).status, 200);
   ASSERT_EQ(At(1).Post("/crdt/counters/g/increment", {{"value", 20}}).status, 200);
   ASSERT_EQ(At(2).Post("/crdt/counters/g/increment", {{"value", 30}}).status, 200);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/g")["value"] == 60; }, "10+20+30");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/g")["value"] == 60; },
+                       "10+20+30");
   ASSERT_EQ(At(0).Post("/crdt/counters/pn/increment", {{"value", 100}}).status, 200);
   ASSERT_EQ(At(1).Post("/crdt/counters/pn/decrement", {{"value", 30}}).status, 200);
   ASSERT_EQ(At(2).Post("/crdt/counters/pn/increment", {{"value", 50}}).status, 200);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/pn")["value"] == 120; }, "100-30+50");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/pn")["value"] == 120; },
+                       "100-30+50");
   json lag = Get(0, "/admin/replication/lag");
   ASSERT_EQ(lag["peers"].size(), 2u);
 }
 
 TEST_F(ReplicationTest, ConcurrentReAddBeatsRemoveAndLwwAndMvAgree) {
   ASSERT_EQ(At(0).Post("/crdt/sets/s/add", {{"element", "x"}}).status, 200);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/s")["elements"] == json::array({"x"}); }, "x added");
+  EventuallyEverywhere(
+      [&](int i) { return Get(i, "/crdt/sets/s")["elements"] == json::array({"x"}); }, "x added");
   // Cut us-east-1 off from eu-west-1, then remove there and re-add here: concurrent.
   Partition(0, {"eu-west-1"});
   Partition(1, {"us-east-1"});
   ASSERT_EQ(At(0).Post("/crdt/sets/s/remove", {{"element", "x"}}).status, 200);
   ASSERT_EQ(At(1).Post("/crdt/sets/s/add", {{"element", "x"}}).status, 200);
-  ASSERT_EQ(At(0).Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "alice"}}).status, 200);
-  ASSERT_EQ(At(1).Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "bob"}}).status, 200);
+  ASSERT_EQ(At(0).Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "alice"}}).status,
+            200);
+  ASSERT_EQ(At(1).Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "bob"}}).status,
+            200);
   Heal(0);
   Heal(1);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/s")["elements"] == json::array({"x"}); },
-                       "add wins over a concurrent remove");
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/mv")["values"] == json::array({"alice", "bob"}); },
-                       "both concurrent MV values");
+  EventuallyEverywhere(
+      [&](int i) { return Get(i, "/crdt/sets/s")["elements"] == json::array({"x"}); },
+      "add wins over a concurrent remove");
+  EventuallyEverywhere(
+      [&](int i) {
+        return Get(i, "/crdt/registers/mv")["values"] == json::array({"alice", "bob"});
+      },
+      "both concurrent MV values");
   // The MV register's concurrent values are in the conflict log (and its metric).
   EXPECT_TRUE(Logged(0, "mv_concurrent", "mv", json::array({"alice", "bob"})));
   EXPECT_TRUE(Logged(0, "add_wins", "s"));  // us-east-1's remove lost to eu-west-1's re-add
-  EXPECT_NE(At(0).Get("/metrics").body.find("geodatastore_conflicts_resolved_total{kind=\"mv_concurrent\""),
+  EXPECT_NE(At(0)
+                .Get("/metrics")
+                .body.find("geodatastore_conflicts_resolved_total{kind=\"mv_concurrent\""),
             std::string::npos);
   ASSERT_EQ(At(0).Post("/crdt/registers/r", {{"value", "t1000"}, {"timestamp", 1000}}).status, 200);
   ASSERT_EQ(At(1).Post("/crdt/registers/r", {{"value", "t2000"}, {"timestamp", 2000}}).status, 200);
   ASSERT_EQ(At(2).Post("/crdt/registers/r", {{"value", "t1500"}, {"timestamp", 1500}}).status, 200);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/registers/r")["values"] == json::array({"t2000"}); },
-                       "LWW at 2000");
+  EventuallyEverywhere(
+      [&](int i) { return Get(i, "/crdt/registers/r")["values"] == json::array({"t2000"}); },
+      "LWW at 2000");
 }
 
 TEST_F(ReplicationTest, ATypeConflictResolvesTheSameWayEverywhere) {
   Partition(0, {"eu-west-1", "ap-south-1"});
   ASSERT_EQ(At(0).Post("/crdt/counters/t/increment", {{"value", 5}}).status, 200);  // a pn_counter
-  ASSERT_EQ(At(1).Post("/crdt/counters/t", {{"type", "g_counter"}, {"initial_value", 7}}).status, 201);
+  ASSERT_EQ(At(1).Post("/crdt/counters/t", {{"type", "g_counter"}, {"initial_value", 7}}).status,
+            201);
   Heal(0);
-  EventuallyEverywhere([&](int i) {
-    json c = Get(i, "/crdt/counters/t");
-    return c["type"] == "g_counter" && c["value"] == 7;
-  }, "g_counter (the lower type tag) wins on every node");
+  EventuallyEverywhere(
+      [&](int i) {
+        json c = Get(i, "/crdt/counters/t");
+        return c["type"] == "g_counter" && c["value"] == 7;
+      },
+      "g_counter (the lower type tag) wins on every node");
   EXPECT_TRUE(Logged(0, "type", "t", json::array({"pn_counter"})));
   const json log = Get(0, "/admin/conflicts");
   EXPECT_EQ(log["conflicts"][0]["regions"], json::array({"us-east", "eu-west"})) << log.dump();
-  EXPECT_EQ(At(0).Post("/crdt/counters/t/decrement", {{"value", 1}}).status, 409);  // it is a g_counter now
+  EXPECT_EQ(At(0).Post("/crdt/counters/t/decrement", {{"value", 1}}).status,
+            409);  // it is a g_counter now
 }
 
 TEST_F(ReplicationTest, WriteConsistencyLevelsWaitForReplicas) {
@@ -157,12 +177,16 @@ TEST_F(ReplicationTest, WriteConsistencyLevelsWaitForReplicas) {
   // One region cut off: quorum (2 of 3) still answers, all times out with 504 — and the
   // write stays applied locally and reaches everyone after healing.
   Partition(0, {"ap-south-1"});
-  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=quorum", {{"value", 1}}).status, 200);
+  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=quorum", {{"value", 1}}).status,
+            200);
   EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=all", {{"value", 1}}).status, 504);
   EXPECT_EQ(Get(0, "/crdt/counters/w")["value"], 3);
-  EXPECT_EQ(At(0).Post("/crdt/counters/w/increment?consistency=local_quorum", {{"value", 1}}).status, 200);
+  EXPECT_EQ(
+      At(0).Post("/crdt/counters/w/increment?consistency=local_quorum", {{"value", 1}}).status,
+      200);
   Heal(0);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/w")["value"] == 4; }, "after the 504");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/w")["value"] == 4; },
+                       "after the 504");
 }
 
 TEST_F(ReplicationTest, ReadsAboveEventualJoinOtherReplicas) {
@@ -170,9 +194,12 @@ TEST_F(ReplicationTest, ReadsAboveEventualJoinOtherReplicas) {
   Partition(1, {"us-east-1"});
   ASSERT_EQ(At(1).Post("/crdt/sets/r/add", {{"element", "from-eu"}}).status, 200);
   // ap-south-1 gets it; us-east-1 cannot (cut off from eu-west-1).
-  EventuallyEverywhere([&](int i) { return i == 0 || Get(i, "/crdt/sets/r")["elements"] == json::array({"from-eu"}); },
-                       "eu-west-1 and ap-south-1 have the write");
-  EXPECT_EQ(At(0).Get("/crdt/sets/r").status, 404);  // eventual: only what this node has
+  EventuallyEverywhere(
+      [&](int i) {
+        return i == 0 || Get(i, "/crdt/sets/r")["elements"] == json::array({"from-eu"});
+      },
+      "eu-west-1 and ap-south-1 have the write");
+  EXPECT_EQ(At(0).Get("/crdt/sets/r").status, 404);            // eventual: only what this node has
   auto quorum = At(0).Get("/crdt/sets/r?consistency=quorum");  // us-east-1 + ap-south-1
   EXPECT_EQ(quorum.status, 200) << quorum.body;
   EXPECT_EQ(quorum.json["elements"], json::array({"from-eu"}));
@@ -188,27 +215,37 @@ TEST_F(ReplicationTest, SessionTokensGiveReadYourWritesAcrossRegions) {
   ASSERT_EQ(written.status, 200);
   const std::string token = written.headers["X-Session-Token"];
   // eu-west-1 cannot have it yet: the token makes it wait, then answer 503.
-  EXPECT_EQ(At(1).Request(boost::beast::http::verb::get, "/crdt/sets/sess", "", {{"X-Session-Token", token}}).status, 503);
+  EXPECT_EQ(At(1)
+                .Request(boost::beast::http::verb::get, "/crdt/sets/sess", "",
+                         {{"X-Session-Token", token}})
+                .status,
+            503);
   Heal(0);
   Heal(1);
-  auto read = At(1).Request(boost::beast::http::verb::get, "/crdt/sets/sess", "", {{"X-Session-Token", token}});
+  auto read = At(1).Request(boost::beast::http::verb::get, "/crdt/sets/sess", "",
+                            {{"X-Session-Token", token}});
   EXPECT_EQ(read.status, 200);
   EXPECT_EQ(read.json["elements"], json::array({"mine"}));
 }
 
 TEST_F(ReplicationTest, PartitionedAndKilledNodesCatchUp) {
   Partition(2, {"us-east-1", "eu-west-1"});
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(At(i % 2).Post("/crdt/counters/p/increment", {{"value", 1}}).status, 200);
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(At(2).Post("/crdt/counters/p/increment", {{"value", 1}}).status, 200);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(At(i % 2).Post("/crdt/counters/p/increment", {{"value", 1}}).status, 200);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(At(2).Post("/crdt/counters/p/increment", {{"value", 1}}).status, 200);
   EXPECT_EQ(Get(2, "/crdt/counters/p")["value"], 20);  // the cut-off side keeps taking writes
   Heal(2);
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/p")["value"] == 70; }, "after healing");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/p")["value"] == 70; },
+                       "after healing");
 
   nodes_[1]->Kill9();
-  for (int i = 0; i < 30; ++i) ASSERT_EQ(At(0).Post("/crdt/sets/k/add", {{"element", "e" + std::to_string(i)}}).status, 200);
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(At(0).Post("/crdt/sets/k/add", {{"element", "e" + std::to_string(i)}}).status, 200);
   ASSERT_TRUE(nodes_[1]->Start()) << nodes_[1]->error();
   clients_[1] = std::make_unique<HttpClient>(nodes_[1]->http_port());
-  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/k")["elements"].size() == 30; }, "after kill -9");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/k")["elements"].size() == 30; },
+                       "after kill -9");
 }
 
 }  // namespace

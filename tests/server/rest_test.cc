@@ -6,8 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include "support/geods_process.h"
 #include "cli/http_client.h"
+#include "support/geods_process.h"
 
 namespace geodatastore::testing {
 namespace {
@@ -46,22 +46,29 @@ class RestTest : public ::testing::Test {
 };
 
 TEST_F(RestTest, Counters) {
-  EXPECT_EQ(Expect(201, client_->Post("/crdt/counters/c", {{"type", "pn_counter"}, {"initial_value", 10}}))["value"], 10);
-  EXPECT_EQ(Expect(200, client_->Post("/crdt/counters/c", {{"type", "pn_counter"}, {"initial_value", 10}}))["value"], 10);
+  EXPECT_EQ(Expect(201, client_->Post("/crdt/counters/c",
+                                      {{"type", "pn_counter"}, {"initial_value", 10}}))["value"],
+            10);
+  EXPECT_EQ(Expect(200, client_->Post("/crdt/counters/c",
+                                      {{"type", "pn_counter"}, {"initial_value", 10}}))["value"],
+            10);
   Expect(409, client_->Post("/crdt/counters/c", {{"type", "g_counter"}}));
   EXPECT_EQ(Expect(200, client_->Post("/crdt/counters/c/increment", {{"value", 5}}))["value"], 15);
   EXPECT_EQ(Expect(200, client_->Post("/crdt/counters/c/decrement", {{"value", 3}}))["value"], 12);
   json c = Expect(200, client_->Get("/crdt/counters/c"));
   EXPECT_EQ(c, json({{"name", "c"}, {"type", "pn_counter"}, {"value", 12}}));
   // increment creates a pn_counter; decrement is refused on a g_counter.
-  EXPECT_EQ(Expect(200, client_->Post("/crdt/counters/fresh/increment", {{"value", 2}}))["type"], "pn_counter");
+  EXPECT_EQ(Expect(200, client_->Post("/crdt/counters/fresh/increment", {{"value", 2}}))["type"],
+            "pn_counter");
   Expect(201, client_->Post("/crdt/counters/g", {{"type", "g_counter"}}));
   Expect(409, client_->Post("/crdt/counters/g/decrement", {{"value", 1}}));
   Expect(404, client_->Get("/crdt/counters/absent"));
 }
 
 TEST_F(RestTest, Sets) {
-  EXPECT_THAT(Expect(200, client_->Post("/crdt/sets/s/add", {{"elements", {"b", "a"}}}))["elements"], ElementsAre("a", "b"));
+  EXPECT_THAT(
+      Expect(200, client_->Post("/crdt/sets/s/add", {{"elements", {"b", "a"}}}))["elements"],
+      ElementsAre("a", "b"));
   Expect(200, client_->Post("/crdt/sets/s/remove", {{"element", "a"}}));
   json s = Expect(200, client_->Get("/crdt/sets/s"));
   EXPECT_EQ(s["type"], "or_set");
@@ -76,16 +83,20 @@ TEST_F(RestTest, Sets) {
   Expect(200, client_->Post("/crdt/sets/two/remove", {{"element", "x"}}));
   Expect(409, client_->Post("/crdt/sets/two/add", {{"element", "x"}}));
 
-  EXPECT_EQ(Expect(201, client_->Post("/crdt/sets/l", {{"type", "lww_set"}, {"bias", "add_wins"}}))["bias"], "add_wins");
+  EXPECT_EQ(Expect(201, client_->Post("/crdt/sets/l",
+                                      {{"type", "lww_set"}, {"bias", "add_wins"}}))["bias"],
+            "add_wins");
   Expect(200, client_->Post("/crdt/sets/l/add", {{"element", "e"}}));
   EXPECT_THAT(Expect(200, client_->Get("/crdt/sets/l"))["elements"], ElementsAre("e"));
 }
 
 TEST_F(RestTest, Registers) {
-  Expect(200, client_->Post("/crdt/registers/r", {{"type", "lww_register"}, {"value", "v2000"}, {"timestamp", 2000}}));
+  Expect(200, client_->Post("/crdt/registers/r",
+                            {{"type", "lww_register"}, {"value", "v2000"}, {"timestamp", 2000}}));
   Expect(200, client_->Post("/crdt/registers/r", {{"value", "v1000"}, {"timestamp", 1000}}));
   EXPECT_THAT(Expect(200, client_->Get("/crdt/registers/r"))["values"], ElementsAre("v2000"));
-  Expect(200, client_->Post("/crdt/registers/r", {{"value", "now"}}));  // HLC time is later than 2000 ms
+  Expect(200,
+         client_->Post("/crdt/registers/r", {{"value", "now"}}));  // HLC time is later than 2000 ms
   EXPECT_THAT(Expect(200, client_->Get("/crdt/registers/r"))["values"], ElementsAre("now"));
   Expect(409, client_->Post("/crdt/registers/r", {{"type", "mv_register"}, {"value", "x"}}));
   Expect(200, client_->Post("/crdt/registers/mv", {{"type", "mv_register"}, {"value", "alice"}}));
@@ -93,21 +104,30 @@ TEST_F(RestTest, Registers) {
 }
 
 TEST_F(RestTest, Graphs) {
-  for (const char* v : {"1", "2", "3", "4", "5", "6"}) Expect(200, client_->Post("/crdt/graphs/g/vertices", {{"vertex", v}}));
-  for (auto [f, t] : std::vector<std::pair<const char*, const char*>>{
-           {"1", "2"}, {"1", "3"}, {"3", "2"}, {"2", "4"}, {"4", "2"}, {"4", "5"}, {"5", "6"}, {"4", "6"}}) {
+  for (const char* v : {"1", "2", "3", "4", "5", "6"})
+    Expect(200, client_->Post("/crdt/graphs/g/vertices", {{"vertex", v}}));
+  for (auto [f, t] : std::vector<std::pair<const char*, const char*>>{{"1", "2"},
+                                                                      {"1", "3"},
+                                                                      {"3", "2"},
+                                                                      {"2", "4"},
+                                                                      {"4", "2"},
+                                                                      {"4", "5"},
+                                                                      {"5", "6"},
+                                                                      {"4", "6"}}) {
     Expect(200, client_->Post("/crdt/graphs/g/edges", {{"from", f}, {"to", t}}));
   }
   Expect(409, client_->Post("/crdt/graphs/g/edges", {{"from", "1"}, {"to", "1"}}));
   json g = Expect(200, client_->Get("/crdt/graphs/g"));
   EXPECT_EQ(g["vertices"].size(), 6u);
   EXPECT_EQ(g["edges"].size(), 8u);
-  EXPECT_THAT(Expect(200, client_->Get("/crdt/graphs/g/vertices/1/neighbors"))["neighbors"], ElementsAre("2", "3"));
+  EXPECT_THAT(Expect(200, client_->Get("/crdt/graphs/g/vertices/1/neighbors"))["neighbors"],
+              ElementsAre("2", "3"));
   EXPECT_EQ(Expect(200, client_->Get("/crdt/graphs/g/paths?from=1&to=6"))["paths"].size(), 4u);
   Expect(200, client_->Delete("/crdt/graphs/g/edges/5/6"));
   Expect(200, client_->Delete("/crdt/graphs/g/vertices/4"));
   g = Expect(200, client_->Get("/crdt/graphs/g"));
-  EXPECT_EQ(g["edges"], json::array({json::array({"1", "2"}), json::array({"1", "3"}), json::array({"3", "2"})}));
+  EXPECT_EQ(g["edges"], json::array({json::array({"1", "2"}), json::array({"1", "3"}),
+                                     json::array({"3", "2"})}));
   Expect(404, client_->Delete("/crdt/graphs/g/vertices/4"));
   Expect(404, client_->Get("/crdt/graphs/g/vertices/4/neighbors"));
   Expect(400, client_->Get("/crdt/graphs/g/paths?from=1"));
@@ -117,7 +137,8 @@ TEST_F(RestTest, KeysStatusHealthAndConsistencyParameter) {
   Expect(200, client_->Post("/crdt/counters/user:1/increment", {{"value", 1}}));
   Expect(200, client_->Post("/crdt/counters/user:2/increment", {{"value", 1}}));
   Expect(200, client_->Post("/crdt/sets/user:3/add", {{"element", "x"}}));
-  EXPECT_EQ(Expect(200, client_->Get("/crdt/keys?type=pn_counter&prefix=user:"))["keys"].size(), 2u);
+  EXPECT_EQ(Expect(200, client_->Get("/crdt/keys?type=pn_counter&prefix=user:"))["keys"].size(),
+            2u);
   EXPECT_EQ(Expect(200, client_->Get("/crdt/keys?prefix=user:&limit=1"))["keys"].size(), 1u);
   Expect(400, client_->Get("/crdt/keys?type=nope"));
   json status = Expect(200, client_->Get("/admin/status"));
@@ -128,7 +149,8 @@ TEST_F(RestTest, KeysStatusHealthAndConsistencyParameter) {
   Expect(200, client_->Get("/readyz"));
   Expect(200, client_->Get("/crdt/counters/user:1?consistency=all"));
   Expect(400, client_->Get("/crdt/counters/user:1?consistency=strong"));
-  EXPECT_TRUE(Expect(200, client_->Get("/admin/replication/lag"))["peers"].empty());  // a node without peers
+  EXPECT_TRUE(Expect(200, client_->Get("/admin/replication/lag"))["peers"]
+                  .empty());  // a node without peers
   EXPECT_TRUE(Expect(200, client_->Get("/admin/conflicts"))["conflicts"].empty());
   Expect(400, client_->Get("/admin/conflicts?limit=x"));
   Expect(403, client_->Request(http::verb::delete_, "/admin/faults"));  // fault injection is off
@@ -138,8 +160,13 @@ TEST_F(RestTest, SessionTokensAreIssuedAndHonored) {
   HttpResult r = client_->Post("/crdt/counters/s/increment", {{"value", 1}});
   ASSERT_TRUE(r.headers.count("X-Session-Token"));
   const std::string token = r.headers["X-Session-Token"];
-  EXPECT_EQ(client_->Request(http::verb::get, "/crdt/counters/s", "", {{"X-Session-Token", token}}).status, 200);
-  EXPECT_EQ(client_->Request(http::verb::get, "/crdt/counters/s", "", {{"X-Session-Token", "garbage"}}).status, 400);
+  EXPECT_EQ(client_->Request(http::verb::get, "/crdt/counters/s", "", {{"X-Session-Token", token}})
+                .status,
+            200);
+  EXPECT_EQ(
+      client_->Request(http::verb::get, "/crdt/counters/s", "", {{"X-Session-Token", "garbage"}})
+          .status,
+      400);
 }
 
 TEST_F(RestTest, EveryBadInputIsAClearErrorAndChangesNothing) {
@@ -151,29 +178,41 @@ TEST_F(RestTest, EveryBadInputIsAClearErrorAndChangesNothing) {
     EXPECT_FALSE(r.json["error"].get<std::string>().empty());
     unchanged();
   };
-  bad(400, client_->Request(http::verb::post, "/crdt/counters/c/increment", "{not json"), "invalid_argument");
-  bad(400, client_->Request(http::verb::post, "/crdt/counters/c/increment", "[1]"), "invalid_argument");
-  bad(400, client_->Post("/crdt/counters/c/increment", json::object()), "invalid_argument");          // missing
-  bad(400, client_->Post("/crdt/counters/c/increment", {{"value", "5"}}), "invalid_argument");        // wrong type
+  bad(400, client_->Request(http::verb::post, "/crdt/counters/c/increment", "{not json"),
+      "invalid_argument");
+  bad(400, client_->Request(http::verb::post, "/crdt/counters/c/increment", "[1]"),
+      "invalid_argument");
+  bad(400, client_->Post("/crdt/counters/c/increment", json::object()),
+      "invalid_argument");  // missing
+  bad(400, client_->Post("/crdt/counters/c/increment", {{"value", "5"}}),
+      "invalid_argument");  // wrong type
   bad(400, client_->Post("/crdt/counters/c/increment", {{"value", 1.5}}), "invalid_argument");
-  bad(400, client_->Post("/crdt/counters/c/increment", {{"value", -3}}), "invalid_argument");         // negative
-  bad(400, client_->Request(http::verb::post, "/crdt/counters/c/increment", R"({"value": 18446744073709551615})"),
+  bad(400, client_->Post("/crdt/counters/c/increment", {{"value", -3}}),
+      "invalid_argument");  // negative
+  bad(400,
+      client_->Request(http::verb::post, "/crdt/counters/c/increment",
+                       R"({"value": 18446744073709551615})"),
       "out_of_range");
-  bad(400, client_->Post("/crdt/counters/c/increment", {{"value", INT64_MAX}}), "out_of_range");      // overflow
-  bad(400, client_->Post("/crdt/counters/c", {{"type", "quantum_counter"}}), "invalid_argument");     // unknown type
-  bad(400, client_->Post("/crdt/counters/c", {{"type", "or_set"}}), "invalid_argument");              // other family
+  bad(400, client_->Post("/crdt/counters/c/increment", {{"value", INT64_MAX}}),
+      "out_of_range");  // overflow
+  bad(400, client_->Post("/crdt/counters/c", {{"type", "quantum_counter"}}),
+      "invalid_argument");  // unknown type
+  bad(400, client_->Post("/crdt/counters/c", {{"type", "or_set"}}),
+      "invalid_argument");  // other family
   bad(409, client_->Post("/crdt/counters/c", {{"type", "g_counter"}}), "wrong_type");
   bad(404, client_->Get("/crdt/nothing/here"), "not_found");
   bad(405, client_->Request(http::verb::put, "/crdt/counters/c"), "method_not_allowed");
   bad(400, client_->Post("/crdt/sets/s/add", {{"element", 5}}), "invalid_argument");
   bad(400, client_->Post("/crdt/sets/s/add", {{"elements", json::array()}}), "invalid_argument");
-  bad(400, client_->Post("/crdt/sets/s/add", {{"element", "a"}, {"elements", {"b"}}}), "invalid_argument");
+  bad(400, client_->Post("/crdt/sets/s/add", {{"element", "a"}, {"elements", {"b"}}}),
+      "invalid_argument");
   bad(400, client_->Get("/crdt/counters/bad%zz"), "invalid_argument");
   Expect(404, client_->Get("/crdt/sets/s"));
 }
 
 TEST(RestLimits, OverLimitKeyElementAndBodyAreRefused) {
-  GeodsProcess node({.extra_yaml = "limits: {max_key_bytes: 8, max_element_bytes: 4, max_request_bytes: 256}"});
+  GeodsProcess node(
+      {.extra_yaml = "limits: {max_key_bytes: 8, max_element_bytes: 4, max_request_bytes: 256}"});
   ASSERT_TRUE(node.Start()) << node.error();
   HttpClient client(node.http_port());
   EXPECT_EQ(client.Post("/crdt/counters/123456789/increment", {{"value", 1}}).status, 400);
@@ -193,7 +232,8 @@ TEST_F(RestTest, AcknowledgedWritesSurviveARestart) {
 }
 
 TEST_F(RestTest, AcknowledgedWritesSurviveKill9) {
-  for (int i = 0; i < 200; ++i) Expect(200, client_->Post("/crdt/counters/k/increment", {{"value", 1}}));
+  for (int i = 0; i < 200; ++i)
+    Expect(200, client_->Post("/crdt/counters/k/increment", {{"value", 1}}));
   Expect(200, client_->Post("/crdt/registers/r", {{"value", "last"}}));
   node_->Kill9();
   Restart();
@@ -222,7 +262,8 @@ TEST_F(RestTest, MetricsPassPromtool) {
   Expect(200, client_->Get("/crdt/counters/m"));
   HttpResult metrics = client_->Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_THAT(metrics.body, HasSubstr("geodatastore_operations_total{op=\"increment\",region=\"us-east\",type=\"pn_counter\"} 1"));
+  EXPECT_THAT(metrics.body, HasSubstr("geodatastore_operations_total{op=\"increment\",region=\"us-"
+                                      "east\",type=\"pn_counter\"} 1"));
   EXPECT_THAT(metrics.body, HasSubstr("geodatastore_keys{type=\"pn_counter\"} 1"));
   EXPECT_THAT(metrics.body, HasSubstr("geodatastore_operation_duration_seconds_bucket"));
   EXPECT_THAT(metrics.body, HasSubstr("geodatastore_storage_pending_compaction_bytes"));

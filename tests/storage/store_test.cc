@@ -19,14 +19,21 @@ std::unique_ptr<Store> OpenAt(const std::string& path) {
 
 ObjectWrite CounterWrite(const std::string& name, uint64_t amount, uint64_t seq, bool created) {
   const crdt::GCounter delta = *crdt::GCounter().Increment(1, amount);
-  return {v1::G_COUNTER, {v1::COUNTERS, name}, crdt::EncodeToBytes(delta), crdt::EncodeToBytes(delta), created, seq};
+  return {v1::G_COUNTER,
+          {v1::COUNTERS, name},
+          crdt::EncodeToBytes(delta),
+          crdt::EncodeToBytes(delta),
+          created,
+          seq};
 }
 
 TEST(Store, CommittedStatesCatalogAndCountsSurviveReopening) {
   TempDir dir;
   {
     auto store = OpenAt(dir.path());
-    ASSERT_TRUE(store->Commit(7, 1000, {CounterWrite("a", 5, 1, true), CounterWrite("b", 2, 2, true)}).ok());
+    ASSERT_TRUE(
+        store->Commit(7, 1000, {CounterWrite("a", 5, 1, true), CounterWrite("b", 2, 2, true)})
+            .ok());
     EXPECT_EQ(store->KeyCount(v1::G_COUNTER), 2u);
   }
   auto store = OpenAt(dir.path());
@@ -52,8 +59,11 @@ TEST(Store, NamesAreNamespacedByFamily) {
 TEST(Store, ListKeysFiltersByTypeAndPrefixUpToTheLimit) {
   TempDir dir;
   auto store = OpenAt(dir.path());
-  ASSERT_TRUE(store->Commit(7, 0, {CounterWrite("user:1", 1, 1, true), CounterWrite("user:2", 1, 2, true),
-                                    CounterWrite("other", 1, 3, true)}).ok());
+  ASSERT_TRUE(store
+                  ->Commit(7, 0,
+                           {CounterWrite("user:1", 1, 1, true), CounterWrite("user:2", 1, 2, true),
+                            CounterWrite("other", 1, 3, true)})
+                  .ok());
   auto keys = store->ListKeys(v1::G_COUNTER, "user:", 10);
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 2u);

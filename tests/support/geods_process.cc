@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,9 +26,10 @@ GeodsProcess::GeodsProcess(Options options)
       ports_path_(dir_.Sub("ports.json")),
       log_path_(dir_.Sub("geods.log")) {
   std::ofstream config(config_path_);
-  config << "node: {id: " << options.node_id << ", region: " << options.region << ", data_dir: " << data_dir_
-         << "}\n"
-         << "listen: {http: \"127.0.0.1:0\", grpc: \"127.0.0.1:" << options.grpc_port << "\", resp: \"127.0.0.1:0\"}\n"
+  config << "node: {id: " << options.node_id << ", region: " << options.region
+         << ", data_dir: " << data_dir_ << "}\n"
+         << "listen: {http: \"127.0.0.1:0\", grpc: \"127.0.0.1:" << options.grpc_port
+         << "\", resp: \"127.0.0.1:0\"}\n"
          << options.extra_yaml << "\n";
 }
 
@@ -40,7 +41,8 @@ bool GeodsProcess::Start(std::chrono::seconds deadline) {
   unlink(ports_path_.c_str());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   std::string binary = GDS_GEODS_PATH;
   std::vector<std::string> args = {binary, "--config", config_path_, "--ports-file", ports_path_};
