@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "crdt/any_crdt.h"
 #include "geodatastore/v1/api.grpc.pb.h"
 
 namespace {
@@ -24,39 +25,12 @@ struct Options {
   std::string session;
 };
 
-const char* TypeName(v1::CrdtType t) {
-  switch (t) {
-    case v1::G_COUNTER:
-      return "g_counter";
-    case v1::PN_COUNTER:
-      return "pn_counter";
-    case v1::G_SET:
-      return "g_set";
-    case v1::TWO_P_SET:
-      return "2p_set";
-    case v1::OR_SET:
-      return "or_set";
-    case v1::LWW_SET:
-      return "lww_set";
-    case v1::LWW_REGISTER:
-      return "lww_register";
-    case v1::MV_REGISTER:
-      return "mv_register";
-    case v1::LWW_GRAPH:
-      return "lww_graph";
-    default:
-      return "unknown";
-  }
-}
+std::string TypeName(v1::CrdtType t) { return std::string(geodatastore::crdt::TypeName(t)); }
 
 bool ParseType(const std::string& name, v1::CrdtType* out) {
-  for (int t = v1::G_COUNTER; t <= v1::LWW_GRAPH; ++t) {
-    if (name == TypeName(static_cast<v1::CrdtType>(t))) {
-      *out = static_cast<v1::CrdtType>(t);
-      return true;
-    }
-  }
-  return false;
+  const auto type = geodatastore::crdt::ParseTypeName(name);
+  if (type) *out = *type;
+  return type.has_value();
 }
 
 json Strings(const google::protobuf::RepeatedPtrField<std::string>& in) {

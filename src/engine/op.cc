@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "storage/store.h"
+
 namespace geodatastore::engine {
 
 namespace {
@@ -173,19 +175,7 @@ v1::Family Op::family() const {
     case Kind::kCreate:
       break;
   }
-  if (!type) return v1::FAMILY_UNSPECIFIED;
-  switch (*type) {
-    case v1::G_COUNTER:
-    case v1::PN_COUNTER:
-      return v1::COUNTERS;
-    case v1::LWW_REGISTER:
-    case v1::MV_REGISTER:
-      return v1::REGISTERS;
-    case v1::LWW_GRAPH:
-      return v1::GRAPHS;
-    default:
-      return v1::SETS;
-  }
+  return type ? storage::FamilyOf(*type) : v1::FAMILY_UNSPECIFIED;
 }
 
 std::optional<v1::CrdtType> Op::ImplicitType() const {
