@@ -179,40 +179,36 @@ for port in sys.argv[1:]:
 EOF
 }
 
+# Polls until none of the "id:pid" entries is alive or `timeout` seconds pass; leaves the
+# entries still alive in LEFT. Returns 0 when all are gone.
+wait_gone() { # timeout entry...
+  local deadline=$((SECONDS + $1)) entry
+  shift
+  while :; do
+    LEFT=()
+    for entry in "$@"; do
+      pid_alive "${entry#*:}" && LEFT+=("$entry")
+    done
+    [ ${#LEFT[@]} -gt 0 ] || return 0
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
 # SIGTERM the given "id:pid" entries, wait for all with one deadline, SIGKILL what is left.
 terminate() {
-  local entry id pid left deadline
+  local entry id pid
   [ $# -gt 0 ] || return 0
   for entry in "$@"; do
     kill -TERM "${entry#*:}" 2>/dev/null || true
   done
-  deadline=$((SECONDS + GDS_STOP_TIMEOUT))
-  while :; do
-    left=()
-    for entry in "$@"; do
-      pid_alive "${entry#*:}" && left+=("$entry")
-    done
-    [ ${#left[@]} -gt 0 ] || break
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      for entry in "${left[@]}"; do
-        id=${entry%%:*} pid=${entry#*:}
-        echo "$PROG: $id (pid $pid) did not exit within ${GDS_STOP_TIMEOUT}s of SIGTERM; sending SIGKILL" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-      done
-      deadline=$((SECONDS + 5))
-      while :; do
-        left=()
-        for entry in "$@"; do
-          pid_alive "${entry#*:}" && left+=("$entry")
-        done
-        [ ${#left[@]} -gt 0 ] || break
-        [ "$SECONDS" -lt "$deadline" ] || die "still running after SIGKILL: ${left[*]}"
-        sleep 0.1
-      done
-      break
-    fi
-    sleep 0.1
+  wait_gone "$GDS_STOP_TIMEOUT" "$@" && return 0
+  for entry in "${LEFT[@]}"; do
+    id=${entry%%:*} pid=${entry#*:}
+    echo "$PROG: $id (pid $pid) did not exit within ${GDS_STOP_TIMEOUT}s of SIGTERM; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
   done
+  wait_gone 5 "$@" || die "still running after SIGKILL: ${LEFT[*]}"
 }
 
 # One start/stop at a time per base directory. The lock fd is closed in the nodes.

@@ -427,15 +427,11 @@ int main(int argc, char** argv) {
             return c.admin().GetStatus(ctx, v1::StatusRequest(), &reply);
           },
           [&] {
-            char replica[17];
-            snprintf(replica, sizeof(replica), "%016llx",
-                     static_cast<unsigned long long>(reply.replica_id()));
+            const std::string replica = geodatastore::crdt::ReplicaIdHex(reply.replica_id());
             json keys = json::object(), applied = json::object(), peers = json::array();
             for (const auto& k : reply.keys()) keys[TypeName(k.type())] = k.keys();
             for (const auto& e : reply.applied().entries()) {
-              char r[17];
-              snprintf(r, sizeof(r), "%016llx", static_cast<unsigned long long>(e.replica()));
-              applied[r] = e.counter();
+              applied[geodatastore::crdt::ReplicaIdHex(e.replica())] = e.counter();
             }
             for (const auto& p : reply.peers()) {
               peers.push_back({{"id", p.id()},

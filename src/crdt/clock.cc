@@ -2,11 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace geodatastore::crdt {
 
 std::string Timestamp::ToString() const {
   return std::to_string(physical) + "." + std::to_string(logical);
+}
+
+std::string ReplicaIdHex(ReplicaId replica) {
+  char hex[17];
+  snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(replica));
+  return hex;
 }
 
 uint64_t SystemClock::NowMillis() {

@@ -32,6 +32,9 @@ struct Stamp {
   auto operator<=>(const Stamp&) const = default;
 };
 
+// A replica id as 16 lowercase hex digits, the form every API shows.
+std::string ReplicaIdHex(ReplicaId replica);
+
 class PhysicalClock {
  public:
   virtual ~PhysicalClock() = default;

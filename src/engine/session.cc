@@ -16,10 +16,8 @@ StatusOr<Consistency> ParseConsistency(std::string_view level) {
 std::string FormatSessionToken(const crdt::VersionVector& applied) {
   std::string out;
   for (const auto& [replica, seq] : applied.entries()) {
-    char buf[48];
-    snprintf(buf, sizeof(buf), "%s%016llx:%llu", out.empty() ? "" : ",",
-             static_cast<unsigned long long>(replica), static_cast<unsigned long long>(seq));
-    out += buf;
+    if (!out.empty()) out += ",";
+    out += crdt::ReplicaIdHex(replica) + ":" + std::to_string(seq);
   }
   return out;
 }

@@ -103,6 +103,21 @@ struct RestApi::Call {
     Error(HttpStatusOf(s.code()), StatusCodeName(s.code()), s.message());
   }
 
+  // Reads the `limit` query parameter (at most max_digits digits) into out, which keeps its
+  // default when the parameter is absent; false after answering 400.
+  bool Limit(size_t max_digits, const char* message, size_t* out) {
+    auto it = query.find("limit");
+    if (it == query.end()) return true;
+    const std::string& l = it->second;
+    if (l.empty() || l.size() > max_digits ||
+        l.find_first_not_of("0123456789") != std::string::npos) {
+      Error(400, "invalid_argument", message);
+      return false;
+    }
+    *out = std::stoul(l);
+    return true;
+  }
+
   // Parses the body as a JSON object (an empty body is {}); false after answering 400.
   bool Body() {
     if (request.body().empty()) {
@@ -307,13 +322,7 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
       if (!type) return c.Error(400, "invalid_argument", "unknown type '" + c.query["type"] + "'");
     }
     size_t limit = 1000;
-    if (c.query.count("limit")) {
-      const std::string& l = c.query["limit"];
-      if (l.empty() || l.size() > 9 || l.find_first_not_of("0123456789") != std::string::npos) {
-        return c.Error(400, "invalid_argument", "limit must be a number from 1 to 999999999");
-      }
-      limit = std::stoul(l);
-    }
+    if (!c.Limit(9, "limit must be a number from 1 to 999999999", &limit)) return;
     auto keys = engine_->ListKeys(type, c.query["prefix"], limit);
     if (!keys.ok()) return c.Error(keys.status());
     json out = json::array();
@@ -364,19 +373,11 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
   });
   Add(V::get, "/admin/conflicts", [this](Call& c) {
     size_t limit = 100;
-    if (c.query.count("limit")) {
-      const std::string& l = c.query["limit"];
-      if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos) {
-        return c.Error(400, "invalid_argument", "limit must be a number from 1 to 1000");
-      }
-      limit = std::stoul(l);
-    }
+    if (!c.Limit(4, "limit must be a number from 1 to 1000", &limit)) return;
     auto records = engine_->store()->RecentConflicts(limit);
     if (!records.ok()) return c.Error(records.status());
     json out = json::array();
     for (const v1::ConflictRecord& r : *records) {
-      char origin[17];
-      snprintf(origin, sizeof(origin), "%016llx", static_cast<unsigned long long>(r.origin()));
       out.push_back({{"key", r.name()},
                      {"family", storage::FamilyName(r.family())},
                      {"type", crdt::TypeName(r.type())},
@@ -385,7 +386,7 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
                      {"losers", std::vector<std::string>(r.losers().begin(), r.losers().end())},
                      {"regions", std::vector<std::string>(r.regions().begin(), r.regions().end())},
                      {"from_node", r.from_node()},
-                     {"origin_replica", origin},
+                     {"origin_replica", crdt::ReplicaIdHex(r.origin())},
                      {"time_ms", r.time_ms()}});
     }
     c.Json(200, {{"conflicts", out}});
@@ -579,11 +580,7 @@ void RestApi::Status(Call& call) {
     keys[std::string(crdt::TypeName(t))] = engine_->store()->KeyCount(t);
   json applied = json::object();
   const crdt::VersionVector vector = engine_->AppliedVector();
-  for (const auto& [replica, seq] : vector.entries()) {
-    char hex[17];
-    snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(replica));
-    applied[hex] = seq;
-  }
+  for (const auto& [replica, seq] : vector.entries()) applied[crdt::ReplicaIdHex(replica)] = seq;
   json peers = json::array();
   std::map<std::string, replication::PeerView> views;
   if (replication_ != nullptr) {
@@ -605,8 +602,7 @@ void RestApi::Status(Call& call) {
     peers.push_back(std::move(peer));
   }
   const storage::StoreStats stats = engine_->store()->Stats();
-  char replica[17];
-  snprintf(replica, sizeof(replica), "%016llx", static_cast<unsigned long long>(id.replica));
+  const std::string replica = crdt::ReplicaIdHex(id.replica);
   call.Json(200,
             {{"node_id", id.node_id},
              {"region", config_.node.region},
