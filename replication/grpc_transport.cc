@@ -27,7 +27,11 @@ uint64_t GrpcReplication::NowMs() const {
 }
 
 void GrpcReplication::Start() {
-  for (auto& peer : outbound_) peer->thread = std::thread([this, p = peer.get()] { SendLoop(p); });
+  for (auto& peer : outbound_) {
+    // Streams only to linked peers (all in mesh); FetchState reaches every peer.
+    if (core_->Linked(peer->endpoint.id))
+      peer->thread = std::thread([this, p = peer.get()] { SendLoop(p); });
+  }
   ticker_ = std::thread([this] {
     while (!stopping_) {
       std::vector<Outgoing> out;

@@ -19,30 +19,95 @@ std::string_view PeerStateName(PeerState state) {
   return "unknown";
 }
 
-Replicator::Replicator(std::string self_id, std::vector<PeerInfo> peers, ReplicationHost* host,
+namespace {
+
+// Deltas joined per key, in key order: a delta group.
+class DeltaGroup {
+ public:
+  // Whether a delta for (family, name) of type can join the group (the key did not change
+  // type within it: a resolved type conflict ends a group).
+  bool Fits(v1::Family family, const std::string& name, v1::CrdtType type) const {
+    auto it = deltas_.find({family, name});
+    return it == deltas_.end() || it->second.first == type;
+  }
+  // REQUIRES: Fits. False if the delta does not decode.
+  bool Add(v1::Family family, const std::string& name, v1::CrdtType type,
+           const std::string& delta) {
+    auto decoded = crdt::DecodeAnyAs(type, delta);
+    if (!decoded.ok()) return false;
+    auto [it, fresh] = deltas_.try_emplace({family, name}, type, crdt::AnyCrdt());
+    if (fresh) {
+      it->second.second = std::move(decoded).value();
+      return true;
+    }
+    return crdt::JoinAny(it->second.second, *decoded).ok();
+  }
+  void WriteTo(v1::DeltaBatch* batch) const {
+    for (const auto& [key, typed] : deltas_) {
+      v1::KeyDelta* kd = batch->add_deltas();
+      kd->set_family(key.first);
+      kd->set_name(key.second);
+      kd->set_type(typed.first);
+      kd->set_delta(crdt::EncodeAny(typed.second));
+    }
+  }
+
+ private:
+  std::map<std::pair<v1::Family, std::string>, std::pair<v1::CrdtType, crdt::AnyCrdt>> deltas_;
+};
+
+}  // namespace
+
+Replicator::Replicator(PeerInfo self, std::vector<PeerInfo> peers, ReplicationHost* host,
                        ReplicatorOptions options)
-    : self_id_(std::move(self_id)), host_(host), options_(options), rng_(options.seed) {
+    : self_(std::move(self)), host_(host), options_(options), rng_(options.seed) {
+  // Each region's gateway: its node with the lowest id; every node computes the same.
+  gateway_of_[self_.region] = self_.id;
+  for (const PeerInfo& p : peers) {
+    auto [it, fresh] = gateway_of_.try_emplace(p.region, p.id);
+    if (!fresh && p.id < it->second) it->second = p.id;
+  }
+  const bool gateways = options_.topology == Topology::kGateway;
+  gateway_ = gateways && gateway_of_[self_.region] == self_.id;
   for (PeerInfo& p : peers) {
+    const bool peer_gateway = gateways && gateway_of_[p.region] == p.id;
+    if (gateways && p.region != self_.region && !(gateway_ && peer_gateway)) {
+      unlinked_.emplace(p.id, std::move(p));
+      continue;
+    }
     Peer peer;
     peer.info = std::move(p);
-    peer.timeout_ms = options_.retransmit_ms;
+    peer.gateway = peer_gateway;
     peers_.emplace(peer.info.id, std::move(peer));
   }
 }
 
 Status Replicator::Start(uint64_t now_ms) {
+  const crdt::ReplicaId self = host_->self_replica();
   for (auto& [id, peer] : peers_) {
-    GDS_ASSIGN_OR_RETURN(peer.acked, host_->LoadCursor(id));
-    peer.sent = peer.acked;
-    peer.saved_acked = peer.acked;
+    Stream& own = peer.streams[self];
+    GDS_ASSIGN_OR_RETURN(own.acked, host_->LoadCursor(id));
+    own.sent = own.acked;
+    own.saved_acked = own.acked;
+    own.timeout_ms = options_.retransmit_ms;
+    own.confirmed = true;  // persisted
     peer.state_since_ms = now_ms;
+  }
+  for (const auto& [id, info] : unlinked_) {
+    GDS_ASSIGN_OR_RETURN(reported_[id], host_->LoadCursor(id));
+    saved_reported_[id] = reported_[id];
+  }
+  if (gateway_) {
+    GDS_ASSIGN_OR_RETURN(auto origins, host_->RelayOrigins());
+    for (const v1::DeltaBatch& first : origins)
+      AddRelayStream(first.origin(), {first.origin_node(), first.origin_region()});
   }
   return Status::Ok();
 }
 
 v1::ReplicationMessage Replicator::Envelope() const {
   v1::ReplicationMessage m;
-  m.set_from(self_id_);
+  m.set_from(self_.id);
   return m;
 }
 
@@ -50,21 +115,43 @@ uint64_t Replicator::Jittered(uint64_t ms) {
   return ms + std::uniform_int_distribution<uint64_t>(0, ms / 4)(rng_);
 }
 
-bool Replicator::BuildBatch(Peer& peer, v1::DeltaBatch* batch) {
+std::vector<Replicator::Peer*> Replicator::RelayTargets(const std::string& origin_region) {
+  std::vector<Peer*> out;
+  if (!gateway_) return out;
+  for (auto& [id, peer] : peers_) {
+    const bool mate = peer.info.region == self_.region;
+    // Deltas of this region go to the other gateways; other regions' to the region-mates.
+    if (origin_region == self_.region ? (!mate && peer.gateway) : mate) out.push_back(&peer);
+  }
+  return out;
+}
+
+void Replicator::AddRelayStream(crdt::ReplicaId origin, PeerInfo node) {
+  if (origin == host_->self_replica()) return;
+  const std::string region = node.region;
+  auto [it, fresh] = relayed_.try_emplace(origin, Relayed{std::move(node)});
+  if (!fresh) return;
+  for (Peer* target : RelayTargets(region)) {
+    if (target->info.id == it->second.node.id) continue;
+    target->streams[origin].timeout_ms = options_.retransmit_ms;
+  }
+}
+
+bool Replicator::BuildOwnBatch(const Stream& stream, v1::DeltaBatch* batch) {
   const uint64_t committed = host_->CommittedSeq();
-  if (peer.sent >= committed) return false;
-  auto records = host_->ReadLog(peer.sent + 1, committed, options_.max_batch_bytes);
-  if (!records.ok() || records->empty() || (*records)[0].seq() != peer.sent + 1) {
+  if (stream.sent >= committed) return false;
+  auto records = host_->ReadLog(stream.sent + 1, committed, options_.max_batch_bytes);
+  if (!records.ok() || records->empty() || (*records)[0].seq() != stream.sent + 1) {
     // Not in the log any more (truncated past this peer): only anti-entropy can repair it.
     return false;
   }
   batch->set_origin(host_->self_replica());
-  batch->set_from_seq(peer.sent + 1);
+  batch->set_origin_node(self_.id);
+  batch->set_origin_region(self_.region);
+  batch->set_from_seq(stream.sent + 1);
   batch->set_oldest_wall_time_ms((*records)[0].wall_time_ms());
-  // Delta group: one joined delta per key, in key order.
-  using Key = std::tuple<int, std::string>;
-  std::map<Key, std::pair<v1::CrdtType, crdt::AnyCrdt>> joined;
-  uint64_t last = peer.sent;
+  DeltaGroup group;
+  uint64_t last = stream.sent;
   for (const v1::DeltaRecord& r : *records) {
     if (r.seq() != last + 1) break;  // the log always holds contiguous seqs; be safe anyway
     if (!options_.join_deltas) {
@@ -73,32 +160,67 @@ bool Replicator::BuildBatch(Peer& peer, v1::DeltaBatch* batch) {
       kd->set_name(r.name());
       kd->set_type(r.type());
       kd->set_delta(r.delta());
-      last = r.seq();
-      continue;
-    }
-    auto delta = crdt::DecodeAnyAs(r.type(), r.delta());
-    if (!delta.ok()) break;
-    Key key{r.family(), r.name()};
-    auto it = joined.find(key);
-    if (it == joined.end()) {
-      joined.emplace(std::move(key), std::make_pair(r.type(), std::move(delta).value()));
-    } else if (it->second.first != r.type() || !crdt::JoinAny(it->second.second, *delta).ok()) {
-      break;  // the key changed type (a resolved conflict): end the group before it
+    } else if (!group.Fits(r.family(), r.name(), r.type()) ||
+               !group.Add(r.family(), r.name(), r.type(), r.delta())) {
+      break;
     }
     last = r.seq();
   }
-  if (last == peer.sent) return false;
-  for (auto& [key, typed] : joined) {
-    v1::KeyDelta* kd = batch->add_deltas();
-    kd->set_family(static_cast<v1::Family>(std::get<0>(key)));
-    kd->set_name(std::get<1>(key));
-    kd->set_type(typed.first);
-    kd->set_delta(crdt::EncodeAny(typed.second));
-  }
+  if (last == stream.sent) return false;
+  group.WriteTo(batch);
   batch->set_to_seq(last);
-  const crdt::Timestamp now = host_->HlcNow();
-  batch->set_hlc_physical(now.physical);
-  batch->set_hlc_logical(now.logical);
+  return true;
+}
+
+bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, const Stream& stream,
+                                 v1::DeltaBatch* batch) {
+  auto entries = host_->ReadRelay(origin, stream.sent, options_.max_batch_bytes);
+  if (!entries.ok()) {
+    ++counters_.rejected_corrupt;
+    return false;
+  }
+  if (entries->empty()) return false;
+  // Held ranges start after what the peer applied: a stream that has heard from its peer
+  // is stuck (anti-entropy repairs it); one that has not probes, and the peer's
+  // acknowledgement tells where it is.
+  if ((*entries)[0].from_seq() > stream.sent + 1 && stream.confirmed) {
+    ++counters_.relay_gaps;
+    return false;
+  }
+  if (entries->size() == 1 || !options_.join_deltas) {
+    *batch = std::move((*entries)[0]);
+    return true;
+  }
+  // Several held groups: join them into one, in whole entries (each is one seq range).
+  DeltaGroup group;
+  const v1::DeltaBatch& first = (*entries)[0];
+  uint64_t last = first.from_seq() - 1;
+  for (const v1::DeltaBatch& entry : *entries) {
+    if (entry.from_seq() > last + 1) break;
+    bool fits = true;
+    for (const v1::KeyDelta& kd : entry.deltas())
+      fits = fits && group.Fits(kd.family(), kd.name(), kd.type());
+    if (!fits) break;
+    bool added = true;
+    for (const v1::KeyDelta& kd : entry.deltas())
+      added = added && group.Add(kd.family(), kd.name(), kd.type(), kd.delta());
+    if (!added) {
+      ++counters_.rejected_corrupt;
+      return false;
+    }
+    last = entry.to_seq();
+  }
+  if (last < first.to_seq()) {  // the first entry alone did not fit: send it as it is
+    *batch = first;
+    return true;
+  }
+  batch->set_origin(origin);
+  batch->set_origin_node(first.origin_node());
+  batch->set_origin_region(first.origin_region());
+  batch->set_from_seq(first.from_seq());
+  batch->set_to_seq(last);
+  batch->set_oldest_wall_time_ms(first.oldest_wall_time_ms());
+  group.WriteTo(batch);
   return true;
 }
 
@@ -116,53 +238,158 @@ void Replicator::UpdateState(Peer& peer, uint64_t now_ms) {
   }
 }
 
+std::map<std::string, uint64_t> Replicator::KnownAcked() const {
+  std::map<std::string, uint64_t> out;
+  const crdt::ReplicaId self = host_->self_replica();
+  for (const auto& [id, peer] : peers_) out[id] = peer.streams.at(self).acked;
+  for (const auto& [id, acked] : reported_) out[id] = acked;
+  return out;
+}
+
 std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
   std::vector<Outgoing> out;
+  const crdt::ReplicaId self = host_->self_replica();
   const bool flush = now_ms - std::min(now_ms, last_flush_ms_) >= options_.flush_interval_ms;
   if (flush) last_flush_ms_ = now_ms;
   uint64_t min_acked = UINT64_MAX;
   for (auto& [id, peer] : peers_) {
     UpdateState(peer, now_ms);
-    // Nothing acknowledged in time: go back to the acknowledgement and resend.
-    if (peer.sent > peer.acked && now_ms - peer.last_data_ms >= peer.timeout_ms) {
-      peer.sent = peer.acked;
-      peer.timeout_ms = std::min(peer.timeout_ms * 2, options_.max_retransmit_ms);
-      ++counters_.retransmits;
-    }
     bool sent_data = false;
-    if (flush) {
-      v1::ReplicationMessage m = Envelope();
-      // Only one batch in flight beyond the acknowledgement keeps resends cheap.
-      if (peer.sent == peer.acked && BuildBatch(peer, m.mutable_deltas())) {
-        peer.sent = m.deltas().to_seq();
-        peer.last_data_ms = now_ms;
-        peer.bytes_sent += m.ByteSizeLong();
-        ++counters_.batches_sent;
-        out.push_back({id, std::move(m)});
-        sent_data = true;
+    for (auto& [origin, stream] : peer.streams) {
+      // Nothing acknowledged in time: go back to the acknowledgement and resend.
+      if (stream.sent > stream.acked && now_ms - stream.last_data_ms >= stream.timeout_ms) {
+        stream.sent = stream.acked;
+        stream.timeout_ms = std::min(Jittered(stream.timeout_ms * 2), options_.max_retransmit_ms);
+        ++counters_.retransmits;
       }
+      // Only one batch in flight beyond the acknowledgement keeps resends cheap.
+      if (!flush || stream.sent != stream.acked) continue;
+      v1::ReplicationMessage m = Envelope();
+      const bool own = origin == self;
+      if (!(own ? BuildOwnBatch(stream, m.mutable_deltas())
+                : BuildRelayBatch(origin, stream, m.mutable_deltas()))) {
+        continue;
+      }
+      const crdt::Timestamp hlc = host_->HlcNow();
+      m.mutable_deltas()->set_hlc_physical(hlc.physical);
+      m.mutable_deltas()->set_hlc_logical(hlc.logical);
+      stream.sent = m.deltas().to_seq();
+      stream.last_data_ms = now_ms;
+      peer.bytes_sent += m.ByteSizeLong();
+      ++counters_.batches_sent;
+      if (!own) ++counters_.relayed;
+      out.push_back({id, std::move(m)});
+      sent_data = true;
     }
     if (!sent_data && now_ms - peer.last_send_ms >= options_.heartbeat_ms) {
       v1::ReplicationMessage m = Envelope();
       m.mutable_heartbeat()->set_wall_time_ms(now_ms);
+      for (const auto& [origin, relayed] : relayed_) {
+        if (Upstream(relayed) == id) *m.mutable_heartbeat()->add_reports() = AckFor(origin).ack();
+      }
       out.push_back({id, std::move(m)});
       sent_data = true;
     }
     if (sent_data) peer.last_send_ms = now_ms;
-    if (peer.acked != peer.saved_acked && host_->SaveCursor(id, peer.acked).ok())
-      peer.saved_acked = peer.acked;
-    min_acked = std::min(min_acked, peer.saved_acked);
+    Stream& own = peer.streams[self];
+    if (own.acked != own.saved_acked && host_->SaveCursor(id, own.acked).ok())
+      own.saved_acked = own.acked;
+    min_acked = std::min(min_acked, own.saved_acked);
   }
-  if (!peers_.empty() && min_acked != UINT64_MAX && min_acked > truncated_) {
+  // Peers reached through a gateway: their reported progress, persisted like cursors.
+  for (const auto& [id, acked] : reported_) {
+    uint64_t& saved = saved_reported_[id];
+    if (acked != saved && host_->SaveCursor(id, acked).ok()) saved = acked;
+    min_acked = std::min(min_acked, saved);
+  }
+  if (min_acked != UINT64_MAX && min_acked > truncated_) {
     if (host_->TruncateLog(min_acked).ok()) truncated_ = min_acked;
   }
+  // A relayed group goes once every target acknowledged it.
+  for (auto& [origin, relayed] : relayed_) {
+    uint64_t min_relayed = UINT64_MAX;
+    for (const auto& [id, peer] : peers_) {
+      auto it = peer.streams.find(origin);
+      if (it != peer.streams.end()) min_relayed = std::min(min_relayed, it->second.acked);
+    }
+    if (min_relayed != UINT64_MAX && min_relayed > relayed.truncated &&
+        host_->TruncateRelay(origin, min_relayed).ok()) {
+      relayed.truncated = min_relayed;
+    }
+  }
+  return out;
+}
+
+v1::ReplicationMessage Replicator::AckFor(crdt::ReplicaId origin) {
+  v1::ReplicationMessage m = Envelope();
+  v1::Ack* ack = m.mutable_ack();
+  ack->set_origin(origin);
+  ack->set_applied_seq(host_->Applied(origin));
+  for (const auto& [id, peer] : peers_) {
+    auto it = peer.streams.find(origin);
+    if (it == peer.streams.end() || !it->second.confirmed) continue;
+    v1::NodeAck* d = ack->add_downstream();
+    d->set_node(id);
+    d->set_region(peer.info.region);
+    d->set_applied_seq(it->second.acked);
+    for (const v1::NodeAck& further : it->second.downstream) *ack->add_downstream() = further;
+  }
+  return m;
+}
+
+std::string Replicator::Upstream(const Relayed& relayed) const {
+  const PeerInfo& node = relayed.node;
+  auto gateway = gateway_of_.find(node.region);
+  const std::string upstream = node.region == self_.region || gateway == gateway_of_.end()
+                                   ? node.id
+                                   : gateway->second;
+  return peers_.count(upstream) > 0 ? upstream : std::string();
+}
+
+std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool report) {
+  std::vector<Outgoing> out;
+  auto it = peer.streams.find(ack.origin());
+  if (it == peer.streams.end()) return out;  // not a stream of ours (another epoch)
+  Stream& stream = it->second;
+  const uint64_t acked = ack.applied_seq();
+  bool changed = !stream.confirmed;
+  stream.confirmed = true;
+  if (acked > stream.acked) {
+    stream.acked = acked;
+    stream.timeout_ms = options_.retransmit_ms;
+    changed = true;
+  }
+  if (stream.acked >= stream.sent) {
+    stream.sent = stream.acked;
+  } else if (!report && acked < stream.sent && acked == stream.acked) {
+    // The peer dropped what we sent after its acknowledgement (a gap): resend now.
+    stream.sent = stream.acked;
+  }
+  if (ack.origin() == host_->self_replica()) {
+    for (const v1::NodeAck& d : ack.downstream()) {
+      auto u = reported_.find(d.node());
+      if (u != reported_.end()) u->second = std::max(u->second, d.applied_seq());
+    }
+    return out;
+  }
+  // A relay target moved on: tell the node we relay this origin's deltas from.
+  for (const v1::NodeAck& d : ack.downstream()) {
+    auto known = std::find_if(stream.downstream.begin(), stream.downstream.end(),
+                              [&](const v1::NodeAck& k) { return k.node() == d.node(); });
+    changed = changed || known == stream.downstream.end() || known->applied_seq() < d.applied_seq();
+  }
+  stream.downstream.assign(ack.downstream().begin(), ack.downstream().end());
+  auto relayed = relayed_.find(ack.origin());
+  if (!changed || relayed == relayed_.end()) return out;
+  const std::string upstream = Upstream(relayed->second);
+  if (!upstream.empty()) out.push_back({upstream, AckFor(ack.origin())});
   return out;
 }
 
 std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message, uint64_t now_ms) {
   std::vector<Outgoing> out;
   auto it = peers_.find(message.from());
-  if (it == peers_.end()) return out;  // not a configured peer
+  if (it == peers_.end()) return out;  // not a linked peer
   Peer& peer = it->second;
   peer.last_heard_ms = now_ms;
   peer.bytes_received += message.ByteSizeLong();
@@ -170,9 +397,13 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
   switch (message.body_case()) {
     case v1::ReplicationMessage::kDeltas: {
       const v1::DeltaBatch& batch = message.deltas();
-      const Status applied = host_->ApplyRemote(batch, message.from());
+      PeerInfo origin{batch.origin_node(), batch.origin_region()};
+      if (origin.id.empty()) origin = peer.info;  // a sender that does not say: its own
+      const bool relay = !RelayTargets(origin.region).empty();
+      const Status applied = host_->ApplyRemote(batch, message.from(), relay);
       if (applied.ok()) {
         ++counters_.batches_applied;
+        if (relay) AddRelayStream(batch.origin(), std::move(origin));
       } else if (applied.code() == StatusCode::kFailedPrecondition) {
         ++counters_.gaps;
       } else if (applied.code() == StatusCode::kOutOfRange) {
@@ -182,27 +413,16 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
         ++counters_.rejected_corrupt;
         return out;
       }
-      v1::ReplicationMessage ack = Envelope();
-      ack.mutable_ack()->set_origin(batch.origin());
-      ack.mutable_ack()->set_applied_seq(host_->Applied(batch.origin()));
-      out.push_back({message.from(), std::move(ack)});
+      out.push_back({message.from(), AckFor(batch.origin())});
       break;
     }
-    case v1::ReplicationMessage::kAck: {
-      if (message.ack().origin() != host_->self_replica()) break;  // an ack for another epoch
-      const uint64_t acked = message.ack().applied_seq();
-      if (acked > peer.acked) {
-        peer.acked = acked;
-        peer.timeout_ms = options_.retransmit_ms;
-      }
-      if (peer.acked >= peer.sent) {
-        peer.sent = peer.acked;
-      } else if (acked < peer.sent && acked == peer.acked) {
-        // The peer dropped what we sent after its acknowledgement (a gap): resend now.
-        peer.sent = peer.acked;
+    case v1::ReplicationMessage::kAck:
+      return HandleAck(peer, message.ack(), false);
+    case v1::ReplicationMessage::kHeartbeat:
+      for (const v1::Ack& report : message.heartbeat().reports()) {
+        for (Outgoing& o : HandleAck(peer, report, true)) out.push_back(std::move(o));
       }
       break;
-    }
     default:
       break;
   }
@@ -211,28 +431,41 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
 
 void Replicator::OnDisconnected(const std::string& peer) {
   auto it = peers_.find(peer);
-  if (it != peers_.end()) it->second.sent = it->second.acked;
+  if (it == peers_.end()) return;
+  for (auto& [origin, stream] : it->second.streams) stream.sent = stream.acked;
 }
 
 std::vector<PeerView> Replicator::Peers(uint64_t now_ms) const {
+  (void)now_ms;
   std::vector<PeerView> out;
   const uint64_t committed = host_->CommittedSeq();
-  for (const auto& [id, peer] : peers_) {
+  const std::map<std::string, uint64_t> acked = KnownAcked();
+  auto add = [&](const PeerInfo& info, const std::string& via, const Peer& linked) {
     PeerView v;
-    v.id = id;
-    v.region = peer.info.region;
-    v.state = peer.state;
-    v.state_since_ms = peer.state_since_ms;
-    v.acked = peer.acked;
-    v.behind_ops = committed > peer.acked ? committed - peer.acked : 0;
-    v.bytes_sent = peer.bytes_sent;
-    v.bytes_received = peer.bytes_received;
-    if (peer.acked < committed) {
-      auto next = host_->ReadLog(peer.acked + 1, peer.acked + 1, 1);
+    v.id = info.id;
+    v.region = info.region;
+    v.via = via;
+    v.state = linked.state;
+    v.state_since_ms = linked.state_since_ms;
+    v.acked = acked.at(info.id);
+    v.behind_ops = committed > v.acked ? committed - v.acked : 0;
+    if (via.empty()) {
+      v.bytes_sent = linked.bytes_sent;
+      v.bytes_received = linked.bytes_received;
+    }
+    if (v.acked < committed) {
+      auto next = host_->ReadLog(v.acked + 1, v.acked + 1, 1);
       if (next.ok() && !next->empty()) v.oldest_unacked_wall_ms = (*next)[0].wall_time_ms();
     }
-    (void)now_ms;
     out.push_back(std::move(v));
+  };
+  for (const auto& [id, peer] : peers_) add(peer.info, "", peer);
+  const Peer nobody;  // down since ever
+  for (const auto& [id, info] : unlinked_) {
+    // Reached through this region's gateway, or (from a gateway) through its region's.
+    const std::string via = gateway_of_.at(gateway_ ? info.region : self_.region);
+    auto linked = peers_.find(via);
+    add(info, via, linked == peers_.end() ? nobody : linked->second);
   }
   return out;
 }

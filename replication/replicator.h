@@ -1,14 +1,23 @@
 // Replicator: the replication protocol of one node as a sans-IO state machine. It is fed
 // timer ticks and received messages and returns the messages to send; gRPC (or the test
-// simulator's network) only carries them. Mesh topology: each node ships its own deltas to
-// every peer.
+// simulator's network) only carries them.
 //
-// Per peer it keeps a cursor: `acked`, the highest own seq the peer has applied (persisted),
-// and `sent`, the highest seq sent. Every flush interval it sends the committed deltas after
-// `sent` as one delta group (deltas of the same key joined); without an acknowledgement
-// within the retransmit timeout (doubling up to a cap, with jitter) it goes back to `acked`.
-// Receivers apply batches of one origin in seq order and acknowledge what they applied.
-// The delta log is truncated once every peer acknowledged.
+// A stream is one origin's deltas to one linked peer. Per stream the sender keeps `acked`,
+// the highest seq of that origin the peer has applied, and `sent`, the highest seq sent.
+// Every flush interval it sends what follows `sent` as one delta group (deltas of the same
+// key joined); without an acknowledgement within the retransmit timeout (doubling up to a
+// cap, with jitter) it goes back to `acked`. Receivers apply batches of one origin in seq
+// order and acknowledge what they applied. The node's own stream reads its delta log, whose
+// entries are truncated once every peer acknowledged them; its cursors are persisted.
+//
+// Topology mesh: every node is linked to every peer and has only its own stream.
+// Topology gateway: each region's gateway is its node with the lowest id. Nodes are linked
+// to their region-mates, and gateways to each other. A gateway keeps each delta group it
+// receives for relaying (in the relay log, atomically with applying it) and runs a relay
+// stream per origin: deltas of its region-mates go to the other gateways, deltas of other
+// regions to its region-mates. Relay entries go once every target acknowledged them.
+// A gateway's acknowledgements carry what its relay targets (and theirs, transitively)
+// applied, so every node knows how far every other node is, linked or not.
 //
 // Thread safety: not synchronized; the owner serializes every call.
 #pragma once
@@ -37,15 +46,26 @@ class ReplicationHost {
                                                          size_t max_bytes) = 0;
   // Highest seq of origin applied here.
   virtual uint64_t Applied(crdt::ReplicaId origin) const = 0;
-  // from: the node id of the peer that sent the batch.
-  virtual Status ApplyRemote(const v1::DeltaBatch& batch, const std::string& from) = 0;
+  // from: the node id of the peer that sent the batch. keep_for_relay: keep the batch in
+  // the relay log, atomically with applying it, unless it was already applied.
+  virtual Status ApplyRemote(const v1::DeltaBatch& batch, const std::string& from,
+                             bool keep_for_relay) = 0;
+  // Relay-log entries of origin with to_seq > after, stopping before max_bytes (at least one).
+  virtual StatusOr<std::vector<v1::DeltaBatch>> ReadRelay(crdt::ReplicaId origin, uint64_t after,
+                                                          size_t max_bytes) = 0;
+  virtual Status TruncateRelay(crdt::ReplicaId origin, uint64_t upto) = 0;
+  // The first relay entry of every origin with relay entries (its deltas cleared).
+  virtual StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() = 0;
   virtual crdt::Timestamp HlcNow() = 0;
   virtual StatusOr<uint64_t> LoadCursor(const std::string& peer) = 0;
   virtual Status SaveCursor(const std::string& peer, uint64_t acked) = 0;
   virtual Status TruncateLog(uint64_t upto) = 0;
 };
 
+enum class Topology { kMesh, kGateway };
+
 struct ReplicatorOptions {
+  Topology topology = Topology::kMesh;
   uint64_t flush_interval_ms = 5;
   size_t max_batch_bytes = 1 << 20;
   uint64_t retransmit_ms = 200;  // first retransmit timeout; doubles up to max
@@ -74,9 +94,10 @@ struct PeerInfo {
 struct PeerView {
   std::string id;
   std::string region;
+  std::string via;  // empty: linked; else the linked peer this one is reached through
   PeerState state = PeerState::kDown;
   uint64_t state_since_ms = 0;
-  uint64_t acked = 0;                   // own seq the peer applied
+  uint64_t acked = 0;                   // own seq the peer applied (as last reported)
   uint64_t behind_ops = 0;              // committed - acked
   uint64_t oldest_unacked_wall_ms = 0;  // 0: nothing unacknowledged
   uint64_t bytes_sent = 0;
@@ -96,15 +117,18 @@ struct ReplicatorCounters {
   uint64_t rejected_corrupt = 0;  // undecodable or invalid batches
   uint64_t gaps = 0;              // batches dropped for a gap (resent later)
   uint64_t retransmits = 0;
+  uint64_t relayed = 0;     // batches forwarded for other origins
+  uint64_t relay_gaps = 0;  // relay streams stuck on a range no longer held (anti-entropy)
 };
 
 class Replicator {
  public:
   // REQUIRES: host outlives the replicator.
-  Replicator(std::string self_id, std::vector<PeerInfo> peers, ReplicationHost* host,
+  // peers: every other node of the cluster (linked or not, as the topology says).
+  Replicator(PeerInfo self, std::vector<PeerInfo> peers, ReplicationHost* host,
              ReplicatorOptions options);
 
-  // Loads the persisted cursors. Call once before anything else.
+  // Loads the persisted cursors and the relay streams. Call once before anything else.
   Status Start(uint64_t now_ms);
   // Timers: flushes, retransmits, heartbeats, failure detection, log truncation.
   std::vector<Outgoing> Tick(uint64_t now_ms);
@@ -112,37 +136,72 @@ class Replicator {
   // The transport lost the connection to peer: resend from its acknowledgement.
   void OnDisconnected(const std::string& peer);
 
+  // Every peer of the cluster: linked ones as heard, the others through the acknowledgements
+  // relayed to us.
   std::vector<PeerView> Peers(uint64_t now_ms) const;
   const ReplicatorCounters& counters() const { return counters_; }
-  const std::string& self_id() const { return self_id_; }
+  const std::string& self_id() const { return self_.id; }
+  // Whether this node exchanges messages with peer directly.
+  bool Linked(const std::string& peer) const { return peers_.count(peer) > 0; }
+  bool is_gateway() const { return gateway_; }
 
  private:
-  struct Peer {
-    PeerInfo info;
+  struct Stream {  // one origin's deltas to one peer
     uint64_t acked = 0;
     uint64_t sent = 0;
-    uint64_t last_send_ms = 0;
     uint64_t last_data_ms = 0;  // when unacknowledged data was last sent
     uint64_t timeout_ms = 0;    // current retransmit timeout
+    uint64_t saved_acked = 0;   // own stream: persisted cursor
+    bool confirmed = false;     // an acknowledgement arrived since start
+    std::vector<v1::NodeAck> downstream;  // what the peer reported of its relay targets
+  };
+  struct Peer {
+    PeerInfo info;
+    bool gateway = false;
+    std::map<crdt::ReplicaId, Stream> streams;
+    uint64_t last_send_ms = 0;
     uint64_t last_heard_ms = 0;
     PeerState state = PeerState::kDown;
     uint64_t state_since_ms = 0;
-    uint64_t saved_acked = 0;
-    uint64_t oldest_unacked_wall_ms = 0;
     uint64_t bytes_sent = 0;
     uint64_t bytes_received = 0;
   };
 
-  // The next batch for peer (after peer.sent), or nothing if none is due.
-  bool BuildBatch(Peer& peer, v1::DeltaBatch* batch);
+  struct Relayed {  // an origin this gateway relays
+    PeerInfo node;  // the origin's node
+    uint64_t truncated = 0;
+  };
+
+  // The linked peers a relayed origin of region goes to (none unless this is a gateway).
+  std::vector<Peer*> RelayTargets(const std::string& origin_region);
+  void AddRelayStream(crdt::ReplicaId origin, PeerInfo node);
+  // The acknowledgement of origin this node sends upstream: what it and, for a relayed
+  // origin, its relay targets have applied.
+  v1::ReplicationMessage AckFor(crdt::ReplicaId origin);
+  // Handles an acknowledgement from peer; returns one to forward upstream, if any. A report
+  // (carried by a heartbeat) only updates progress, never triggers a resend.
+  std::vector<Outgoing> HandleAck(Peer& peer, const v1::Ack& ack, bool report);
+  // The peer this node receives origin's deltas from (empty if not linked).
+  std::string Upstream(const Relayed& relayed) const;
+  // The next batch of origin for stream (after stream.sent), or nothing if none is due.
+  bool BuildOwnBatch(const Stream& stream, v1::DeltaBatch* batch);
+  bool BuildRelayBatch(crdt::ReplicaId origin, const Stream& stream, v1::DeltaBatch* batch);
+  // The own seq each peer has applied: linked peers' cursors, the others' reports.
+  std::map<std::string, uint64_t> KnownAcked() const;
   v1::ReplicationMessage Envelope() const;
   void UpdateState(Peer& peer, uint64_t now_ms);
   uint64_t Jittered(uint64_t ms);
 
-  const std::string self_id_;
+  const PeerInfo self_;
   ReplicationHost* const host_;
   const ReplicatorOptions options_;
-  std::map<std::string, Peer> peers_;
+  bool gateway_ = false;
+  std::map<std::string, Peer> peers_;              // linked peers
+  std::map<std::string, PeerInfo> unlinked_;       // the rest of the cluster
+  std::map<std::string, uint64_t> reported_;       // unlinked peer -> own seq it applied
+  std::map<std::string, uint64_t> saved_reported_;  // persisted part of reported_
+  std::map<std::string, std::string> gateway_of_;  // region -> its gateway's id
+  std::map<crdt::ReplicaId, Relayed> relayed_;
   uint64_t last_flush_ms_ = 0;
   uint64_t truncated_ = 0;
   ReplicatorCounters counters_;

@@ -15,6 +15,7 @@ namespace {
 constexpr char kCatalog[] = "catalog";
 constexpr char kDeltaLog[] = "delta_log";
 constexpr char kMeta[] = "meta";
+constexpr char kRelayLog[] = "relay_log";
 
 void PutFixed64(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
@@ -121,7 +122,8 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {rocksdb::kDefaultColumnFamilyName, cf_options},
       {kCatalog, cf_options},
       {kDeltaLog, cf_options},
-      {kMeta, cf_options}};
+      {kMeta, cf_options},
+      {kRelayLog, cf_options}};
   for (v1::CrdtType t : crdt::kAllTypes) {
     descriptors.push_back({std::string(crdt::TypeName(t)), cf_options});
   }
@@ -136,7 +138,8 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->catalog_ = store->handles_[1];
   store->delta_log_ = store->handles_[2];
   store->meta_ = store->handles_[3];
-  for (size_t i = 4; i < descriptors.size(); ++i) {
+  store->relay_log_ = store->handles_[4];
+  for (size_t i = 5; i < descriptors.size(); ++i) {
     store->by_type_[*crdt::ParseTypeName(descriptors[i].name)] = store->handles_[i];
   }
   for (v1::CrdtType t : crdt::kAllTypes) {
@@ -192,14 +195,20 @@ Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
 }
 
 Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq,
-                           const std::vector<ObjectWrite>& writes) {
-  return WriteObjects(writes, false, origin, 0, AppliedMetaKey(origin), seq);
+                           const std::vector<ObjectWrite>& writes, const v1::DeltaBatch* relay) {
+  return WriteObjects(writes, false, origin, 0, AppliedMetaKey(origin), seq, relay);
 }
 
 Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
-                           uint64_t wall_time_ms, const std::string& meta_key,
-                           uint64_t meta_value) {
+                           uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value,
+                           const v1::DeltaBatch* relay) {
   rocksdb::WriteBatch batch;
+  if (relay != nullptr) {
+    v1::DeltaBatch entry = *relay;
+    entry.clear_hlc_physical();  // the relay stamps its own clock when it forwards
+    entry.clear_hlc_logical();
+    batch.Put(relay_log_, LogKey(origin, relay->to_seq()), entry.SerializeAsString());
+  }
   bool counts_change = false;
   for (const ObjectWrite& w : writes) {
     rocksdb::ColumnFamilyHandle* cf = TypeFamily(w.type);
@@ -279,6 +288,54 @@ Status Store::TruncateLog(crdt::ReplicaId origin, uint64_t upto) {
   return FromRocks(
       db_->DeleteRange(options, delta_log_, LogKey(origin, 0), LogKey(origin, upto + 1)),
       "truncating the delta log");
+}
+
+StatusOr<std::vector<v1::DeltaBatch>> Store::ReadRelay(crdt::ReplicaId origin, uint64_t after,
+                                                      size_t max_bytes) const {
+  std::vector<v1::DeltaBatch> out;
+  size_t bytes = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), relay_log_));
+  const std::string end = LogKey(origin, UINT64_MAX);
+  for (it->Seek(LogKey(origin, after + 1)); it->Valid() && it->key().compare(end) <= 0;
+       it->Next()) {
+    if (!out.empty() && bytes + it->value().size() > max_bytes) break;
+    v1::DeltaBatch entry;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        entry.origin() != origin || entry.to_seq() < entry.from_seq()) {
+      return Corruption("undecodable relay-log entry");
+    }
+    bytes += it->value().size();
+    out.push_back(std::move(entry));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the relay log"));
+  return out;
+}
+
+Status Store::TruncateRelay(crdt::ReplicaId origin, uint64_t upto) {
+  if (upto == 0) return Status::Ok();
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), relay_log_, LogKey(origin, 0),
+                                    LogKey(origin, upto + 1)),
+                   "truncating the relay log");
+}
+
+StatusOr<std::vector<v1::DeltaBatch>> Store::RelayOrigins() const {
+  std::vector<v1::DeltaBatch> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), relay_log_));
+  for (it->SeekToFirst(); it->Valid();) {
+    if (it->key().size() != 16) return Corruption("a relay-log key of the wrong size");
+    const crdt::ReplicaId origin = GetFixed64(it->key().ToStringView());
+    v1::DeltaBatch entry;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        entry.origin() != origin) {
+      return Corruption("undecodable relay-log entry");
+    }
+    entry.clear_deltas();
+    out.push_back(std::move(entry));
+    if (origin == UINT64_MAX) break;
+    it->Seek(LogKey(origin + 1, 0));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the relay log"));
+  return out;
 }
 
 StatusOr<uint64_t> Store::FirstSeq(crdt::ReplicaId origin) const {

@@ -7,6 +7,8 @@
 //   catalog     CF:  object_key                 -> type: byte (CrdtType)
 //   <type name> CF:  object_key                 -> canonical CrdtValue bytes
 //   delta_log   CF:  origin: fixed64 | seq: fixed64 -> DeltaRecord
+//   relay_log   CF:  origin: fixed64 | to_seq: fixed64 -> DeltaBatch (a gateway's copy of
+//                                                  a received delta group it forwards)
 //   meta        CF:  "node_id"                  -> node id
 //                    "epoch"                    -> replica epoch, decimal
 //                    "new_epoch"                -> present when the next start must take a
@@ -32,6 +34,7 @@
 #include "common/status.h"
 #include "crdt/clock.h"
 #include "geodatastore/v1/crdt.pb.h"
+#include "geodatastore/v1/replication.pb.h"
 #include "geodatastore/v1/storage.pb.h"
 
 namespace rocksdb {
@@ -102,14 +105,24 @@ class Store {
   Status Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
                 const std::vector<ObjectWrite>& writes);
   // Writes the states a remote delta batch produced and raises applied/<origin> to seq, in
-  // one atomic batch. Remote deltas are not logged here (their origin logs them).
-  Status CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes);
+  // one atomic batch. Remote deltas are not logged here (their origin logs them); a gateway
+  // passes relay, the batch itself, to keep it in the relay log for forwarding.
+  Status CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes,
+                      const v1::DeltaBatch* relay = nullptr);
 
   // Delta-log entries of origin with from <= seq <= to, in order, stopping after max_bytes.
   StatusOr<std::vector<v1::DeltaRecord>> ReadLog(crdt::ReplicaId origin, uint64_t from, uint64_t to,
                                                  size_t max_bytes) const;
   // Deletes origin's entries with seq <= upto.
   Status TruncateLog(crdt::ReplicaId origin, uint64_t upto);
+  // Relay-log entries of origin with to_seq > after, in order, stopping before max_bytes
+  // (at least one entry).
+  StatusOr<std::vector<v1::DeltaBatch>> ReadRelay(crdt::ReplicaId origin, uint64_t after,
+                                                  size_t max_bytes) const;
+  // Deletes origin's relay entries with to_seq <= upto.
+  Status TruncateRelay(crdt::ReplicaId origin, uint64_t upto);
+  // The first relay entry of every origin with relay entries, its deltas cleared.
+  StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() const;
   // The lowest seq of origin still in the log (0 if none).
   StatusOr<uint64_t> FirstSeq(crdt::ReplicaId origin) const;
   // Every applied/<origin> entry.
@@ -146,13 +159,15 @@ class Store {
   // The part of Commit and CommitRemote that writes states, catalog entries, counts, and
   // (log) delta-log entries, plus one meta counter, in one batch.
   Status WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
-                      uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value);
+                      uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value,
+                      const v1::DeltaBatch* relay = nullptr);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
   rocksdb::ColumnFamilyHandle* catalog_ = nullptr;
   rocksdb::ColumnFamilyHandle* delta_log_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* relay_log_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, 16> by_type_{};  // indexed by CrdtType
   bool sync_writes_ = false;
 

@@ -372,7 +372,8 @@ void Engine::DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId orig
   }
 }
 
-Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts) {
+Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts,
+                           bool keep_for_relay) {
   const crdt::ReplicaId origin = batch.origin();
   if (origin == identity_.replica) return InvalidArgument("a batch of this node's own deltas");
   if (batch.from_seq() == 0 || batch.to_seq() < batch.from_seq())
@@ -466,7 +467,7 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
       w.state = crdt::EncodeAny(staged[encoded].state);
       list.push_back(std::move(w));
     }
-    status = store_->CommitRemote(origin, batch.to_seq(), list);
+    status = store_->CommitRemote(origin, batch.to_seq(), list, keep_for_relay ? &batch : nullptr);
   }
   CacheStaged(staged, status.ok());
   for (size_t i : locks) stripes_[i].mu.unlock();

@@ -96,7 +96,10 @@ class Engine {
   // applied is a no-op; one that would leave a gap is kFailedPrecondition; a sender clock
   // too far ahead is kOutOfRange; an undecodable delta is kCorruption. Nothing changes on
   // error. REQUIRES: batches of one origin are applied by one thread at a time.
-  Status ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts);
+  // keep_for_relay: also keep the batch in the relay log, atomically with its states (a
+  // gateway forwards it from there).
+  Status ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts,
+                     bool keep_for_relay = false);
   // Highest seq of origin applied here (own seqs for this node's replica).
   uint64_t Applied(crdt::ReplicaId origin) const;
   // Highest own seq below which every seq is committed (safe to ship).

@@ -14,8 +14,10 @@ namespace geodatastore::engine {
 
 class EngineReplicationHost final : public replication::ReplicationHost {
  public:
-  using ConflictSink = std::function<void(const std::vector<Conflict>&, const std::string& from)>;
-  // on_conflicts is called with the conflicts each applied batch resolved, and its sender.
+  using ConflictSink = std::function<void(const std::vector<Conflict>&, const std::string& from,
+                                          const std::string& origin_region)>;
+  // on_conflicts is called with the conflicts each applied batch resolved, its sender, and
+  // the region of the node whose write it carried (empty if the sender did not say).
   EngineReplicationHost(Engine* engine, ConflictSink on_conflicts = {})
       : engine_(engine), on_conflicts_(std::move(on_conflicts)) {}
 
@@ -26,11 +28,22 @@ class EngineReplicationHost final : public replication::ReplicationHost {
     return engine_->store()->ReadLog(self_replica(), from, to, max_bytes);
   }
   uint64_t Applied(crdt::ReplicaId origin) const override { return engine_->Applied(origin); }
-  Status ApplyRemote(const v1::DeltaBatch& batch, const std::string& from) override {
+  Status ApplyRemote(const v1::DeltaBatch& batch, const std::string& from,
+                     bool keep_for_relay) override {
     std::vector<Conflict> conflicts;
-    Status s = engine_->ApplyRemote(batch, on_conflicts_ ? &conflicts : nullptr);
-    if (s.ok() && !conflicts.empty()) on_conflicts_(conflicts, from);
+    Status s = engine_->ApplyRemote(batch, on_conflicts_ ? &conflicts : nullptr, keep_for_relay);
+    if (s.ok() && !conflicts.empty()) on_conflicts_(conflicts, from, batch.origin_region());
     return s;
+  }
+  StatusOr<std::vector<v1::DeltaBatch>> ReadRelay(crdt::ReplicaId origin, uint64_t after,
+                                                  size_t max_bytes) override {
+    return engine_->store()->ReadRelay(origin, after, max_bytes);
+  }
+  Status TruncateRelay(crdt::ReplicaId origin, uint64_t upto) override {
+    return engine_->store()->TruncateRelay(origin, upto);
+  }
+  StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() override {
+    return engine_->store()->RelayOrigins();
   }
   crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
   StatusOr<uint64_t> LoadCursor(const std::string& peer) override {

@@ -469,6 +469,7 @@ AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::Lag
       lag->set_seconds_behind(replication::SecondsBehind(p, now_ms));
       lag->set_bytes_sent(p.bytes_sent);
       lag->set_bytes_received(p.bytes_received);
+      lag->set_via(p.via);
     }
   }
   return Finish(c, grpc::Status::OK);

@@ -82,6 +82,11 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                      .Name("geodatastore_conflicts_resolved_total")
                      .Help("Conflicts resolved while applying remote deltas, by type and kind")
                      .Register(*registry_)),
+      relayed_(prometheus::BuildCounter()
+                   .Name("geodatastore_replication_relayed_batches_total")
+                   .Help("Delta groups of other nodes this gateway forwarded")
+                   .Register(*registry_)
+                   .Add({})),
       replication_(replication) {}
 
 prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
@@ -152,6 +157,7 @@ std::string Metrics::Render() {
     rejected_.Add({{"reason", "corrupt_batch"}})
         .Increment(
             static_cast<double>(counters.rejected_corrupt - counters_seen_.rejected_corrupt));
+    relayed_.Increment(static_cast<double>(counters.relayed - counters_seen_.relayed));
     counters_seen_ = counters;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

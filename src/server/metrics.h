@@ -12,8 +12,10 @@
 //   geodatastore_uptime_seconds                       gauge
 //   geodatastore_peer_up{peer}                        gauge: 1 up, 0 suspect or down
 //   geodatastore_replication_lag_ops{peer}            gauge: own writes the peer has not
-//   acknowledged geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest
-//   of them geodatastore_replication_bytes_total{peer,direction}    counter
+//                                                     acknowledged
+//   geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest of them
+//   geodatastore_replication_bytes_total{peer,direction}    counter
+//   geodatastore_replication_relayed_batches_total    counter: delta groups a gateway forwarded
 //   geodatastore_conflicts_resolved_total{type,kind}  counter
 //
 // Thread safety: every method may be called from any thread.
@@ -75,6 +77,7 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Gauge>& lag_seconds_;
   prometheus::Family<prometheus::Counter>& replication_bytes_;
   prometheus::Family<prometheus::Counter>& conflicts_;
+  prometheus::Counter& relayed_;
   replication::GrpcReplication* const replication_;
   std::map<std::string, double> bytes_seen_;       // guarded by mu_: last cumulative values
   replication::ReplicatorCounters counters_seen_;  // guarded by mu_

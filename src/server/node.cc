@@ -35,8 +35,11 @@ Status Node::Start() {
   GDS_RETURN_IF_ERROR(engine_->Start());
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
-        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts,
-                              const std::string& from) { RecordConflicts(conflicts, from); });
+        engine_.get(),
+        [this](const std::vector<engine::Conflict>& conflicts, const std::string& from,
+               const std::string& origin_region) {
+          RecordConflicts(conflicts, from, origin_region);
+        });
     std::vector<replication::PeerInfo> peers;
     std::vector<replication::PeerEndpoint> endpoints;
     for (const config::Peer& p : config_.cluster.peers) {
@@ -48,8 +51,12 @@ Status Node::Start() {
     options.max_batch_bytes = config_.replication.max_batch_bytes;
     options.join_deltas = config_.replication.delta_groups;
     options.seed = static_cast<uint32_t>(identity.replica);
-    replicator_ = std::make_unique<replication::Replicator>(config_.node.id, peers,
-                                                            replication_host_.get(), options);
+    options.topology = config_.replication.topology == "gateway"
+                           ? replication::Topology::kGateway
+                           : replication::Topology::kMesh;
+    replicator_ = std::make_unique<replication::Replicator>(
+        replication::PeerInfo{config_.node.id, config_.node.region}, peers,
+        replication_host_.get(), options);
     GDS_RETURN_IF_ERROR(replicator_->Start(1));
     replication_ = std::make_unique<replication::GrpcReplication>(
         endpoints, replicator_.get(), config_.replication.flush_interval_ms,
@@ -85,13 +92,13 @@ Status Node::Start() {
   return Status::Ok();
 }
 
-void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts,
-                           const std::string& from) {
+void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,
+                           const std::string& origin_region) {
   std::vector<v1::ConflictRecord> records;
   const uint64_t now = clock_.NowMillis();
-  std::string from_region;
+  std::string from_region = origin_region;
   for (const config::Peer& p : config_.cluster.peers) {
-    if (p.id == from) from_region = p.region;
+    if (from_region.empty() && p.id == from) from_region = p.region;
   }
   for (const engine::Conflict& c : conflicts) {
     if (metrics_) metrics_->OnConflict(c.type, c.kind);

@@ -41,7 +41,9 @@ class Node {
 
  private:
   void Shutdown();
-  void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from);
+  // from: the sending node; origin_region: the region of the node whose write lost or won.
+  void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,
+                       const std::string& origin_region);
 
   config::Config config_;
   crdt::SystemClock clock_;

@@ -364,7 +364,8 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
                          {"ops_behind", p.behind_ops},
                          {"seconds_behind", behind},
                          {"bytes_sent", p.bytes_sent},
-                         {"bytes_received", p.bytes_received}});
+                         {"bytes_received", p.bytes_received},
+                         {"via", p.via}});
       }
     }
     c.Json(200, {{"node_id", engine_->identity().node_id},
@@ -598,6 +599,7 @@ void RestApi::Status(Call& call) {
       const uint64_t now = replication_->now_ms();
       peer["state_for_seconds"] = (now - std::min(now, v->second.state_since_ms)) / 1000.0;
       peer["acked_seq"] = v->second.acked;
+      if (!v->second.via.empty()) peer["via"] = v->second.via;
     }
     peers.push_back(std::move(peer));
   }

@@ -5,10 +5,13 @@
 // byte-identical state for every key, every counter the sum of its acknowledged
 // increments, and every OR-Set what the add-wins rule gives for the acknowledged ops.
 //
+// Every seed runs in both topologies: mesh, and gateway (us-east-1, eu-west-1 and ap-south-1
+// relay; no other node may send across regions). Afterwards every node's view of every
+// other node's progress (the lag the admin API shows) must be exact, linked or not.
+//
 // A failing seed names itself; replay it alone, with a trace of crashes, boots, ops and
 // delivered batches, with
-//   GDS_SIM_TRACE=1 build/bin/simulation_test --gtest_filter='Seeds/Simulation.Converges/<seed -
-//   1>'
+//   GDS_SIM_TRACE=1 build/bin/simulation_test --gtest_filter='Seeds/Simulation.Converges/gateway_17'
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
 
@@ -51,13 +54,14 @@ struct SetOp {
   crdt::VersionVector observed;  // the node's applied vector just before the op
 };
 
-class Simulation : public ::testing::TestWithParam<int> {
+class Simulation
+    : public ::testing::TestWithParam<std::tuple<replication::Topology, int>> {
  protected:
   static constexpr int kCounters = 3;
   static constexpr int kSets = 2;
 
   void SetUp() override {
-    rng_.seed(static_cast<uint32_t>(GetParam()));
+    rng_.seed(static_cast<uint32_t>(Seed()));
     const std::vector<std::pair<std::string, std::string>> layout = {{"us-east-1", "us-east"},
                                                                      {"us-east-2", "us-east"},
                                                                      {"eu-west-1", "eu-west"},
@@ -91,19 +95,27 @@ class Simulation : public ::testing::TestWithParam<int> {
     options.retransmit_ms = 50;
     options.max_retransmit_ms = 400;
     options.max_batch_bytes = 4096;  // small batches: more of them, more interleavings
-    options.seed = static_cast<uint32_t>(GetParam()) * 31 + static_cast<uint32_t>(n.id.size());
-    n.replicator = std::make_unique<replication::Replicator>(n.id, peers, n.host.get(), options);
+    options.seed = static_cast<uint32_t>(Seed()) * 31 + static_cast<uint32_t>(n.id.size());
+    options.topology = Topology();
+    n.replicator = std::make_unique<replication::Replicator>(
+        replication::PeerInfo{n.id, n.region}, peers, n.host.get(), options);
     ASSERT_TRUE(n.replicator->Start(now_).ok());
     n.up = true;
     Trace("boot " + n.id + " committed=" + std::to_string(n.engine->CommittedSeq()));
   }
 
-  // Crash: everything in memory is gone; the "disk" (the Env) stays.
+  int Seed() const { return std::get<1>(GetParam()); }
+  replication::Topology Topology() const { return std::get<0>(GetParam()); }
+  bool Gateway(const std::string& id) const {
+    return id == "us-east-1" || id == "eu-west-1" || id == "ap-south-1";
+  }
+
   void Trace(const std::string& what) {
     if (getenv("GDS_SIM_TRACE"))
       fprintf(stderr, "t=%llu %s\n", static_cast<unsigned long long>(now_), what.c_str());
   }
 
+  // Crash: everything in memory is gone; the "disk" (the Env) stays.
   void Crash(SimNode& n) {
     Trace("crash " + n.id);
     n.replicator.reset();
@@ -119,7 +131,7 @@ class Simulation : public ::testing::TestWithParam<int> {
   }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
-  SimNode* Find(const std::string& id) {
+  SimNode* Find(const std::string& id) const {
     for (auto& n : nodes_) {
       if (n->id == id) return n.get();
     }
@@ -132,6 +144,10 @@ class Simulation : public ::testing::TestWithParam<int> {
 
   void Send(const std::string& from, std::vector<replication::Outgoing> out) {
     for (auto& o : out) {
+      if (Topology() == replication::Topology::kGateway &&
+          Find(from)->region != Find(o.to)->region) {
+        ASSERT_TRUE(Gateway(from) && Gateway(o.to)) << from << " sent to " << o.to;
+      }
       if (Partitioned(from, o.to) || Chance(drop_)) continue;
       const int copies = Chance(duplicate_) ? 2 : 1;
       for (int c = 0; c < copies; ++c) {
@@ -230,6 +246,24 @@ class Simulation : public ::testing::TestWithParam<int> {
     }
   }
 
+  // Whether every node's view of every other node's progress is exact.
+  bool ViewsExact() const { return ViewsMismatch().empty(); }
+  std::string ViewsMismatch() const {
+    std::string out;
+    for (const auto& n : nodes_) {
+      const auto views = n->replicator->Peers(now_);
+      if (views.size() != nodes_.size() - 1) out += n->id + " sees too few peers\n";
+      for (const replication::PeerView& v : views) {
+        const uint64_t applied = Find(v.id)->engine->Applied(n->identity.replica);
+        if (v.acked != applied) {
+          out += n->id + " thinks " + v.id + " applied " + std::to_string(v.acked) + ", it has " +
+                 std::to_string(applied) + (v.via.empty() ? "" : " (via " + v.via + ")") + "\n";
+        }
+      }
+    }
+    return out;
+  }
+
   // Every node has applied every other node's committed writes.
   bool Quiescent() const {
     for (const auto& n : nodes_) {
@@ -259,7 +293,7 @@ class Simulation : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(Simulation, Converges) {
-  SCOPED_TRACE("seed " + std::to_string(GetParam()));
+  SCOPED_TRACE("seed " + std::to_string(Seed()));
   uint64_t partition_until = 0;
   // Chaos: client ops everywhere, with drops, duplicates, reordering, partitions, crashes.
   for (int t = 0; t < 1500; ++t) {
@@ -292,6 +326,11 @@ TEST_P(Simulation, Converges) {
   const uint64_t deadline = now_ + 60000;
   while (!Quiescent() && now_ < deadline) Step();
   ASSERT_TRUE(Quiescent()) << "no quiescence within 60 s of simulated time after healing";
+  // Progress views converge too: every node knows what every other node applied of its
+  // writes, linked or reached through gateways (heartbeats carry the reports).
+  const uint64_t views_deadline = now_ + 10000;
+  while (!ViewsExact() && now_ < views_deadline) Step();
+  EXPECT_TRUE(ViewsExact()) << ViewsMismatch();
 
   // Byte-identical state for every key on every node.
   auto keys = nodes_[0]->engine->ListKeys(std::nullopt, "", 1000000);
@@ -323,7 +362,16 @@ TEST_P(Simulation, Converges) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, Simulation, ::testing::Range(1, 201));
+INSTANTIATE_TEST_SUITE_P(
+    Seeds, Simulation,
+    ::testing::Combine(::testing::Values(replication::Topology::kMesh,
+                                         replication::Topology::kGateway),
+                       ::testing::Range(1, 201)),
+    [](const ::testing::TestParamInfo<Simulation::ParamType>& info) {
+      return std::string(std::get<0>(info.param) == replication::Topology::kMesh ? "mesh_"
+                                                                                  : "gateway_") +
+             std::to_string(std::get<1>(info.param));
+    });
 
 }  // namespace
 }  // namespace geodatastore

@@ -17,11 +17,15 @@ using json = nlohmann::json;
 
 class ReplicationTest : public ::testing::Test {
  protected:
-  static constexpr int kNodes = 3;
+  using Layout = std::vector<std::pair<std::string, std::string>>;  // node id, region
+  virtual Layout Nodes() const {
+    return {{"us-east-1", "us-east"}, {"eu-west-1", "eu-west"}, {"ap-south-1", "ap-south"}};
+  }
+  virtual std::string Topology() const { return "mesh"; }
 
   void SetUp() override {
-    const std::vector<std::pair<std::string, std::string>> layout = {
-        {"us-east-1", "us-east"}, {"eu-west-1", "eu-west"}, {"ap-south-1", "ap-south"}};
+    const Layout layout = Nodes();
+    kNodes = static_cast<int>(layout.size());
     std::vector<uint16_t> ports;
     for (int i = 0; i < kNodes; ++i) ports.push_back(FreePort());
     for (int i = 0; i < kNodes; ++i) {
@@ -35,7 +39,8 @@ class ReplicationTest : public ::testing::Test {
           .node_id = layout[i].first,
           .region = layout[i].second,
           .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers +
-                        "testing: {fault_injection: true}\nconsistency: {timeout_ms: 1000}\n",
+                        "testing: {fault_injection: true}\nconsistency: {timeout_ms: 1000}\n" +
+                        "replication: {topology: " + Topology() + "}\n",
           .grpc_port = ports[i]}));
     }
     for (auto& n : nodes_) ASSERT_TRUE(n->Start()) << n->error();
@@ -47,7 +52,7 @@ class ReplicationTest : public ::testing::Test {
     EventuallyEverywhere(
         [&](int i) {
           const json peers = Get(i, "/admin/status")["peers"];
-          if (peers.size() != kNodes - 1) return false;
+          if (static_cast<int>(peers.size()) != kNodes - 1) return false;
           for (const json& p : peers) {
             if (p["state"] != "up") return false;
           }
@@ -93,6 +98,15 @@ class ReplicationTest : public ::testing::Test {
   }
   void Heal(int i) { ASSERT_EQ(At(i).Delete("/admin/faults").status, 200); }
 
+  // The value of a metric line (name with labels, as exposed), or -1 if absent.
+  double Metric(int i, const std::string& series) {
+    const std::string text = At(i).Get("/metrics").body;
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+  }
+
+  int kNodes = 0;
   std::vector<std::unique_ptr<GeodsProcess>> nodes_;
   std::vector<std::unique_ptr<HttpClient>> clients_;
 };
@@ -246,6 +260,94 @@ TEST_F(ReplicationTest, PartitionedAndKilledNodesCatchUp) {
   clients_[1] = std::make_unique<HttpClient>(nodes_[1]->http_port());
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/k")["elements"].size() == 30; },
                        "after kill -9");
+}
+
+// Topology gateway: two regions of two nodes and one of one; us-east-1, eu-west-1 and
+// ap-south-1 are the gateways (lowest id per region) and relay everything cross-region.
+class GatewayReplicationTest : public ReplicationTest {
+ protected:
+  Layout Nodes() const override {
+    return {{"us-east-1", "us-east"},
+            {"us-east-2", "us-east"},
+            {"eu-west-1", "eu-west"},
+            {"eu-west-2", "eu-west"},
+            {"ap-south-1", "ap-south"}};
+  }
+  std::string Topology() const override { return "gateway"; }
+  static constexpr int kUsGateway = 0, kUs2 = 1, kEuGateway = 2, kEu2 = 3, kAp = 4;
+  std::vector<std::string> AllBut(int i) {
+    std::vector<std::string> out;
+    for (const auto& [id, region] : Nodes()) {
+      if (id != Nodes()[i].first) out.push_back(id);
+    }
+    return out;
+  }
+};
+
+TEST_F(GatewayReplicationTest, GatewaysRelayAndEveryNodeSeesEveryOthersProgress) {
+  for (int i = 0; i < kNodes; ++i) {
+    ASSERT_EQ(At(i).Post("/crdt/counters/g/increment", {{"value", 10 * (i + 1)}}).status, 200);
+  }
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/g")["value"] == 150; },
+                       "10+20+30+40+50 through the gateways");
+  // us-east-2 is linked to its region-mate only; it still knows how far every other node
+  // is with its writes, through the gateways' relayed acknowledgements.
+  EventuallyEverywhere(
+      [&](int) {
+        const json lag = Get(kUs2, "/admin/replication/lag");
+        if (lag["peers"].size() != 4u) return false;
+        for (const json& p : lag["peers"]) {
+          const bool mate = p["peer"] == "us-east-1";
+          if (p["via"] != (mate ? "" : "us-east-1") || p["ops_behind"] != 0) return false;
+        }
+        return true;
+      },
+      "us-east-2's view of every peer, remote ones via us-east-1");
+  // A write at consistency=all from a non-gateway node waits for every region, which it
+  // hears about only through its gateway.
+  EXPECT_EQ(At(kUs2).Post("/crdt/counters/g/increment?consistency=all", {{"value", 1}}).status,
+            200);
+  EXPECT_GT(Metric(kUsGateway, "geodatastore_replication_relayed_batches_total"), 0);
+  EXPECT_GT(Metric(kEuGateway, "geodatastore_replication_relayed_batches_total"), 0);
+  EXPECT_EQ(Metric(kUs2, "geodatastore_replication_relayed_batches_total"), 0);
+  EXPECT_EQ(Metric(kEu2, "geodatastore_replication_relayed_batches_total"), 0);
+}
+
+TEST_F(GatewayReplicationTest, ACutOffGatewayHoldsBackItsRegionUntilHealed) {
+  // Cut us-east-1 off from everyone: us-east-2 keeps taking writes, but no other region
+  // can hear of them (all cross-region traffic goes through the gateway).
+  Partition(kUsGateway, AllBut(kUsGateway));
+  for (int i = 1; i < kNodes; ++i) Partition(i, {"us-east-1"});
+  ASSERT_EQ(At(kUs2).Post("/crdt/counters/c/increment", {{"value", 5}}).status, 200);
+  EXPECT_EQ(At(kUs2).Post("/crdt/counters/c/increment?consistency=quorum", {{"value", 1}}).status,
+            504);
+  for (int i = 0; i < kNodes; ++i) Heal(i);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/c")["value"] == 6; },
+                       "after healing the gateway");
+}
+
+TEST_F(GatewayReplicationTest, AGatewayKilledBeforeRelayingRelaysFromItsLogAfterRestart) {
+  // eu-west-2 is cut off from its gateway; writes in us-east reach eu-west-1 and wait in its
+  // relay log. Then eu-west-1 dies (-9) and comes back: it must still relay them.
+  Partition(kEuGateway, {"eu-west-2"});
+  Partition(kEu2, {"eu-west-1"});
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(At(kUs2).Post("/crdt/sets/r/add", {{"element", "e" + std::to_string(i)}}).status,
+              200);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Get(kEuGateway, "/crdt/sets/r")["elements"].size() != 20u &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Get(kEuGateway, "/crdt/sets/r")["elements"].size(), 20u);
+  EXPECT_EQ(At(kEu2).Get("/crdt/sets/r").status, 404);
+  nodes_[kEuGateway]->Kill9();
+  Heal(kEu2);
+  ASSERT_TRUE(nodes_[kEuGateway]->Start()) << nodes_[kEuGateway]->error();
+  clients_[kEuGateway] = std::make_unique<HttpClient>(nodes_[kEuGateway]->http_port());
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/r")["elements"].size() == 20u; },
+                       "relayed from the restarted gateway's log");
 }
 
 }  // namespace
