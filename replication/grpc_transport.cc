@@ -4,13 +4,27 @@
 
 namespace geodatastore::replication {
 
+namespace {
+
+// gRPC's own reconnect backoff starts at 1 s: a peer that came up just after us would stay
+// unreachable that long (new calls fail fast meanwhile). Our send loop backs off itself.
+grpc::ChannelArguments PeerChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return args;
+}
+
+}  // namespace
+
 GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core,
                                  uint64_t flush_interval_ms, bool gzip)
     : core_(core), flush_interval_ms_(std::max<uint64_t>(flush_interval_ms, 1)), gzip_(gzip) {
   for (PeerEndpoint& p : peers) {
     auto out = std::make_unique<Outbound>();
-    out->fetch_stub = v1::ReplicationService::NewStub(
-        grpc::CreateChannel(p.address, grpc::InsecureChannelCredentials()));
+    out->fetch_stub = v1::ReplicationService::NewStub(grpc::CreateCustomChannel(
+        p.address, grpc::InsecureChannelCredentials(), PeerChannelArgs()));
     out->region = p.region;
     out->endpoint = std::move(p);
     outbound_.push_back(std::move(out));
@@ -96,7 +110,7 @@ void GrpcReplication::Dispatch(std::vector<Outgoing> out) {
 }
 
 void GrpcReplication::SendLoop(Outbound* peer) {
-  grpc::ChannelArguments args;
+  grpc::ChannelArguments args = PeerChannelArgs();
   if (gzip_) args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
   auto channel =
       grpc::CreateCustomChannel(peer->endpoint.address, grpc::InsecureChannelCredentials(), args);

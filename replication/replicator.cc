@@ -246,6 +246,29 @@ std::map<std::string, uint64_t> Replicator::KnownAcked() const {
   return out;
 }
 
+bool Replicator::SendNext(Peer& peer, crdt::ReplicaId origin, Stream& stream, uint64_t now_ms,
+                          std::vector<Outgoing>* out) {
+  // Only one batch in flight beyond the acknowledgement keeps resends cheap.
+  if (stream.sent != stream.acked) return false;
+  v1::ReplicationMessage m = Envelope();
+  const bool own = origin == host_->self_replica();
+  if (!(own ? BuildOwnBatch(stream, m.mutable_deltas())
+            : BuildRelayBatch(origin, stream, m.mutable_deltas()))) {
+    return false;
+  }
+  const crdt::Timestamp hlc = host_->HlcNow();
+  m.mutable_deltas()->set_hlc_physical(hlc.physical);
+  m.mutable_deltas()->set_hlc_logical(hlc.logical);
+  stream.sent = m.deltas().to_seq();
+  stream.last_data_ms = now_ms;
+  peer.bytes_sent += m.ByteSizeLong();
+  peer.last_send_ms = now_ms;
+  ++counters_.batches_sent;
+  if (!own) ++counters_.relayed;
+  out->push_back({peer.info.id, std::move(m)});
+  return true;
+}
+
 std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
   std::vector<Outgoing> out;
   const crdt::ReplicaId self = host_->self_replica();
@@ -262,24 +285,7 @@ std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
         stream.timeout_ms = std::min(Jittered(stream.timeout_ms * 2), options_.max_retransmit_ms);
         ++counters_.retransmits;
       }
-      // Only one batch in flight beyond the acknowledgement keeps resends cheap.
-      if (!flush || stream.sent != stream.acked) continue;
-      v1::ReplicationMessage m = Envelope();
-      const bool own = origin == self;
-      if (!(own ? BuildOwnBatch(stream, m.mutable_deltas())
-                : BuildRelayBatch(origin, stream, m.mutable_deltas()))) {
-        continue;
-      }
-      const crdt::Timestamp hlc = host_->HlcNow();
-      m.mutable_deltas()->set_hlc_physical(hlc.physical);
-      m.mutable_deltas()->set_hlc_logical(hlc.logical);
-      stream.sent = m.deltas().to_seq();
-      stream.last_data_ms = now_ms;
-      peer.bytes_sent += m.ByteSizeLong();
-      ++counters_.batches_sent;
-      if (!own) ++counters_.relayed;
-      out.push_back({id, std::move(m)});
-      sent_data = true;
+      if (flush && SendNext(peer, origin, stream, now_ms, &out)) sent_data = true;
     }
     if (!sent_data && now_ms - peer.last_send_ms >= options_.heartbeat_ms) {
       v1::ReplicationMessage m = Envelope();
@@ -403,7 +409,15 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
       const Status applied = host_->ApplyRemote(batch, message.from(), relay);
       if (applied.ok()) {
         ++counters_.batches_applied;
-        if (relay) AddRelayStream(batch.origin(), std::move(origin));
+        if (relay) {
+          // Forward at once to idle relay streams: the group was batched at its origin.
+          AddRelayStream(batch.origin(), std::move(origin));
+          for (auto& [id, target] : peers_) {
+            auto stream = target.streams.find(batch.origin());
+            if (stream != target.streams.end())
+              SendNext(target, batch.origin(), stream->second, now_ms, &out);
+          }
+        }
       } else if (applied.code() == StatusCode::kFailedPrecondition) {
         ++counters_.gaps;
       } else if (applied.code() == StatusCode::kOutOfRange) {

@@ -183,6 +183,9 @@ class Replicator {
   std::vector<Outgoing> HandleAck(Peer& peer, const v1::Ack& ack, bool report);
   // The peer this node receives origin's deltas from (empty if not linked).
   std::string Upstream(const Relayed& relayed) const;
+  // Sends stream's next batch to peer if none is in flight and there is one; true if sent.
+  bool SendNext(Peer& peer, crdt::ReplicaId origin, Stream& stream, uint64_t now_ms,
+                std::vector<Outgoing>* out);
   // The next batch of origin for stream (after stream.sent), or nothing if none is due.
   bool BuildOwnBatch(const Stream& stream, v1::DeltaBatch* batch);
   bool BuildRelayBatch(crdt::ReplicaId origin, const Stream& stream, v1::DeltaBatch* batch);
