@@ -1,6 +1,7 @@
 #include "storage/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -16,6 +17,33 @@ constexpr char kCatalog[] = "catalog";
 constexpr char kDeltaLog[] = "delta_log";
 constexpr char kMeta[] = "meta";
 constexpr char kRelayLog[] = "relay_log";
+constexpr char kMerkle[] = "merkle";
+constexpr char kMerkleKeys[] = "merkle_keys";
+constexpr char kMerkleReady[] = "merkle_ready";
+
+// Merkle leaves and key digests are 16-byte values updated by XOR: a write merges the
+// difference, without reading the old value, in the same batch as the state.
+class XorMergeOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    Digest d = Digest::FromBytes(value.ToStringView());
+    if (existing != nullptr) d ^= Digest::FromBytes(existing->ToStringView());
+    const auto bytes = d.Bytes();
+    new_value->assign(bytes.data(), bytes.size());
+    return true;
+  }
+  const char* Name() const override { return "geodatastore.Xor128"; }
+};
+
+// merkle CF: type | bucket (fixed32) -> leaf. merkle_keys CF: type | bucket | object key ->
+// digest.
+std::string MerkleKey(v1::CrdtType type, uint32_t bucket, std::string_view object_key = {}) {
+  std::string key(1, static_cast<char>(type));
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(bucket >> shift));
+  key.append(object_key);
+  return key;
+}
 
 void PutFixed64(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
@@ -118,12 +146,16 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.OptimizeLevelStyleCompaction();
+  rocksdb::ColumnFamilyOptions merkle_options = cf_options;
+  merkle_options.merge_operator = std::make_shared<XorMergeOperator>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, cf_options},
       {kCatalog, cf_options},
       {kDeltaLog, cf_options},
       {kMeta, cf_options},
-      {kRelayLog, cf_options}};
+      {kRelayLog, cf_options},
+      {kMerkle, merkle_options},
+      {kMerkleKeys, merkle_options}};
   for (v1::CrdtType t : crdt::kAllTypes) {
     descriptors.push_back({std::string(crdt::TypeName(t)), cf_options});
   }
@@ -139,17 +171,140 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->delta_log_ = store->handles_[2];
   store->meta_ = store->handles_[3];
   store->relay_log_ = store->handles_[4];
-  for (size_t i = 5; i < descriptors.size(); ++i) {
+  store->merkle_ = store->handles_[5];
+  store->merkle_keys_ = store->handles_[6];
+  for (size_t i = 7; i < descriptors.size(); ++i) {
     store->by_type_[*crdt::ParseTypeName(descriptors[i].name)] = store->handles_[i];
   }
   for (v1::CrdtType t : crdt::kAllTypes) {
     GDS_ASSIGN_OR_RETURN(auto count, store->GetMeta(CountMetaKey(t)));
     store->key_counts_[t] = count ? GetFixed64(*count) : 0;
   }
+  GDS_RETURN_IF_ERROR(store->OpenMerkle());
   return store;
 }
 
+Status Store::OpenMerkle() {
+  GDS_ASSIGN_OR_RETURN(auto ready, GetMeta(kMerkleReady));
+  if (ready) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), merkle_));
+    std::lock_guard<std::mutex> lock(merkle_mu_);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      if (key.size() != 5) return Corruption("a Merkle leaf key of the wrong size");
+      const auto type = static_cast<uint8_t>(key[0]);
+      const uint32_t bucket = static_cast<uint32_t>(GetFixed64(std::string(4, '\0').append(key.substr(1))));
+      if (type >= trees_.size() || bucket >= kBuckets) return Corruption("a bad Merkle leaf key");
+      trees_[type].Toggle(bucket, Digest::FromBytes(it->value().ToStringView()));
+    }
+    GDS_RETURN_IF_ERROR(FromRocks(it->status(), "loading the Merkle trees"));
+    merkle_ready_ = true;
+    return Status::Ok();
+  }
+  // No trees (a new database, one from before them, or a rebuild cut short): empty both
+  // column families, then rebuild from a snapshot in the background. Writes from now on
+  // merge their differences on top; the rebuild merges each object's digest as of the
+  // snapshot; XOR commutes, so the sum is right whatever the interleaving.
+  const std::string end(1, '\xff');
+  for (rocksdb::ColumnFamilyHandle* cf : {merkle_, merkle_keys_}) {
+    GDS_RETURN_IF_ERROR(
+        FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), cf, "", end), "clearing Merkle data"));
+  }
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rebuild_ = std::thread([this, snapshot] {
+    const Status s = RebuildMerkle(snapshot);
+    db_->ReleaseSnapshot(snapshot);
+    std::lock_guard<std::mutex> lock(merkle_mu_);
+    rebuild_status_ = s;
+  });
+  return Status::Ok();
+}
+
+Status Store::RebuildMerkle(const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, catalog_));
+  rocksdb::WriteBatch batch;
+  std::vector<std::tuple<v1::CrdtType, uint32_t, Digest>> toggles;
+  auto flush = [&]() -> Status {
+    GDS_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "rebuilding"));
+    batch.Clear();
+    std::lock_guard<std::mutex> lock(merkle_mu_);
+    for (const auto& [type, bucket, d] : toggles) trees_[type].Toggle(bucket, d);
+    toggles.clear();
+    return Status::Ok();
+  };
+  for (it->SeekToFirst(); it->Valid() && !stopping_; it->Next()) {
+    if (it->value().size() != 1) return Corruption("a catalog entry of the wrong size");
+    const auto type = static_cast<v1::CrdtType>(it->value()[0]);
+    rocksdb::ColumnFamilyHandle* cf = TypeFamily(type);
+    if (cf == nullptr) return Corruption("a catalog entry of an unknown type");
+    std::string state;
+    GDS_RETURN_IF_ERROR(FromRocks(db_->Get(read, cf, it->key(), &state), "rebuilding"));
+    const std::string_view key = it->key().ToStringView();
+    const Digest d = ObjectDigest(key, state);
+    const uint32_t bucket = BucketOf(key);
+    const auto bytes = d.Bytes();
+    const rocksdb::Slice value(bytes.data(), bytes.size());
+    batch.Merge(merkle_keys_, MerkleKey(type, bucket, key), value);
+    batch.Merge(merkle_, MerkleKey(type, bucket), value);
+    toggles.emplace_back(type, bucket, d);
+    if (toggles.size() >= 1000) GDS_RETURN_IF_ERROR(flush());
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "rebuilding the Merkle trees"));
+  if (stopping_) return Status(StatusCode::kUnavailable, "stopped before the rebuild ended");
+  batch.Put(meta_, kMerkleReady, "1");
+  GDS_RETURN_IF_ERROR(flush());
+  std::lock_guard<std::mutex> lock(merkle_mu_);
+  merkle_ready_ = true;
+  return Status::Ok();
+}
+
+bool Store::merkle_ready() const {
+  std::lock_guard<std::mutex> lock(merkle_mu_);
+  return merkle_ready_;
+}
+
+Status Store::merkle_rebuild_status() const {
+  std::lock_guard<std::mutex> lock(merkle_mu_);
+  return rebuild_status_;
+}
+
+std::vector<Digest> Store::TreeNodes(v1::CrdtType type, int level,
+                                     const std::vector<uint32_t>& indices) const {
+  std::vector<Digest> out;
+  out.reserve(indices.size());
+  std::lock_guard<std::mutex> lock(merkle_mu_);
+  const bool valid_type = static_cast<size_t>(type) < trees_.size();
+  for (uint32_t i : indices) {
+    if (!valid_type || level < 0 || level > kLeafLevel || i >= MerkleTree::Width(level)) {
+      out.push_back({});
+    } else {
+      out.push_back(trees_[type].Node(level, i));
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<BucketEntry>> Store::BucketEntries(v1::CrdtType type,
+                                                        const std::vector<uint32_t>& buckets) const {
+  std::vector<BucketEntry> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), merkle_keys_));
+  for (uint32_t bucket : buckets) {
+    const std::string prefix = MerkleKey(type, bucket);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const Digest d = Digest::FromBytes(it->value().ToStringView());
+      if (d.zero()) continue;  // an object that moved to another type
+      out.push_back({bucket, std::string(it->key().ToStringView().substr(prefix.size())), d});
+    }
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading Merkle key digests"));
+  return out;
+}
+
 Store::~Store() {
+  stopping_ = true;
+  if (rebuild_.joinable()) rebuild_.join();
   if (!db_) return;
   db_->FlushWAL(true).PermitUncheckedError();
   rocksdb::FlushOptions flush;
@@ -199,10 +354,16 @@ Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq,
   return WriteObjects(writes, false, origin, 0, AppliedMetaKey(origin), seq, relay);
 }
 
+Status Store::CommitRepair(const std::vector<ObjectWrite>& writes) {
+  if (writes.empty()) return Status::Ok();
+  return WriteObjects(writes, false, 0, 0, "", 0);
+}
+
 Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
                            uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value,
                            const v1::DeltaBatch* relay) {
   rocksdb::WriteBatch batch;
+  std::vector<std::tuple<v1::CrdtType, uint32_t, Digest>> toggles;
   if (relay != nullptr) {
     v1::DeltaBatch entry = *relay;
     entry.clear_hlc_physical();  // the relay stamps its own clock when it forwards
@@ -216,6 +377,24 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
       return InvalidArgument("no column family for type " + std::to_string(w.type));
     const std::string key = w.key.Encode();
     batch.Put(cf, key, w.state);
+    // The object's Merkle leaf and key digest: out with the old digest, in with the new.
+    const uint32_t bucket = BucketOf(key);
+    const Digest digest = ObjectDigest(key, w.state);
+    const Digest old = w.old_digest.value_or(Digest{});
+    auto merge = [&](v1::CrdtType type, const Digest& d) {
+      if (d.zero()) return;
+      const auto bytes = d.Bytes();
+      const rocksdb::Slice value(bytes.data(), bytes.size());
+      batch.Merge(merkle_keys_, MerkleKey(type, bucket, key), value);
+      batch.Merge(merkle_, MerkleKey(type, bucket), value);
+      toggles.emplace_back(type, bucket, d);
+    };
+    if (w.type_changed) {
+      merge(w.old_type, old);
+      merge(w.type, digest);
+    } else {
+      merge(w.type, digest ^ old);
+    }
     if (w.created || w.type_changed) {
       batch.Put(catalog_, key, std::string(1, static_cast<char>(w.type)));
       counts_change = true;
@@ -243,7 +422,15 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
   }
   rocksdb::WriteOptions options;
   options.sync = sync_writes_;
-  if (!counts_change) return FromRocks(db_->Write(options, &batch), "writing a batch");
+  auto toggle = [&] {
+    std::lock_guard<std::mutex> lock(merkle_mu_);
+    for (const auto& [type, bucket, d] : toggles) trees_[type].Toggle(bucket, d);
+  };
+  if (!counts_change) {
+    GDS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing a batch"));
+    toggle();
+    return Status::Ok();
+  }
 
   std::lock_guard<std::mutex> lock(count_mu_);
   std::array<uint64_t, 16> counts{};
@@ -259,6 +446,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     batch.Put(meta_, CountMetaKey(t), count);
   }
   GDS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing a batch"));
+  toggle();
   for (size_t t = 0; t < counts.size(); ++t) key_counts_[t].store(counts[t]);
   return Status::Ok();
 }

@@ -29,9 +29,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
+#include "storage/merkle.h"
 #include "crdt/clock.h"
 #include "geodatastore/v1/crdt.pb.h"
 #include "geodatastore/v1/replication.pb.h"
@@ -41,6 +43,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class Env;
+class Snapshot;
 }  // namespace rocksdb
 
 namespace geodatastore::storage {
@@ -77,6 +80,16 @@ struct ObjectWrite {
   uint64_t seq = 0;           // the delta's sequence number at the origin (0: not logged)
   bool type_changed = false;  // an existing object now has `type` (a resolved type conflict)
   v1::CrdtType old_type = v1::CRDT_TYPE_UNSPECIFIED;  // with type_changed
+  // The Merkle digest of the state it replaces (of old_type with type_changed); none for a
+  // new object. REQUIRES: exact, or the object's Merkle leaf goes wrong.
+  std::optional<Digest> old_digest;
+};
+
+// One object's key digest in a Merkle bucket.
+struct BucketEntry {
+  uint32_t bucket = 0;
+  std::string key;  // the encoded object key
+  Digest digest;
 };
 
 struct StoreStats {
@@ -109,6 +122,9 @@ class Store {
   // passes relay, the batch itself, to keep it in the relay log for forwarding.
   Status CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes,
                       const v1::DeltaBatch* relay = nullptr);
+
+  // Writes states joined in from another replica (anti-entropy, read repair): no log entry.
+  Status CommitRepair(const std::vector<ObjectWrite>& writes);
 
   // Delta-log entries of origin with from <= seq <= to, in order, stopping after max_bytes.
   StatusOr<std::vector<v1::DeltaRecord>> ReadLog(crdt::ReplicaId origin, uint64_t from, uint64_t to,
@@ -148,6 +164,18 @@ class Store {
   uint64_t KeyCount(v1::CrdtType type) const;
   StoreStats Stats() const;
 
+  // Merkle trees (storage/merkle.h). Until a rebuild started at open ends (a database
+  // without trees), merkle_ready() is false and the trees are partial.
+  bool merkle_ready() const;
+  Status merkle_rebuild_status() const;  // an error if the rebuild failed
+  // Digests of tree nodes of type at level (0: root, kLeafLevel: buckets); zero for an
+  // out-of-range node.
+  std::vector<Digest> TreeNodes(v1::CrdtType type, int level,
+                                const std::vector<uint32_t>& indices) const;
+  // The objects of type in buckets with their digests, bucket by bucket in key order.
+  StatusOr<std::vector<BucketEntry>> BucketEntries(v1::CrdtType type,
+                                                   const std::vector<uint32_t>& buckets) const;
+
   // A consistent copy of the database in dir (which must not exist), marked so that a node
   // started on it takes a new replica epoch.
   Status Checkpoint(const std::string& dir);
@@ -156,6 +184,8 @@ class Store {
  private:
   Store() = default;
   rocksdb::ColumnFamilyHandle* TypeFamily(v1::CrdtType type) const;
+  Status OpenMerkle();
+  Status RebuildMerkle(const rocksdb::Snapshot* snapshot);
   // The part of Commit and CommitRemote that writes states, catalog entries, counts, and
   // (log) delta-log entries, plus one meta counter, in one batch.
   Status WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
@@ -168,6 +198,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* delta_log_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* relay_log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* merkle_ = nullptr;
+  rocksdb::ColumnFamilyHandle* merkle_keys_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, 16> by_type_{};  // indexed by CrdtType
   bool sync_writes_ = false;
 
@@ -177,6 +209,13 @@ class Store {
   uint64_t next_conflict_ = 0;  // guarded by conflict_mu_; 0 until loaded
   std::mutex count_mu_;
   std::array<std::atomic<uint64_t>, 16> key_counts_{};
+
+  mutable std::mutex merkle_mu_;
+  std::array<MerkleTree, 16> trees_;  // guarded by merkle_mu_; indexed by CrdtType
+  bool merkle_ready_ = false;         // guarded by merkle_mu_
+  Status rebuild_status_;             // guarded by merkle_mu_
+  std::thread rebuild_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace geodatastore::storage

@@ -25,6 +25,8 @@ struct Engine::Staged {
   std::optional<v1::CrdtType> type;  // nullopt: does not exist (yet)
   crdt::AnyCrdt state;
   bool in_store = false;  // exists in the store (the catalog entry is written)
+  // The Merkle digest of the state as the writes staged so far leave it in the store.
+  std::optional<storage::Digest> digest;
 };
 
 Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& key, Staged* obj) {
@@ -33,6 +35,7 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
   if (auto hit = cache.find(encoded); hit != cache.end()) {
     obj->type = hit->second.type;
     obj->state = hit->second.state;
+    obj->digest = hit->second.digest;
     obj->in_store = true;
     return Status::Ok();
   }
@@ -41,6 +44,7 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
   GDS_ASSIGN_OR_RETURN(auto bytes, store_->ReadState(*type, key));
   if (!bytes) return Corruption("state of " + Describe(key) + " is missing");
   GDS_ASSIGN_OR_RETURN(obj->state, crdt::DecodeAnyAs(*type, *bytes));
+  obj->digest = storage::ObjectDigest(encoded, *bytes);
   obj->type = *type;
   obj->in_store = true;
   return Status::Ok();
@@ -49,12 +53,12 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
 void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) {
   for (auto& [encoded, obj] : staged) {
     auto& cache = stripes_[StripeOf(encoded)].cache;
-    if (!committed || !obj.type) {
+    if (!committed || !obj.type || !obj.digest) {
       cache.erase(encoded);
       continue;
     }
     if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
-    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state)});
+    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state), *obj.digest});
   }
 }
 
@@ -220,6 +224,8 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       w.key = key;
       w.state = crdt::EncodeAny(next);
       w.created = !obj.in_store && !obj.type;
+      w.old_digest = obj.digest;
+      obj.digest = storage::ObjectDigest(encoded, w.state);
       if (changed) {
         w.delta = crdt::EncodeAny(*delta);
         std::lock_guard<std::mutex> seq_lock(seq_mu_);
@@ -391,24 +397,53 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   }
 
   // Decode everything before touching any state.
-  struct Incoming {
-    storage::ObjectKey key;
-    std::string encoded;
-    v1::CrdtType type;
-    crdt::AnyCrdt delta;
-  };
   std::vector<Incoming> incoming;
   for (const v1::KeyDelta& kd : batch.deltas()) {
-    storage::ObjectKey key{kd.family(), kd.name()};
-    if (storage::FamilyOf(kd.type()) != kd.family() || kd.family() == v1::FAMILY_UNSPECIFIED) {
-      return Corruption("delta for '" + kd.name() + "' has a type outside its family");
-    }
-    GDS_RETURN_IF_ERROR(ValidateName(kd.name()));
-    GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt delta, crdt::DecodeAnyAs(kd.type(), kd.delta()));
-    std::string encoded = key.Encode();
-    incoming.push_back({std::move(key), std::move(encoded), kd.type(), std::move(delta)});
+    GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming({kd.family(), kd.name()}, kd.type(),
+                                                     kd.delta()));
+    incoming.push_back(std::move(in));
   }
+  auto joined = JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
+                             [&](const std::vector<storage::ObjectWrite>& list) {
+                               return store_->CommitRemote(origin, batch.to_seq(), list,
+                                                           keep_for_relay ? &batch : nullptr);
+                             });
+  if (!joined.ok()) return joined.status();
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  applied_[origin] = std::max(applied_[origin], batch.to_seq());
+  return Status::Ok();
+}
 
+StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states) {
+  std::vector<Incoming> incoming;
+  for (const v1::ObjectState& st : states) {
+    storage::ObjectKey key;
+    if (!storage::ObjectKey::Decode(st.key(), &key)) return Corruption("a bad object key");
+    GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming(std::move(key), st.type(), st.state()));
+    incoming.push_back(std::move(in));
+  }
+  return JoinIncoming(incoming, 0, nullptr, /*write_unchanged=*/false,
+                      [&](const std::vector<storage::ObjectWrite>& list) {
+                        return store_->CommitRepair(list);
+                      });
+}
+
+StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::CrdtType type,
+                                                  const std::string& bytes) const {
+  if (storage::FamilyOf(type) != key.family || key.family == v1::FAMILY_UNSPECIFIED) {
+    return Corruption("state of '" + key.name + "' has a type outside its family");
+  }
+  GDS_RETURN_IF_ERROR(ValidateName(key.name));
+  GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt state, crdt::DecodeAnyAs(type, bytes));
+  std::string encoded = key.Encode();
+  return Incoming{std::move(key), std::move(encoded), type, std::move(state)};
+}
+
+StatusOr<uint64_t> Engine::JoinIncoming(
+    std::vector<Incoming>& incoming, crdt::ReplicaId origin,
+    std::vector<TypeConflict>* conflicts,
+    bool write_unchanged,
+    const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit) {
   std::vector<size_t> locks;
   for (const Incoming& in : incoming) locks.push_back(StripeOf(in.encoded));
   std::sort(locks.begin(), locks.end());
@@ -425,7 +460,9 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
       status = LoadStaged(in.encoded, in.key, &obj);
       if (!status.ok()) break;
     }
-    storage::ObjectWrite& w = writes[in.encoded];
+    auto [w_it, first] = writes.try_emplace(in.encoded);
+    storage::ObjectWrite& w = w_it->second;
+    if (first) w.old_digest = obj.digest;  // what the store holds (of obj's stored type)
     w.key = in.key;
     if (!obj.type) {
       obj.type = in.type;
@@ -460,21 +497,27 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
     w.type = *obj.type;
   }
 
+  uint64_t changed = 0;
   if (status.ok()) {
     std::vector<storage::ObjectWrite> list;
     for (auto& [encoded, w] : writes) {
       if (w.type == v1::CRDT_TYPE_UNSPECIFIED) continue;  // every delta for it lost a type conflict
-      w.state = crdt::EncodeAny(staged[encoded].state);
+      Staged& obj = staged[encoded];
+      w.state = crdt::EncodeAny(obj.state);
+      if (!w.type_changed && w.created) w.old_digest.reset();
+      const storage::Digest digest = storage::ObjectDigest(encoded, w.state);
+      const bool same = !w.created && !w.type_changed && w.old_digest && *w.old_digest == digest;
+      obj.digest = digest;
+      if (!same) ++changed;
+      if (same && !write_unchanged) continue;
       list.push_back(std::move(w));
     }
-    status = store_->CommitRemote(origin, batch.to_seq(), list, keep_for_relay ? &batch : nullptr);
+    status = commit(list);
   }
   CacheStaged(staged, status.ok());
   for (size_t i : locks) stripes_[i].mu.unlock();
   if (!status.ok()) return status;
-  std::lock_guard<std::mutex> lock(seq_mu_);
-  applied_[origin] = std::max(applied_[origin], batch.to_seq());
-  return Status::Ok();
+  return changed;
 }
 
 }  // namespace geodatastore::engine

@@ -28,6 +28,7 @@
 #include "crdt/any_crdt.h"
 #include "crdt/clock.h"
 #include "engine/op.h"
+#include "geodatastore/v1/antientropy.pb.h"
 #include "geodatastore/v1/replication.pb.h"
 #include "storage/node_identity.h"
 #include "storage/store.h"
@@ -100,6 +101,10 @@ class Engine {
   // gateway forwards it from there).
   Status ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict>* conflicts,
                      bool keep_for_relay = false);
+  // Joins full states from another replica (anti-entropy, read repair) into this node's,
+  // atomically, without logging them: all or nothing, any invalid state is an error. Returns
+  // how many objects changed.
+  StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states);
   // Highest seq of origin applied here (own seqs for this node's replica).
   uint64_t Applied(crdt::ReplicaId origin) const;
   // Highest own seq below which every seq is committed (safe to ship).
@@ -136,6 +141,7 @@ class Engine {
   struct Cached {
     v1::CrdtType type;
     crdt::AnyCrdt state;
+    storage::Digest digest;  // of the stored state (storage/merkle.h)
   };
   struct Stripe {
     std::mutex mu;
@@ -143,6 +149,21 @@ class Engine {
   };
 
   struct Staged;  // one object's state as the ops of a batch see it
+  struct Incoming {  // a decoded remote delta or state
+    storage::ObjectKey key;
+    std::string encoded;
+    v1::CrdtType type;
+    crdt::AnyCrdt delta;
+  };
+  StatusOr<Incoming> DecodeIncoming(storage::ObjectKey key, v1::CrdtType type,
+                                    const std::string& bytes) const;
+  // Joins every incoming delta or state into its object (a type conflict: the lower tag
+  // wins) under the stripes' locks and writes the results through commit, unchanged objects
+  // too if write_unchanged. Returns how many objects changed.
+  StatusOr<uint64_t> JoinIncoming(
+      std::vector<Incoming>& incoming, crdt::ReplicaId origin,
+      std::vector<TypeConflict>* conflicts, bool write_unchanged,
+      const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit);
   // Appends the conflicts that joining delta into before (giving after) resolved.
   void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin,
                        const crdt::AnyCrdt& before, const crdt::AnyCrdt& delta,

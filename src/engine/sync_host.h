@@ -1,0 +1,47 @@
+// EngineSyncHost: the node's engine and store seen through anti-entropy's SyncHost.
+//
+// Thread safety: as the engine's and the store's.
+#pragma once
+
+#include "antientropy/session.h"
+#include "engine/engine.h"
+
+namespace geodatastore::engine {
+
+class EngineSyncHost final : public antientropy::SyncHost {
+ public:
+  explicit EngineSyncHost(Engine* engine) : engine_(engine) {}
+
+  bool Ready() const override { return engine_->store()->merkle_ready(); }
+  std::vector<storage::Digest> TreeNodes(v1::CrdtType type, int level,
+                                         const std::vector<uint32_t>& indices) const override {
+    return engine_->store()->TreeNodes(type, level, indices);
+  }
+  StatusOr<std::vector<storage::BucketEntry>> BucketEntries(
+      v1::CrdtType type, const std::vector<uint32_t>& buckets) const override {
+    return engine_->store()->BucketEntries(type, buckets);
+  }
+  StatusOr<std::vector<v1::ObjectState>> ReadStates(
+      const std::vector<v1::ObjectRef>& objects) const override {
+    std::vector<v1::ObjectState> out;
+    for (const v1::ObjectRef& ref : objects) {
+      storage::ObjectKey key;
+      if (!storage::ObjectKey::Decode(ref.key(), &key)) continue;  // nothing by that name
+      GDS_ASSIGN_OR_RETURN(auto bytes, engine_->store()->ReadState(ref.type(), key));
+      if (!bytes) continue;
+      v1::ObjectState& s = out.emplace_back();
+      s.set_type(ref.type());
+      s.set_key(ref.key());
+      s.set_state(std::move(*bytes));
+    }
+    return out;
+  }
+  StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states) override {
+    return engine_->JoinStates(states);
+  }
+
+ private:
+  Engine* const engine_;
+};
+
+}  // namespace geodatastore::engine
