@@ -66,8 +66,23 @@ std::optional<v1::SyncRequest> Session::Next() {
         done_ = true;
         return std::nullopt;
       }
-      for (v1::ObjectState& s : *states) *request.mutable_push()->add_states() = std::move(s);
-      stats_.pushed += states->size();
+      // States up to the message size; the rest go back to the front of the queue.
+      size_t bytes = 0, taken = 0;
+      for (v1::ObjectState& s : *states) {
+        if (taken > 0 && bytes + s.ByteSizeLong() > options_.max_message_bytes) {
+          for (size_t i = states->size(); i-- > taken;) {
+            v1::ObjectRef ref;
+            ref.set_type((*states)[i].type());
+            ref.set_key((*states)[i].key());
+            to_push_.push_front(std::move(ref));
+          }
+          break;
+        }
+        bytes += s.ByteSizeLong();
+        ++taken;
+        *request.mutable_push()->add_states() = std::move(s);
+      }
+      stats_.pushed += taken;
     } else if (!buckets_.empty()) {
       std::map<v1::CrdtType, v1::BucketSet> sets;
       for (size_t n = 0; n < options_.buckets_per_request && !buckets_.empty(); ++n) {
@@ -194,6 +209,11 @@ Status Session::OnKeys(const v1::KeysReply& reply) {
 }
 
 Status Session::OnPull(const v1::PullReply& reply) {
+  const auto& asked = last_.pull().objects();
+  if (reply.answered() == 0 || reply.answered() > static_cast<uint32_t>(asked.size()))
+    return Corruption("a pull reply that answers nothing");
+  for (int i = asked.size(); i-- > static_cast<int>(reply.answered());)
+    to_pull_.push_front(asked[i]);  // did not fit: ask again
   stats_.pulled += reply.states_size();
   std::vector<v1::ObjectState> states(reply.states().begin(), reply.states().end());
   GDS_ASSIGN_OR_RETURN(uint64_t changed, host_->JoinStates(states));
@@ -201,7 +221,8 @@ Status Session::OnPull(const v1::PullReply& reply) {
   return Status::Ok();
 }
 
-Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply) {
+Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply,
+               size_t max_reply_bytes) {
   if (!host->Ready()) {
     return Status(StatusCode::kFailedPrecondition, "the Merkle trees are rebuilding");
   }
@@ -245,10 +266,17 @@ Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* re
     case v1::SyncRequest::kPull: {
       if (static_cast<size_t>(request.pull().objects_size()) > kMaxObjectsPerRequest)
         return InvalidArgument("too many objects asked");
-      const std::vector<v1::ObjectRef> refs(request.pull().objects().begin(),
-                                            request.pull().objects().end());
-      GDS_ASSIGN_OR_RETURN(auto states, host->ReadStates(refs));
-      for (v1::ObjectState& s : states) *reply->mutable_pull()->add_states() = std::move(s);
+      v1::PullReply* out = reply->mutable_pull();
+      size_t bytes = 0;
+      for (const v1::ObjectRef& ref : request.pull().objects()) {
+        if (out->answered() > 0 && bytes >= max_reply_bytes) break;
+        GDS_ASSIGN_OR_RETURN(auto states, host->ReadStates({ref}));
+        for (v1::ObjectState& s : states) {
+          bytes += s.ByteSizeLong();
+          *out->add_states() = std::move(s);
+        }
+        out->set_answered(out->answered() + 1);
+      }
       return Status::Ok();
     }
     case v1::SyncRequest::kPush: {

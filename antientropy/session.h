@@ -38,6 +38,7 @@ class SyncHost {
 struct SessionOptions {
   size_t buckets_per_request = 4096;
   size_t objects_per_request = 1000;
+  size_t max_message_bytes = 2 << 20;  // states per push request and pull reply
 };
 
 struct SessionStats {
@@ -93,7 +94,9 @@ class Session {
   std::deque<v1::ObjectRef> to_push_;
 };
 
-// The responder's side: answers one request from host.
-Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply);
+// The responder's side: answers one request from host. A pull reply holds states up to
+// max_reply_bytes (at least one).
+Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply,
+               size_t max_reply_bytes = 2 << 20);
 
 }  // namespace geodatastore::antientropy

@@ -44,6 +44,9 @@ struct Config {
   } replication;
   struct AntiEntropy {
     uint32_t interval_s = 30;
+    // Objects a session may pull plus push per second, so that repair leaves room for
+    // clients; 0: no limit.
+    uint64_t max_objects_per_second = 50000;
   } anti_entropy;
   struct Consistency {
     std::string default_read = "eventual";  // eventual | local_quorum | quorum | all

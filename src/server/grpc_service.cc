@@ -412,8 +412,9 @@ CrdtService::Reactor* CrdtService::Echo(Context* c, const v1::EchoRequest* r, v1
 }
 
 AdminService::AdminService(engine::Engine* engine, const config::Config& config,
-                           replication::GrpcReplication* replication)
-    : engine_(engine), config_(config), replication_(replication) {}
+                           replication::GrpcReplication* replication,
+                           antientropy::GrpcAntiEntropy* anti_entropy)
+    : engine_(engine), config_(config), replication_(replication), anti_entropy_(anti_entropy) {}
 
 AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusRequest*,
                                                v1::StatusReply* out) {
@@ -474,10 +475,29 @@ AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::Lag
   }
   return Finish(c, grpc::Status::OK);
 }
-AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest*,
-                                              v1::FullSyncReply*) {
-  return Finish(c,
-                grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "anti-entropy arrives with issue 5"));
+AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest* r,
+                                              v1::FullSyncReply* out) {
+  if (anti_entropy_ == nullptr) {
+    return Finish(c, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                  "this node has no peers to synchronize with"));
+  }
+  const std::string region = r->region();
+  bool known = region.empty();
+  for (const antientropy::SyncPeer& p : anti_entropy_->peers()) known = known || p.region == region;
+  if (!known) {
+    return Finish(c, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                  "no peer in region '" + region + "'"));
+  }
+  // Sessions take a while: off the callback thread.
+  auto* reactor = c->DefaultReactor();
+  std::thread([this, reactor, region, out] {
+    const auto started = std::chrono::steady_clock::now();
+    const auto results = anti_entropy_->SyncAll(region);
+    *out = antientropy::SummarizeSyncs(
+        results, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    reactor->Finish(grpc::Status::OK);
+  }).detach();
+  return reactor;
 }
 AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest* r,
                                                   v1::ConflictsReply* out) {
@@ -488,11 +508,13 @@ AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::Conflict
 }
 
 GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                       replication::GrpcReplication* replication)
+                       replication::GrpcReplication* replication,
+                       antientropy::GrpcAntiEntropy* anti_entropy)
     : config_(config),
       crdt_(engine, metrics, config, replication),
-      admin_(engine, config, replication),
-      replication_(replication) {}
+      admin_(engine, config, replication, anti_entropy),
+      replication_(replication),
+      anti_entropy_(anti_entropy) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
@@ -504,8 +526,9 @@ Status GrpcServer::Start() {
   builder.RegisterService(&crdt_);
   builder.RegisterService(&admin_);
   if (replication_ != nullptr) builder.RegisterService(replication_);
+  if (anti_entropy_ != nullptr) builder.RegisterService(anti_entropy_);
   builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 4 << 20)));
+      static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 16 << 20)));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return Status(StatusCode::kUnavailable, "cannot listen for gRPC on " + config_.listen.grpc);

@@ -6,6 +6,8 @@
 // threads; the engine serializes what must be.
 #pragma once
 
+#include "antientropy/grpc_sync.h"
+
 #include <grpcpp/grpcpp.h>
 
 #include <boost/asio/thread_pool.hpp>
@@ -77,7 +79,8 @@ class CrdtService final : public v1::CRDTService::CallbackService {
 class AdminService final : public v1::AdminService::CallbackService {
  public:
   AdminService(engine::Engine* engine, const config::Config& config,
-               replication::GrpcReplication* replication);
+               replication::GrpcReplication* replication,
+               antientropy::GrpcAntiEntropy* anti_entropy);
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -91,6 +94,7 @@ class AdminService final : public v1::AdminService::CallbackService {
   engine::Engine* const engine_;
   const config::Config config_;
   replication::GrpcReplication* const replication_;  // null without peers
+  antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
@@ -99,7 +103,8 @@ class GrpcServer {
  public:
   // extra: more services to host (replication), owned by the caller.
   GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-             replication::GrpcReplication* replication = nullptr);
+             replication::GrpcReplication* replication = nullptr,
+             antientropy::GrpcAntiEntropy* anti_entropy = nullptr);
   ~GrpcServer();
   Status Start();
   int port() const { return port_; }
@@ -111,6 +116,7 @@ class GrpcServer {
   CrdtService crdt_;
   AdminService admin_;
   replication::GrpcReplication* const replication_;
+  antientropy::GrpcAntiEntropy* const anti_entropy_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -87,6 +87,30 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                    .Help("Delta groups of other nodes this gateway forwarded")
                    .Register(*registry_)
                    .Add({})),
+      syncs_(prometheus::BuildCounter()
+                 .Name("geodatastore_anti_entropy_syncs_total")
+                 .Help("Anti-entropy sessions this node started, by peer and result")
+                 .Register(*registry_)),
+      keys_repaired_(prometheus::BuildCounter()
+                         .Name("geodatastore_anti_entropy_keys_repaired_total")
+                         .Help("Objects whose state anti-entropy changed, on either side")
+                         .Register(*registry_)
+                         .Add({})),
+      sync_bytes_(prometheus::BuildCounter()
+                      .Name("geodatastore_anti_entropy_bytes_total")
+                      .Help("Anti-entropy request and reply bytes, by direction")
+                      .Register(*registry_)),
+      sync_seconds_(prometheus::BuildHistogram()
+                        .Name("geodatastore_anti_entropy_session_seconds")
+                        .Help("Duration of anti-entropy sessions")
+                        .Register(*registry_)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{
+                                     0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300})),
+      read_repairs_(prometheus::BuildCounter()
+                        .Name("geodatastore_read_repairs_total")
+                        .Help("Replicas a read above eventual found behind and wrote back to")
+                        .Register(*registry_)
+                        .Add({})),
       replication_(replication) {}
 
 prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
@@ -116,6 +140,15 @@ void Metrics::OnRejected(std::string_view reason) {
 void Metrics::OnConflict(v1::CrdtType type, std::string_view kind) {
   conflicts_.Add({{"type", std::string(crdt::TypeName(type))}, {"kind", std::string(kind)}})
       .Increment();
+}
+
+void Metrics::OnSync(const antientropy::SyncResult& r) {
+  syncs_.Add({{"peer", r.peer}, {"result", r.result}}).Increment();
+  keys_repaired_.Increment(static_cast<double>(r.stats.repaired_here + r.stats.repaired_there));
+  sync_bytes_.Add({{"direction", "sent"}}).Increment(static_cast<double>(r.stats.bytes_sent));
+  sync_bytes_.Add({{"direction", "received"}})
+      .Increment(static_cast<double>(r.stats.bytes_received));
+  sync_seconds_.Observe(r.seconds);
 }
 
 void Metrics::OnHttpAnswer(int code) {

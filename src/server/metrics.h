@@ -17,9 +17,16 @@
 //   geodatastore_replication_bytes_total{peer,direction}    counter
 //   geodatastore_replication_relayed_batches_total    counter: delta groups a gateway forwarded
 //   geodatastore_conflicts_resolved_total{type,kind}  counter
+//   geodatastore_anti_entropy_syncs_total{peer,result}  counter: sessions this node started
+//   geodatastore_anti_entropy_keys_repaired_total     counter: objects they changed, either side
+//   geodatastore_anti_entropy_bytes_total{direction}  counter
+//   geodatastore_anti_entropy_session_seconds         histogram
+//   geodatastore_read_repairs_total                   counter: replicas a read wrote back to
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
+
+#include "antientropy/grpc_sync.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -50,6 +57,8 @@ class Metrics : public engine::OpObserver {
   void OnRejected(std::string_view reason);
   void OnHttpAnswer(int code);
   void OnConflict(v1::CrdtType type, std::string_view kind);
+  void OnSync(const antientropy::SyncResult& result);
+  void OnReadRepair(uint64_t replicas) { read_repairs_.Increment(static_cast<double>(replicas)); }
 
   // The Prometheus text exposition of every metric, with gauges refreshed first.
   std::string Render();
@@ -78,6 +87,11 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Counter>& replication_bytes_;
   prometheus::Family<prometheus::Counter>& conflicts_;
   prometheus::Counter& relayed_;
+  prometheus::Family<prometheus::Counter>& syncs_;
+  prometheus::Counter& keys_repaired_;
+  prometheus::Family<prometheus::Counter>& sync_bytes_;
+  prometheus::Histogram& sync_seconds_;
+  prometheus::Counter& read_repairs_;
   replication::GrpcReplication* const replication_;
   std::map<std::string, double> bytes_seen_;       // guarded by mu_: last cumulative values
   replication::ReplicatorCounters counters_seen_;  // guarded by mu_

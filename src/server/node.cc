@@ -72,9 +72,38 @@ Status Node::Start() {
           return Status::Ok();
         });
   }
+  if (replication_) {
+    sync_host_ = std::make_unique<engine::EngineSyncHost>(engine_.get());
+    std::vector<antientropy::SyncPeer> sync_peers;
+    for (const config::Peer& p : config_.cluster.peers) sync_peers.push_back({p.id, p.region, p.grpc});
+    antientropy::SyncOptions sync;
+    sync.interval_ms = uint64_t{config_.anti_entropy.interval_s} * 1000;
+    sync.max_objects_per_second = config_.anti_entropy.max_objects_per_second;
+    sync.seed = static_cast<uint32_t>(identity.replica >> 32);
+    anti_entropy_ = std::make_unique<antientropy::GrpcAntiEntropy>(
+        config_.node.id, config_.node.region, std::move(sync_peers), sync_host_.get(), sync,
+        [this] {
+          std::vector<antientropy::PeerStatus> out;
+          for (const replication::PeerView& v : replication_->Peers()) {
+            out.push_back({v.id, v.region, v.state == replication::PeerState::kUp,
+                           v.state == replication::PeerState::kDown});
+          }
+          return out;
+        },
+        [this](const antientropy::SyncResult& r) {
+          if (metrics_) metrics_->OnSync(r);
+          if (r.result != "ok") {
+            spdlog::warn("anti-entropy with {}: {} ({})", r.peer, r.result, r.error);
+          } else if (r.stats.repaired_here + r.stats.repaired_there > 0) {
+            spdlog::info("anti-entropy with {}: {} objects repaired here, {} there, {:.3f} s",
+                         r.peer, r.stats.repaired_here, r.stats.repaired_there, r.seconds);
+          }
+        });
+  }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
   rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, replication_.get());
+  rest_->set_anti_entropy(anti_entropy_.get());
 
   std::string host;
   uint16_t port = 0;
@@ -83,9 +112,11 @@ Status Node::Start() {
       io_, config_.limits.max_request_bytes,
       [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
-  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get());
+  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get(),
+                                       anti_entropy_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
+  if (anti_entropy_) anti_entropy_->Start();
   spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}",
                identity.node_id, config_.node.region, identity.epoch, host, http_->port(),
                grpc_->port());
@@ -166,6 +197,7 @@ void Node::Shutdown() {
   http_->Stop();
   // Let requests already read finish; connections idle in keep-alive are closed with io_.
   std::thread([this] {
+    if (anti_entropy_) anti_entropy_->Stop();
     if (replication_) replication_->Stop();
     grpc_->Shutdown(std::chrono::seconds(10));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

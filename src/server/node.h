@@ -5,6 +5,9 @@
 // called from a signal handler's strand.
 #pragma once
 
+#include "antientropy/grpc_sync.h"
+#include "engine/sync_host.h"
+
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
@@ -57,6 +60,8 @@ class Node {
   std::unique_ptr<engine::EngineReplicationHost> replication_host_;
   std::unique_ptr<replication::Replicator> replicator_;
   std::unique_ptr<replication::GrpcReplication> replication_;  // null without peers
+  std::unique_ptr<engine::EngineSyncHost> sync_host_;
+  std::unique_ptr<antientropy::GrpcAntiEntropy> anti_entropy_;  // null without peers
   std::vector<std::thread> threads_;
 };
 

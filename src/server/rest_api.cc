@@ -346,10 +346,37 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     c.response.set(http::field::content_type, "text/plain; version=0.0.4");
     c.response.body() = metrics_->Render();
   });
-  auto later = [](const char* what) {
-    return [what](Call& c) {
-      c.Error(501, "not_implemented", std::string(what) + " arrives with replication (issue 4/5)");
-    };
+  // Anti-entropy now, with every peer or those of one region; answers when done.
+  auto sync = [this](Call& c, const std::string& region) {
+    if (anti_entropy_ == nullptr)
+      return c.Error(409, "failed_precondition", "this node has no peers to synchronize with");
+    bool known = region.empty();
+    for (const antientropy::SyncPeer& p : anti_entropy_->peers()) known = known || p.region == region;
+    if (!known) return c.Error(404, "not_found", "no peer in region '" + region + "'");
+    const auto started = std::chrono::steady_clock::now();
+    const auto results = anti_entropy_->SyncAll(region);
+    const v1::FullSyncReply summary = antientropy::SummarizeSyncs(
+        results, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    json peers = json::array();
+    for (const v1::PeerSync& p : summary.peers()) {
+      json peer = {{"peer", p.peer()},
+                   {"region", p.region()},
+                   {"result", p.result()},
+                   {"nodes_compared", p.nodes_compared()},
+                   {"keys_compared", p.keys_compared()},
+                   {"keys_repaired", p.keys_repaired()},
+                   {"pulled", p.pulled()},
+                   {"pushed", p.pushed()},
+                   {"bytes", p.bytes()},
+                   {"seconds", p.seconds()}};
+      if (!p.error().empty()) peer["error"] = p.error();
+      peers.push_back(std::move(peer));
+    }
+    c.Json(200, {{"peers", peers},
+                 {"keys_compared", summary.keys_compared()},
+                 {"keys_repaired", summary.keys_repaired()},
+                 {"bytes", summary.bytes()},
+                 {"seconds", summary.seconds()}});
   };
   Add(V::get, "/admin/replication/lag", [this](Call& c) {
     json peers = json::array();
@@ -392,8 +419,11 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     }
     c.Json(200, {{"conflicts", out}});
   });
-  Add(V::post, "/admin/anti-entropy/full-sync", later("anti-entropy"));
-  Add(V::post, "/admin/sync/regions/{}", later("anti-entropy"));
+  Add(V::post, "/admin/anti-entropy/full-sync", [sync](Call& c) { sync(c, ""); });
+  Add(V::post, "/admin/sync/regions/{}", [sync](Call& c) {
+    if (c.params[0].empty()) return c.Error(400, "invalid_argument", "the region is empty");
+    sync(c, c.params[0]);
+  });
   Add(V::post, "/admin/faults/partition", [this](Call& c) {
     if (!config_.testing.fault_injection)
       return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");

@@ -6,6 +6,8 @@
 // Thread safety: Handle may be called from many threads at once.
 #pragma once
 
+#include "antientropy/grpc_sync.h"
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -30,6 +32,8 @@ class RestApi {
 
   // Set once the node serves (readyz) and when it starts draining.
   void set_ready(bool ready) { ready_ = ready; }
+  // Serves the anti-entropy admin paths (null: no peers). Set once, before serving.
+  void set_anti_entropy(antientropy::GrpcAntiEntropy* anti_entropy) { anti_entropy_ = anti_entropy; }
 
  private:
   struct Call;  // one request being answered
@@ -49,6 +53,7 @@ class RestApi {
   engine::Engine* const engine_;
   Metrics* const metrics_;
   replication::GrpcReplication* const replication_;
+  antientropy::GrpcAntiEntropy* anti_entropy_ = nullptr;
   const config::Config config_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<RouteEntry> routes_;

@@ -1,0 +1,94 @@
+// GrpcAntiEntropy: the gRPC adapter around anti-entropy sessions. It serves
+// AntiEntropyService.Sync from the local node, runs sessions with peers (one unary call per
+// step), paced to a rate limit in objects per second, and a scheduler thread that starts
+// them as the Scheduler says.
+//
+// Thread safety: every public method may be called from any thread; sessions may run
+// concurrently (their joins are atomic per batch).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "antientropy/scheduler.h"
+#include "antientropy/session.h"
+#include "geodatastore/v1/antientropy.grpc.pb.h"
+#include "geodatastore/v1/api.pb.h"
+
+namespace geodatastore::antientropy {
+
+struct SyncPeer {
+  std::string id;
+  std::string region;
+  std::string address;  // host:port of its gRPC listener
+};
+
+struct SyncResult {
+  std::string peer;
+  std::string region;
+  std::string result;  // ok | not_ready | unreachable | error
+  std::string error;   // with result != ok
+  SessionStats stats;
+  double seconds = 0;
+};
+
+struct SyncOptions {
+  uint64_t interval_ms = 30000;
+  uint64_t max_objects_per_second = 0;  // objects pulled plus pushed; 0: no limit
+  uint64_t step_timeout_ms = 30000;     // one request and its reply
+  uint32_t seed = 1;
+};
+
+// The admin answer for a set of sessions that took seconds.
+v1::FullSyncReply SummarizeSyncs(const std::vector<SyncResult>& results, double seconds);
+
+class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
+ public:
+  using PeerStates = std::function<std::vector<PeerStatus>()>;
+  using Observer = std::function<void(const SyncResult&)>;
+  // REQUIRES: host outlives this object. peer_states feeds the scheduler; observer hears
+  // of every finished session (metrics, logs).
+  GrpcAntiEntropy(std::string self_id, std::string self_region, std::vector<SyncPeer> peers,
+                  SyncHost* host, SyncOptions options, PeerStates peer_states,
+                  Observer observer);
+  ~GrpcAntiEntropy() override;
+
+  void Start();  // the scheduler thread
+  void Stop();
+
+  grpc::Status Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
+                    v1::SyncReply* reply) override;
+
+  // Runs a session with every peer (of region, if not empty), one after another.
+  std::vector<SyncResult> SyncAll(const std::string& region);
+  SyncResult RunSession(const SyncPeer& peer);
+  const std::vector<SyncPeer>& peers() const { return peers_; }
+
+ private:
+  v1::AntiEntropyService::Stub* StubFor(const SyncPeer& peer);
+
+  const std::string self_id_;
+  const std::string self_region_;
+  const std::vector<SyncPeer> peers_;
+  SyncHost* const host_;
+  const SyncOptions options_;
+  PeerStates peer_states_;
+  Observer observer_;
+  std::mutex stubs_mu_;
+  std::map<std::string, std::unique_ptr<v1::AntiEntropyService::Stub>> stubs_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  std::atomic<bool> stopping_{false};
+  std::thread scheduler_;
+};
+
+}  // namespace geodatastore::antientropy
