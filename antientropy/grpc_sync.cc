@@ -1,5 +1,7 @@
 #include "antientropy/grpc_sync.h"
 
+#include <algorithm>
+
 namespace geodatastore::antientropy {
 
 v1::FullSyncReply SummarizeSyncs(const std::vector<SyncResult>& results, double seconds) {
@@ -49,7 +51,15 @@ void GrpcAntiEntropy::Start() {
                                     .count()) +
           1;
       std::vector<PeerStatus> states = peer_states_ ? peer_states_() : std::vector<PeerStatus>{};
-      for (const std::string& id : scheduler.Due(now_ms, states)) {
+      std::vector<std::string> due = scheduler.Due(now_ms, states);
+      if (urgent_) {
+        for (const std::string& id : urgent_()) {
+          const bool up = std::any_of(states.begin(), states.end(),
+                                      [&](const PeerStatus& p) { return p.id == id && p.up; });
+          if (up && std::find(due.begin(), due.end(), id) == due.end()) due.push_back(id);
+        }
+      }
+      for (const std::string& id : due) {
         for (const SyncPeer& p : peers_) {
           if (p.id == id && !stopping_) RunSession(p);
         }
@@ -71,6 +81,8 @@ void GrpcAntiEntropy::Stop() {
 
 grpc::Status GrpcAntiEntropy::Sync(grpc::ServerContext*, const v1::SyncRequest* request,
                                    v1::SyncReply* reply) {
+  if (blocked_ && blocked_(request->from()))
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "partitioned (fault injection)");
   const Status s = Respond(host_, *request, reply);
   if (s.ok()) return grpc::Status::OK;
   const grpc::StatusCode code = s.code() == StatusCode::kFailedPrecondition
@@ -100,6 +112,21 @@ v1::AntiEntropyService::Stub* GrpcAntiEntropy::StubFor(const SyncPeer& peer) {
 SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
   const auto started = std::chrono::steady_clock::now();
   SyncResult result{peer.id, peer.region, "ok", "", {}, 0};
+  std::mutex* mu;
+  {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    auto& m = peer_mu_[peer.id];
+    if (!m) m = std::make_unique<std::mutex>();
+    mu = m.get();
+  }
+  std::lock_guard<std::mutex> one_at_a_time(*mu);
+  if (blocked_ && blocked_(peer.id)) {
+    result.result = "unreachable";
+    result.error = "partitioned (fault injection)";
+    if (observer_) observer_(result);
+    return result;
+  }
+  std::function<void(bool)> done = begin_ ? begin_(peer.id) : nullptr;
   Session session(host_, self_id_);
   v1::AntiEntropyService::Stub* stub = StubFor(peer);
   uint64_t objects = 0;
@@ -140,10 +167,30 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
     result.error = session.status().message();
   }
   result.stats = session.stats();
+  if (done) done(result.result == "ok");
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (observer_) observer_(result);
   return result;
+}
+
+bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectState> states) {
+  auto it = std::find_if(peers_.begin(), peers_.end(),
+                         [&](const SyncPeer& p) { return p.id == peer; });
+  if (it == peers_.end() || (blocked_ && blocked_(peer))) return false;
+  struct Call {
+    grpc::ClientContext context;
+    v1::SyncRequest request;
+    v1::SyncReply reply;
+  };
+  auto call = std::make_shared<Call>();
+  call->request.set_from(self_id_);
+  for (v1::ObjectState& s : states) *call->request.mutable_push()->add_states() = std::move(s);
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(options_.step_timeout_ms));
+  StubFor(*it)->async()->Sync(&call->context, &call->request, &call->reply,
+                              [call](grpc::Status) {});  // best effort: anti-entropy backs it
+  return true;
 }
 
 std::vector<SyncResult> GrpcAntiEntropy::SyncAll(const std::string& region) {

@@ -55,6 +55,11 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
  public:
   using PeerStates = std::function<std::vector<PeerStatus>()>;
   using Observer = std::function<void(const SyncResult&)>;
+  // Peers that need a session at once (replication cannot carry on without it).
+  using Urgent = std::function<std::vector<std::string>()>;
+  // Called as a session with peer starts; what it returns is called with whether it
+  // succeeded.
+  using Begin = std::function<std::function<void(bool ok)>(const std::string& peer)>;
   // REQUIRES: host outlives this object. peer_states feeds the scheduler; observer hears
   // of every finished session (metrics, logs).
   GrpcAntiEntropy(std::string self_id, std::string self_region, std::vector<SyncPeer> peers,
@@ -62,6 +67,15 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
                   Observer observer);
   ~GrpcAntiEntropy() override;
 
+  // Set once, before Start.
+  void set_resync(Urgent urgent, Begin begin) {
+    urgent_ = std::move(urgent);
+    begin_ = std::move(begin);
+  }
+  // Fault injection: peers cut off (no session either way). Set once, before Start.
+  void set_blocked(std::function<bool(const std::string& peer)> blocked) {
+    blocked_ = std::move(blocked);
+  }
   void Start();  // the scheduler thread
   void Stop();
 
@@ -71,6 +85,9 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   // Runs a session with every peer (of region, if not empty), one after another.
   std::vector<SyncResult> SyncAll(const std::string& region);
   SyncResult RunSession(const SyncPeer& peer);
+  // Read repair: asks peer to join these states, without waiting for its answer. False if
+  // peer is unknown or cut off.
+  bool PushAsync(const std::string& peer, std::vector<v1::ObjectState> states);
   const std::vector<SyncPeer>& peers() const { return peers_; }
 
  private:
@@ -83,6 +100,11 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   const SyncOptions options_;
   PeerStates peer_states_;
   Observer observer_;
+  Urgent urgent_;
+  Begin begin_;
+  std::function<bool(const std::string&)> blocked_;
+  std::mutex session_mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>> peer_mu_;  // one session per peer at once
   std::mutex stubs_mu_;
   std::map<std::string, std::unique_ptr<v1::AntiEntropyService::Stub>> stubs_;
   std::mutex stop_mu_;

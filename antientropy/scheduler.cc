@@ -11,8 +11,11 @@ std::vector<std::string> Scheduler::Due(uint64_t now_ms, const std::vector<PeerS
   std::vector<std::string> due;
   for (const PeerStatus& p : peers) {
     bool& was_down = was_down_[p.id];
+    bool& seen_up = seen_up_[p.id];
     if (p.down) {
-      was_down = true;
+      was_down = seen_up;  // not merely not heard from yet since we started
+    } else if (p.up && !seen_up) {
+      seen_up = true;
     } else if (p.up && was_down) {
       was_down = false;
       due.push_back(p.id);  // back from a partition or a crash: repair what it missed

@@ -1,6 +1,7 @@
 // Scheduler: when to run anti-entropy with whom, as a sans-IO decision fed the time and the
 // peers' states. Every interval a random reachable peer, another region's with
-// probability 3/4 when there is one; and at once any peer that came back from down.
+// probability 3/4 when there is one; and at once any peer that came back from down (after
+// having been up: not every peer as it is first heard from at start).
 //
 // Thread safety: not synchronized.
 #pragma once
@@ -31,6 +32,7 @@ class Scheduler {
   const uint64_t interval_ms_;
   uint64_t next_ms_ = 0;
   std::map<std::string, bool> was_down_;
+  std::map<std::string, bool> seen_up_;
   std::mt19937 rng_;
 };
 

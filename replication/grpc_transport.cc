@@ -92,6 +92,22 @@ std::vector<PeerView> GrpcReplication::Peers() {
   return core_->Peers(NowMs());
 }
 
+std::vector<std::string> GrpcReplication::NeedsResync() {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  return core_->NeedsResync();
+}
+
+std::map<crdt::ReplicaId, uint64_t> GrpcReplication::ResyncFloors() {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  return core_->ResyncFloors();
+}
+
+void GrpcReplication::Resynced(const std::string& peer,
+                               const std::map<crdt::ReplicaId, uint64_t>& floors) {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  core_->Resynced(peer, floors);
+}
+
 ReplicatorCounters GrpcReplication::Counters() {
   std::lock_guard<std::mutex> lock(core_mu_);
   return core_->counters();

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -70,6 +71,10 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   // Milliseconds on the clock PeerView::state_since_ms is read on.
   uint64_t now_ms() const { return NowMs(); }
   ReplicatorCounters Counters();
+  // Replicator's resynchronization through anti-entropy, under the core's lock.
+  std::vector<std::string> NeedsResync();
+  std::map<crdt::ReplicaId, uint64_t> ResyncFloors();
+  void Resynced(const std::string& peer, const std::map<crdt::ReplicaId, uint64_t>& floors);
 
  private:
   struct Outbound {

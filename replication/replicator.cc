@@ -86,7 +86,9 @@ Status Replicator::Start(uint64_t now_ms) {
   const crdt::ReplicaId self = host_->self_replica();
   for (auto& [id, peer] : peers_) {
     Stream& own = peer.streams[self];
-    GDS_ASSIGN_OR_RETURN(own.acked, host_->LoadCursor(id));
+    GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(id));
+    own.acked = cursor.acked;
+    own.peer_replica = cursor.replica;
     own.sent = own.acked;
     own.saved_acked = own.acked;
     own.timeout_ms = options_.retransmit_ms;
@@ -94,7 +96,8 @@ Status Replicator::Start(uint64_t now_ms) {
     peer.state_since_ms = now_ms;
   }
   for (const auto& [id, info] : unlinked_) {
-    GDS_ASSIGN_OR_RETURN(reported_[id], host_->LoadCursor(id));
+    GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(id));
+    reported_[id] = cursor.acked;
     saved_reported_[id] = reported_[id];
   }
   if (gateway_) {
@@ -137,21 +140,39 @@ void Replicator::AddRelayStream(crdt::ReplicaId origin, PeerInfo node) {
   }
 }
 
-bool Replicator::BuildOwnBatch(const Stream& stream, v1::DeltaBatch* batch) {
+bool Replicator::CoverGap(Stream& stream, uint64_t first, uint64_t last_held,
+                          v1::DeltaBatch* batch) {
+  if (stream.covered + 1 < first) {
+    stream.gap = true;  // anti-entropy first
+    return false;
+  }
+  if (first > last_held) {  // nothing held after the gap: say what was covered, no deltas
+    if (stream.covered <= stream.sent) return false;
+    batch->set_from_seq(stream.covered);
+    batch->set_to_seq(stream.covered);
+  }
+  batch->set_covered_seq(stream.covered);
+  return true;
+}
+
+bool Replicator::BuildOwnBatch(Stream& stream, v1::DeltaBatch* batch) {
   const uint64_t committed = host_->CommittedSeq();
   if (stream.sent >= committed) return false;
   auto records = host_->ReadLog(stream.sent + 1, committed, options_.max_batch_bytes);
-  if (!records.ok() || records->empty() || (*records)[0].seq() != stream.sent + 1) {
-    // Not in the log any more (truncated past this peer): only anti-entropy can repair it.
-    return false;
-  }
+  if (!records.ok()) return false;
   batch->set_origin(host_->self_replica());
   batch->set_origin_node(self_.id);
   batch->set_origin_region(self_.region);
-  batch->set_from_seq(stream.sent + 1);
+  const uint64_t first = records->empty() ? committed + 1 : (*records)[0].seq();
+  if (first != stream.sent + 1) {
+    // Not in the log any more (truncated past this peer): only anti-entropy can repair it.
+    if (!CoverGap(stream, first, committed, batch)) return false;
+    if (records->empty()) return true;
+  }
+  batch->set_from_seq(first);
   batch->set_oldest_wall_time_ms((*records)[0].wall_time_ms());
   DeltaGroup group;
-  uint64_t last = stream.sent;
+  uint64_t last = first - 1;
   for (const v1::DeltaRecord& r : *records) {
     if (r.seq() != last + 1) break;  // the log always holds contiguous seqs; be safe anyway
     if (!options_.join_deltas) {
@@ -166,26 +187,44 @@ bool Replicator::BuildOwnBatch(const Stream& stream, v1::DeltaBatch* batch) {
     }
     last = r.seq();
   }
-  if (last == stream.sent) return false;
+  if (last == first - 1) return false;
   group.WriteTo(batch);
   batch->set_to_seq(last);
   return true;
 }
 
-bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, const Stream& stream,
+bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream,
                                  v1::DeltaBatch* batch) {
   auto entries = host_->ReadRelay(origin, stream.sent, options_.max_batch_bytes);
   if (!entries.ok()) {
     ++counters_.rejected_corrupt;
     return false;
   }
-  if (entries->empty()) return false;
+  if (entries->empty()) {
+    // Nothing held to relay; but this node may have applied more than it holds (what a
+    // covered batch gave it): a gap for the peer, unless anti-entropy covered it.
+    const uint64_t applied = host_->Applied(origin);
+    if (!stream.confirmed || std::max(applied, stream.covered) <= stream.sent) return false;
+    const auto relayed = relayed_.find(origin);
+    batch->set_origin(origin);
+    if (relayed != relayed_.end()) {
+      batch->set_origin_node(relayed->second.node.id);
+      batch->set_origin_region(relayed->second.node.region);
+    }
+    return CoverGap(stream, std::max(applied, stream.covered) + 1,
+                    std::max(applied, stream.covered), batch);
+  }
   // Held ranges start after what the peer applied: a stream that has heard from its peer
-  // is stuck (anti-entropy repairs it); one that has not probes, and the peer's
-  // acknowledgement tells where it is.
-  if ((*entries)[0].from_seq() > stream.sent + 1 && stream.confirmed) {
-    ++counters_.relay_gaps;
-    return false;
+  // needs anti-entropy; one that has not probes, and the peer's acknowledgement tells where
+  // it is.
+  const uint64_t first_held = (*entries)[0].from_seq();
+  if (first_held > stream.sent + 1 && stream.confirmed) {
+    v1::DeltaBatch cover;
+    if (!CoverGap(stream, first_held, entries->back().to_seq(), &cover)) {
+      ++counters_.relay_gaps;
+      return false;
+    }
+    (*entries)[0].set_covered_seq(cover.covered_seq());
   }
   if (entries->size() == 1 || !options_.join_deltas) {
     *batch = std::move((*entries)[0]);
@@ -214,6 +253,7 @@ bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, const Stream& stream,
     *batch = first;
     return true;
   }
+  batch->set_covered_seq(first.covered_seq());
   batch->set_origin(origin);
   batch->set_origin_node(first.origin_node());
   batch->set_origin_region(first.origin_region());
@@ -298,14 +338,14 @@ std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
     }
     if (sent_data) peer.last_send_ms = now_ms;
     Stream& own = peer.streams[self];
-    if (own.acked != own.saved_acked && host_->SaveCursor(id, own.acked).ok())
+    if (own.acked != own.saved_acked && host_->SaveCursor(id, {own.acked, own.peer_replica}).ok())
       own.saved_acked = own.acked;
     min_acked = std::min(min_acked, own.saved_acked);
   }
   // Peers reached through a gateway: their reported progress, persisted like cursors.
   for (const auto& [id, acked] : reported_) {
     uint64_t& saved = saved_reported_[id];
-    if (acked != saved && host_->SaveCursor(id, acked).ok()) saved = acked;
+    if (acked != saved && host_->SaveCursor(id, {acked, 0}).ok()) saved = acked;
     min_acked = std::min(min_acked, saved);
   }
   if (min_acked != UINT64_MAX && min_acked > truncated_) {
@@ -331,6 +371,7 @@ v1::ReplicationMessage Replicator::AckFor(crdt::ReplicaId origin) {
   v1::Ack* ack = m.mutable_ack();
   ack->set_origin(origin);
   ack->set_applied_seq(host_->Applied(origin));
+  ack->set_replica(host_->self_replica());
   for (const auto& [id, peer] : peers_) {
     auto it = peer.streams.find(origin);
     if (it == peer.streams.end() || !it->second.confirmed) continue;
@@ -360,6 +401,18 @@ std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool
   const uint64_t acked = ack.applied_seq();
   bool changed = !stream.confirmed;
   stream.confirmed = true;
+  if (ack.replica() != 0 && ack.replica() != stream.peer_replica) {
+    // Another replica behind the same node (wiped, or restored from a checkpoint): what it
+    // acknowledged before means nothing now.
+    if (stream.peer_replica != 0 && !report) {
+      stream.acked = acked;
+      stream.sent = acked;
+      stream.covered = 0;
+      stream.timeout_ms = options_.retransmit_ms;
+      changed = true;
+    }
+    if (!report) stream.peer_replica = ack.replica();
+  }
   if (acked > stream.acked) {
     stream.acked = acked;
     stream.timeout_ms = options_.retransmit_ms;
@@ -405,7 +458,9 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
       const v1::DeltaBatch& batch = message.deltas();
       PeerInfo origin{batch.origin_node(), batch.origin_region()};
       if (origin.id.empty()) origin = peer.info;  // a sender that does not say: its own
-      const bool relay = !RelayTargets(origin.region).empty();
+      // A batch that only says what anti-entropy covered carries no deltas to relay: the
+      // relay streams meet a gap there, and anti-entropy covers it downstream too.
+      const bool relay = !RelayTargets(origin.region).empty() && batch.deltas_size() > 0;
       const Status applied = host_->ApplyRemote(batch, message.from(), relay);
       if (applied.ok()) {
         ++counters_.batches_applied;
@@ -441,6 +496,39 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
       break;
   }
   return out;
+}
+
+std::vector<std::string> Replicator::NeedsResync() const {
+  std::vector<std::string> out;
+  for (const auto& [id, peer] : peers_) {
+    for (const auto& [origin, stream] : peer.streams) {
+      if (stream.gap) {
+        out.push_back(id);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::map<crdt::ReplicaId, uint64_t> Replicator::ResyncFloors() const {
+  // A session pushes this node's states: they hold its own writes up to the committed seq
+  // and each relayed origin's up to what is applied here.
+  std::map<crdt::ReplicaId, uint64_t> floors{{host_->self_replica(), host_->CommittedSeq()}};
+  for (const auto& [origin, relayed] : relayed_) floors[origin] = host_->Applied(origin);
+  return floors;
+}
+
+void Replicator::Resynced(const std::string& peer,
+                          const std::map<crdt::ReplicaId, uint64_t>& floors) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  for (auto& [origin, stream] : it->second.streams) {
+    auto floor = floors.find(origin);
+    if (floor == floors.end()) continue;
+    stream.covered = std::max(stream.covered, floor->second);
+    stream.gap = false;
+  }
 }
 
 void Replicator::OnDisconnected(const std::string& peer) {

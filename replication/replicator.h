@@ -32,6 +32,7 @@
 #include "crdt/clock.h"
 #include "geodatastore/v1/replication.pb.h"
 #include "geodatastore/v1/storage.pb.h"
+#include "storage/store.h"
 
 namespace geodatastore::replication {
 
@@ -57,8 +58,8 @@ class ReplicationHost {
   // The first relay entry of every origin with relay entries (its deltas cleared).
   virtual StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() = 0;
   virtual crdt::Timestamp HlcNow() = 0;
-  virtual StatusOr<uint64_t> LoadCursor(const std::string& peer) = 0;
-  virtual Status SaveCursor(const std::string& peer, uint64_t acked) = 0;
+  virtual StatusOr<storage::Cursor> LoadCursor(const std::string& peer) = 0;
+  virtual Status SaveCursor(const std::string& peer, const storage::Cursor& cursor) = 0;
   virtual Status TruncateLog(uint64_t upto) = 0;
 };
 
@@ -141,6 +142,14 @@ class Replicator {
   std::vector<PeerView> Peers(uint64_t now_ms) const;
   const ReplicatorCounters& counters() const { return counters_; }
   const std::string& self_id() const { return self_.id; }
+  // Resynchronization: a stream whose next seq this node no longer holds (its log truncated
+  // past the peer, or the peer lost its data) waits for anti-entropy. The owner runs a
+  // session with each of NeedsResync(), taking ResyncFloors() just before it starts; after
+  // it succeeded, Resynced(peer, floors) lets the streams carry on from there.
+  std::vector<std::string> NeedsResync() const;
+  std::map<crdt::ReplicaId, uint64_t> ResyncFloors() const;
+  void Resynced(const std::string& peer, const std::map<crdt::ReplicaId, uint64_t>& floors);
+
   // Whether this node exchanges messages with peer directly.
   bool Linked(const std::string& peer) const { return peers_.count(peer) > 0; }
   bool is_gateway() const { return gateway_; }
@@ -153,6 +162,9 @@ class Replicator {
     uint64_t timeout_ms = 0;    // current retransmit timeout
     uint64_t saved_acked = 0;   // own stream: persisted cursor
     bool confirmed = false;     // an acknowledgement arrived since start
+    bool gap = false;           // the next seq is no longer held here: needs anti-entropy
+    uint64_t covered = 0;       // anti-entropy gave the peer every seq up to this
+    crdt::ReplicaId peer_replica = 0;  // the peer's replica id as of its last acknowledgement
     std::vector<v1::NodeAck> downstream;  // what the peer reported of its relay targets
   };
   struct Peer {
@@ -187,8 +199,11 @@ class Replicator {
   bool SendNext(Peer& peer, crdt::ReplicaId origin, Stream& stream, uint64_t now_ms,
                 std::vector<Outgoing>* out);
   // The next batch of origin for stream (after stream.sent), or nothing if none is due.
-  bool BuildOwnBatch(const Stream& stream, v1::DeltaBatch* batch);
-  bool BuildRelayBatch(crdt::ReplicaId origin, const Stream& stream, v1::DeltaBatch* batch);
+  bool BuildOwnBatch(Stream& stream, v1::DeltaBatch* batch);
+  bool BuildRelayBatch(crdt::ReplicaId origin, Stream& stream, v1::DeltaBatch* batch);
+  // For a stream whose next seq (stream.sent + 1) is not held, where the held seqs start at
+  // first: a batch saying what anti-entropy covered, if it covered the gap (false: wait).
+  bool CoverGap(Stream& stream, uint64_t first, uint64_t last_held, v1::DeltaBatch* batch);
   // The own seq each peer has applied: linked peers' cursors, the others' reports.
   std::map<std::string, uint64_t> KnownAcked() const;
   v1::ReplicationMessage Envelope() const;

@@ -210,6 +210,18 @@ Status Store::OpenMerkle() {
     GDS_RETURN_IF_ERROR(
         FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), cf, "", end), "clearing Merkle data"));
   }
+  {
+    // A database without objects (a new one): its trees are empty, nothing to rebuild.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), catalog_));
+    it->SeekToFirst();
+    GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the catalog"));
+    if (!it->Valid()) {
+      GDS_RETURN_IF_ERROR(PutMeta(kMerkleReady, "1"));
+      std::lock_guard<std::mutex> lock(merkle_mu_);
+      merkle_ready_ = true;
+      return Status::Ok();
+    }
+  }
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   rebuild_ = std::thread([this, snapshot] {
     const Status s = RebuildMerkle(snapshot);
@@ -368,6 +380,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     v1::DeltaBatch entry = *relay;
     entry.clear_hlc_physical();  // the relay stamps its own clock when it forwards
     entry.clear_hlc_logical();
+    entry.clear_covered_seq();  // what anti-entropy covered here, not downstream
     batch.Put(relay_log_, LogKey(origin, relay->to_seq()), entry.SerializeAsString());
   }
   bool counts_change = false;
@@ -590,14 +603,18 @@ StatusOr<std::vector<v1::ConflictRecord>> Store::RecentConflicts(size_t limit) c
   return out;
 }
 
-StatusOr<uint64_t> Store::LoadCursor(const std::string& peer) const {
+StatusOr<Cursor> Store::LoadCursor(const std::string& peer) const {
   GDS_ASSIGN_OR_RETURN(auto value, GetMeta("cursor/" + peer));
-  return value ? GetFixed64(*value) : 0;
+  Cursor c;
+  if (value) c.acked = GetFixed64(*value);
+  if (value && value->size() >= 16) c.replica = GetFixed64(std::string_view(*value).substr(8));
+  return c;
 }
 
-Status Store::SaveCursor(const std::string& peer, uint64_t acked) {
+Status Store::SaveCursor(const std::string& peer, const Cursor& cursor) {
   std::string value;
-  PutFixed64(&value, acked);
+  PutFixed64(&value, cursor.acked);
+  PutFixed64(&value, cursor.replica);
   rocksdb::WriteOptions options;
   return FromRocks(db_->Put(options, meta_, "cursor/" + peer, value), "saving a cursor");
 }

@@ -16,7 +16,8 @@
 //                    "seq/" origin: fixed64     -> highest seq logged for origin: fixed64
 //                    "keys/" type name          -> objects of that type: fixed64
 //                    "applied/" origin: fixed64 -> highest seq of origin applied here: fixed64
-//                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64
+//                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64,
+//                                                  then its replica id: fixed64
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -85,6 +86,12 @@ struct ObjectWrite {
   std::optional<Digest> old_digest;
 };
 
+// What a peer has acknowledged of this node's writes, and the replica (epoch) it was then.
+struct Cursor {
+  uint64_t acked = 0;
+  crdt::ReplicaId replica = 0;  // 0: not known
+};
+
 // One object's key digest in a Merkle bucket.
 struct BucketEntry {
   uint32_t bucket = 0;
@@ -148,8 +155,8 @@ class Store {
   Status AppendConflicts(const std::vector<v1::ConflictRecord>& records);
   // The most recent records first, at most limit.
   StatusOr<std::vector<v1::ConflictRecord>> RecentConflicts(size_t limit) const;
-  StatusOr<uint64_t> LoadCursor(const std::string& peer) const;
-  Status SaveCursor(const std::string& peer, uint64_t acked);
+  StatusOr<Cursor> LoadCursor(const std::string& peer) const;
+  Status SaveCursor(const std::string& peer, const Cursor& cursor);
 
   // Objects in key order, optionally of one type and with a name prefix; at most limit.
   StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> ListKeys(

@@ -384,8 +384,10 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   if (origin == identity_.replica) return InvalidArgument("a batch of this node's own deltas");
   if (batch.from_seq() == 0 || batch.to_seq() < batch.from_seq())
     return Corruption("batch with a bad seq range");
-  const uint64_t applied = Applied(origin);
-  if (batch.to_seq() <= applied) return Status::Ok();  // a duplicate
+  const uint64_t held = Applied(origin);
+  // Anti-entropy may have covered what the sender no longer holds (covered_seq).
+  const uint64_t applied = std::max(held, batch.covered_seq());
+  if (batch.to_seq() <= applied && batch.covered_seq() <= held) return Status::Ok();  // a duplicate
   if (batch.from_seq() > applied + 1) {
     return FailedPrecondition("batch starts at " + std::to_string(batch.from_seq()) +
                               ", applied up to " + std::to_string(applied));
@@ -405,16 +407,17 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   }
   auto joined = JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
                              [&](const std::vector<storage::ObjectWrite>& list) {
-                               return store_->CommitRemote(origin, batch.to_seq(), list,
-                                                           keep_for_relay ? &batch : nullptr);
+                               return store_->CommitRemote(origin, std::max(applied, batch.to_seq()),
+                                                           list, keep_for_relay ? &batch : nullptr);
                              });
   if (!joined.ok()) return joined.status();
   std::lock_guard<std::mutex> lock(seq_mu_);
-  applied_[origin] = std::max(applied_[origin], batch.to_seq());
+  applied_[origin] = std::max({applied_[origin], applied, batch.to_seq()});
   return Status::Ok();
 }
 
-StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states) {
+StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states,
+                                      std::vector<TypeConflict>* conflicts) {
   std::vector<Incoming> incoming;
   for (const v1::ObjectState& st : states) {
     storage::ObjectKey key;
@@ -422,7 +425,7 @@ StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states
     GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming(std::move(key), st.type(), st.state()));
     incoming.push_back(std::move(in));
   }
-  return JoinIncoming(incoming, 0, nullptr, /*write_unchanged=*/false,
+  return JoinIncoming(incoming, 0, conflicts, /*write_unchanged=*/false,
                       [&](const std::vector<storage::ObjectWrite>& list) {
                         return store_->CommitRepair(list);
                       });

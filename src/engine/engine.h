@@ -104,7 +104,8 @@ class Engine {
   // Joins full states from another replica (anti-entropy, read repair) into this node's,
   // atomically, without logging them: all or nothing, any invalid state is an error. Returns
   // how many objects changed.
-  StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states);
+  StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states,
+                                std::vector<TypeConflict>* conflicts = nullptr);
   // Highest seq of origin applied here (own seqs for this node's replica).
   uint64_t Applied(crdt::ReplicaId origin) const;
   // Highest own seq below which every seq is committed (safe to ship).

@@ -46,11 +46,11 @@ class EngineReplicationHost final : public replication::ReplicationHost {
     return engine_->store()->RelayOrigins();
   }
   crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
-  StatusOr<uint64_t> LoadCursor(const std::string& peer) override {
+  StatusOr<storage::Cursor> LoadCursor(const std::string& peer) override {
     return engine_->store()->LoadCursor(peer);
   }
-  Status SaveCursor(const std::string& peer, uint64_t acked) override {
-    return engine_->store()->SaveCursor(peer, acked);
+  Status SaveCursor(const std::string& peer, const storage::Cursor& cursor) override {
+    return engine_->store()->SaveCursor(peer, cursor);
   }
   Status TruncateLog(uint64_t upto) override {
     return engine_->store()->TruncateLog(self_replica(), upto);

@@ -10,7 +10,10 @@ namespace geodatastore::engine {
 
 class EngineSyncHost final : public antientropy::SyncHost {
  public:
-  explicit EngineSyncHost(Engine* engine) : engine_(engine) {}
+  // on_conflicts hears of the conflicts that joined states resolved.
+  using ConflictSink = std::function<void(const std::vector<Conflict>&)>;
+  explicit EngineSyncHost(Engine* engine, ConflictSink on_conflicts = {})
+      : engine_(engine), on_conflicts_(std::move(on_conflicts)) {}
 
   bool Ready() const override { return engine_->store()->merkle_ready(); }
   std::vector<storage::Digest> TreeNodes(v1::CrdtType type, int level,
@@ -37,11 +40,15 @@ class EngineSyncHost final : public antientropy::SyncHost {
     return out;
   }
   StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states) override {
-    return engine_->JoinStates(states);
+    std::vector<Conflict> conflicts;
+    auto changed = engine_->JoinStates(states, on_conflicts_ ? &conflicts : nullptr);
+    if (changed.ok() && !conflicts.empty()) on_conflicts_(conflicts);
+    return changed;
   }
 
  private:
   Engine* const engine_;
+  ConflictSink on_conflicts_;
 };
 
 }  // namespace geodatastore::engine

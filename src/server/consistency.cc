@@ -47,7 +47,9 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
                                          replication::GrpcReplication* replication,
                                          engine::Consistency level, v1::Family family,
                                          const std::string& name, const std::string& self_region,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout,
+                                         antientropy::GrpcAntiEntropy* anti_entropy,
+                                         Metrics* metrics) {
   StatusOr<engine::ObjectView> local = engine->Read(family, name);
   if (replication == nullptr || level == engine::Consistency::kEventual) return local;
   if (!local.ok() && local.status().code() != StatusCode::kNotFound) return local;
@@ -89,6 +91,25 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
     }
   }
   if (!joined) return local.status();
+
+  // Read repair: whoever answered with less than the join gets it.
+  v1::ObjectState state;
+  state.set_type(joined->type);
+  state.set_key(storage::ObjectKey{family, name}.Encode());
+  state.set_state(crdt::EncodeAny(joined->state));
+  uint64_t repaired = 0;
+  if (!local.ok() || local->type != joined->type ||
+      crdt::EncodeAny(local->state) != state.state()) {
+    if (engine->JoinStates({state}).ok()) ++repaired;
+  }
+  if (anti_entropy != nullptr) {
+    for (const auto& a : answers) {
+      if (a.reply.found() && a.reply.type() == joined->type && a.reply.state() == state.state())
+        continue;
+      if (anti_entropy->PushAsync(a.peer, {state})) ++repaired;
+    }
+  }
+  if (metrics != nullptr && repaired > 0) metrics->OnReadRepair(repaired);
   return *joined;
 }
 

@@ -7,6 +7,9 @@
 // Thread safety: stateless functions.
 #pragma once
 
+#include "antientropy/grpc_sync.h"
+#include "server/metrics.h"
+
 #include <chrono>
 #include <string>
 
@@ -30,10 +33,14 @@ Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consi
 // Reads key at level: this node's state joined with the states of enough other replicas
 // (counted as for writes). kDeadlineExceeded if not enough answer in time; kNotFound if no
 // replica that answered has the key. A type conflict resolves as everywhere: lower tag wins.
+// Read repair: the join is written back to every replica that answered with less (through
+// anti_entropy, without waiting) and joined here if this node had less; metrics counts them.
 StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
                                          replication::GrpcReplication* replication,
                                          engine::Consistency level, v1::Family family,
                                          const std::string& name, const std::string& self_region,
-                                         std::chrono::milliseconds timeout);
+                                         std::chrono::milliseconds timeout,
+                                         antientropy::GrpcAntiEntropy* anti_entropy = nullptr,
+                                         Metrics* metrics = nullptr);
 
 }  // namespace geodatastore::server

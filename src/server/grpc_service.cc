@@ -176,11 +176,13 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const grp
 }  // namespace
 
 CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                         replication::GrpcReplication* replication)
+                         replication::GrpcReplication* replication,
+                         antientropy::GrpcAntiEntropy* anti_entropy)
     : engine_(engine),
       metrics_(metrics),
       timeout_(config.consistency.timeout_ms),
       replication_(replication),
+      anti_entropy_(anti_entropy),
       region_(config.node.region),
       default_write_(config.consistency.default_write),
       default_read_(config.consistency.default_read),
@@ -224,8 +226,9 @@ CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family,
     const std::string level = Metadata(context, "x-consistency");
     GDS_ASSIGN_OR_RETURN(engine::Consistency consistency,
                          engine::ParseConsistency(level.empty() ? default_read_ : level));
-    GDS_ASSIGN_OR_RETURN(engine::ObjectView view, ReadAtLevel(engine_, replication_, consistency,
-                                                              family, name, region_, timeout_));
+    GDS_ASSIGN_OR_RETURN(engine::ObjectView view,
+                         ReadAtLevel(engine_, replication_, consistency, family, name, region_,
+                                     timeout_, anti_entropy_, metrics_));
     ViewToProto(view, reply);
     metrics_->OnRead(
         view.type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -511,7 +514,7 @@ GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::C
                        replication::GrpcReplication* replication,
                        antientropy::GrpcAntiEntropy* anti_entropy)
     : config_(config),
-      crdt_(engine, metrics, config, replication),
+      crdt_(engine, metrics, config, replication, anti_entropy),
       admin_(engine, config, replication, anti_entropy),
       replication_(replication),
       anti_entropy_(anti_entropy) {}

@@ -29,7 +29,8 @@ Status FromGrpcStatus(const grpc::Status& status);
 class CrdtService final : public v1::CRDTService::CallbackService {
  public:
   CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-              replication::GrpcReplication* replication);
+              replication::GrpcReplication* replication,
+              antientropy::GrpcAntiEntropy* anti_entropy);
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -70,6 +71,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   Metrics* const metrics_;
   const std::chrono::milliseconds timeout_;
   replication::GrpcReplication* const replication_;  // null without peers
+  antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers (read repair)
   const std::string region_;
   const std::string default_write_;
   const std::string default_read_;

@@ -73,7 +73,10 @@ Status Node::Start() {
         });
   }
   if (replication_) {
-    sync_host_ = std::make_unique<engine::EngineSyncHost>(engine_.get());
+    sync_host_ = std::make_unique<engine::EngineSyncHost>(
+        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts) {
+          RecordConflicts(conflicts, "anti-entropy", "");
+        });
     std::vector<antientropy::SyncPeer> sync_peers;
     for (const config::Peer& p : config_.cluster.peers) sync_peers.push_back({p.id, p.region, p.grpc});
     antientropy::SyncOptions sync;
@@ -99,6 +102,17 @@ Status Node::Start() {
                          r.peer, r.stats.repaired_here, r.stats.repaired_there, r.seconds);
           }
         });
+  }
+  if (anti_entropy_) {
+    anti_entropy_->set_blocked(
+        [this](const std::string& peer) { return replication_->partition().count(peer) > 0; });
+    anti_entropy_->set_resync([this] { return replication_->NeedsResync(); },
+                              [this](const std::string& peer) -> std::function<void(bool)> {
+                                auto floors = replication_->ResyncFloors();
+                                return [this, peer, floors](bool ok) {
+                                  if (ok) replication_->Resynced(peer, floors);
+                                };
+                              });
   }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());

@@ -440,6 +440,16 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     if (replication_ != nullptr) replication_->SetPartition(ids);
     c.Json(200, {{"partitioned", ids}});
   });
+  Add(V::post, "/admin/faults/truncate-log", [this](Call& c) {
+    if (!config_.testing.fault_injection)
+      return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
+    // Drops this node's own delta log up to its committed seq, shipped or not: peers that
+    // had not received it are repaired by anti-entropy.
+    const uint64_t seq = engine_->CommittedSeq();
+    const geodatastore::Status s = engine_->store()->TruncateLog(engine_->identity().replica, seq);
+    if (!s.ok()) return c.Error(s);
+    c.Json(200, {{"truncated_through", seq}});
+  });
   Add(V::delete_, "/admin/faults", [this](Call& c) {
     if (!config_.testing.fault_injection)
       return c.Error(403, "forbidden", "fault injection is off (testing.fault_injection)");
@@ -597,7 +607,8 @@ void RestApi::ReadObject(Call& call, v1::Family family) {
   if (!level.ok()) return call.Error(level.status());
   auto view =
       ReadAtLevel(engine_, replication_, *level, family, call.params[0], config_.node.region,
-                  std::chrono::milliseconds(config_.consistency.timeout_ms));
+                  std::chrono::milliseconds(config_.consistency.timeout_ms), anti_entropy_,
+                  metrics_);
   if (!view.ok()) return call.Error(view.status());
   metrics_->OnRead(view->type,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

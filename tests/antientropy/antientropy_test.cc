@@ -331,6 +331,9 @@ TEST(Scheduler, PicksOtherRegionsMostlyAndAPeerBackFromDownAtOnce) {
                                                 {"eu-1", "eu", true, false},
                                                 {"ap-1", "ap", false, true}};
   EXPECT_TRUE(s.Due(1, peers).empty());  // the first round is an interval away
+  peers[2] = {"ap-1", "ap", true, false};  // first heard from: no session for that alone
+  EXPECT_TRUE(s.Due(2, peers).empty());
+  peers[2] = {"ap-1", "ap", false, true};  // then down
   std::map<std::string, int> picks;
   uint64_t now = 1;
   for (int i = 0; i < 400; ++i) {

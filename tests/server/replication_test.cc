@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -40,6 +41,7 @@ class ReplicationTest : public ::testing::Test {
           .region = layout[i].second,
           .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers +
                         "testing: {fault_injection: true}\nconsistency: {timeout_ms: 1000}\n" +
+                        "anti_entropy: {interval_s: 3600}\n" +
                         "replication: {topology: " + Topology() + "}\n",
           .grpc_port = ports[i]}));
     }
@@ -260,6 +262,111 @@ TEST_F(ReplicationTest, PartitionedAndKilledNodesCatchUp) {
   clients_[1] = std::make_unique<HttpClient>(nodes_[1]->http_port());
   EventuallyEverywhere([&](int i) { return Get(i, "/crdt/sets/k")["elements"].size() == 30; },
                        "after kill -9");
+}
+
+// How many objects node i holds (all types).
+int64_t KeyCount(const json& status) {
+  int64_t n = 0;
+  for (const auto& [type, count] : status["keys"].items()) n += count.get<int64_t>();
+  return n;
+}
+
+TEST_F(ReplicationTest, AntiEntropyRepairsWhatTruncatedDeltaLogsCannot) {
+  // ap-south-1 is cut off while 10,000 keys are written in us-east-1 and 100 on itself;
+  // then every delta log is dropped, so replication alone can never deliver them.
+  Partition(2, {"us-east-1", "eu-west-1"});
+  Partition(0, {"ap-south-1"});
+  Partition(1, {"ap-south-1"});
+  for (int i = 0; i < 10000; ++i) {
+    ASSERT_EQ(At(0).Post("/crdt/counters/k" + std::to_string(i) + "/increment", {{"value", 1}})
+                  .status,
+              200);
+  }
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(At(2).Post("/crdt/sets/cut" + std::to_string(i) + "/add", {{"element", "x"}}).status,
+              200);
+  }
+  EventuallyEverywhere([&](int i) { return i == 2 || KeyCount(Get(i, "/admin/status")) == 10000; },
+                       "the 10,000 keys on both connected nodes");
+  for (int i = 0; i < kNodes; ++i)
+    ASSERT_EQ(At(i).Post("/admin/faults/truncate-log", json::object()).status, 200);
+  for (int i = 0; i < kNodes; ++i) Heal(i);
+  const client::HttpResult full = At(2).Post("/admin/anti-entropy/full-sync", json::object());
+  ASSERT_EQ(full.status, 200) << full.body;
+  ASSERT_EQ(full.json["peers"].size(), 2u);
+  for (const json& p : full.json["peers"]) EXPECT_EQ(p["result"], "ok") << p.dump();
+  EventuallyEverywhere([&](int i) { return KeyCount(Get(i, "/admin/status")) == 10100; },
+                       "every key everywhere");
+  EXPECT_EQ(Get(2, "/crdt/counters/k9999")["value"], 1);
+  EXPECT_EQ(Get(0, "/crdt/sets/cut99")["elements"], json::array({"x"}));
+  // The objects repaired: by this full sync, or by the sessions the other nodes started at
+  // once because their streams to ap-south-1 had a gap (whichever came first).
+  double repaired = full.json["keys_repaired"].get<double>();
+  for (int i = 0; i < 2; ++i)
+    repaired += std::max(0.0, Metric(i, "geodatastore_anti_entropy_keys_repaired_total"));
+  EXPECT_GE(repaired, 10100);
+  // Replication carries on past the gap: a new write arrives by a delta again (scheduled
+  // anti-entropy is an hour away).
+  ASSERT_EQ(At(0).Post("/crdt/counters/after/increment", {{"value", 7}}).status, 200);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/after")["value"] == 7; },
+                       "a write after the repair, by replication");
+  // A second full sync finds nothing left to repair.
+  const client::HttpResult again = At(2).Post("/admin/sync/regions/us-east", json::object());
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.json["keys_repaired"], 0);
+  EXPECT_EQ(again.json["peers"].size(), 1u);
+  EXPECT_EQ(At(2).Post("/admin/sync/regions/mars", json::object()).status, 404);
+}
+
+TEST_F(ReplicationTest, ReadsAboveEventualRepairReplicasThatAreBehind) {
+  // us-east-1 and eu-west-1 cannot reach each other; ap-south-1 reaches both.
+  Partition(0, {"eu-west-1"});
+  Partition(1, {"us-east-1"});
+  ASSERT_EQ(At(0).Post("/crdt/sets/rr/add", {{"element", "x"}}).status, 200);
+  EventuallyEverywhere([&](int i) { return i == 1 || At(i).Get("/crdt/sets/rr").status == 200; },
+                       "x on us-east-1 and ap-south-1");
+  ASSERT_EQ(At(1).Get("/crdt/sets/rr").status, 404);
+  // A read at all on ap-south-1 hears eu-west-1 answer without x: the join is written back.
+  ASSERT_EQ(Get(2, "/crdt/sets/rr?consistency=all")["elements"], json::array({"x"}));
+  EventuallyEverywhere([&](int i) { return i != 1 || At(1).Get("/crdt/sets/rr").status == 200; },
+                       "eu-west-1 repaired by the read, still cut off from us-east-1");
+  EXPECT_GE(Metric(2, "geodatastore_read_repairs_total"), 1);
+  // And a read at quorum on eu-west-1 itself repairs it locally from ap-south-1.
+  ASSERT_EQ(At(0).Post("/crdt/sets/rr/add", {{"element", "y"}}).status, 200);
+  EventuallyEverywhere(
+      [&](int i) {
+        return i != 2 || Get(2, "/crdt/sets/rr")["elements"] == json::array({"x", "y"});
+      },
+      "y on ap-south-1");
+  EXPECT_EQ(Get(1, "/crdt/sets/rr?consistency=quorum")["elements"], json::array({"x", "y"}));
+  EXPECT_EQ(Get(1, "/crdt/sets/rr")["elements"], json::array({"x", "y"}));
+  EXPECT_GE(Metric(1, "geodatastore_read_repairs_total"), 1);
+}
+
+TEST_F(ReplicationTest, AWipedNodeIsRefilledByAntiEntropy) {
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_EQ(At(i % 3).Post("/crdt/sets/w" + std::to_string(i) + "/add", {{"element", "e"}})
+                  .status,
+              200);
+  }
+  EventuallyEverywhere([&](int i) { return KeyCount(Get(i, "/admin/status")) == 500; },
+                       "500 keys everywhere");
+  // Delta logs gone everywhere, then eu-west-1 loses its disk.
+  for (int i = 0; i < kNodes; ++i)
+    ASSERT_EQ(At(i).Post("/admin/faults/truncate-log", json::object()).status, 200);
+  const std::string old_replica = Get(1, "/admin/status")["replica_id"];
+  ASSERT_EQ(nodes_[1]->Stop(), 0);
+  std::filesystem::remove_all(nodes_[1]->data_dir());
+  ASSERT_TRUE(nodes_[1]->Start()) << nodes_[1]->error();
+  clients_[1] = std::make_unique<HttpClient>(nodes_[1]->http_port());
+  EXPECT_NE(Get(1, "/admin/status")["replica_id"], old_replica);  // a new epoch
+  // Its peers notice the new replica behind the node id and repair it.
+  EventuallyEverywhere([&](int i) { return KeyCount(Get(i, "/admin/status")) == 500; },
+                       "the wiped node refilled");
+  EXPECT_EQ(Get(1, "/crdt/sets/w499")["elements"], json::array({"e"}));
+  ASSERT_EQ(At(1).Post("/crdt/counters/new/increment", {{"value", 1}}).status, 200);
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/new")["value"] == 1; },
+                       "the refilled node's writes replicate");
 }
 
 // Topology gateway: two regions of two nodes and one of one; us-east-1, eu-west-1 and
