@@ -5,9 +5,9 @@
 // the XOR of the digests of its objects, so a write updates it in O(1) (XOR out the old
 // digest, XOR in the new). Inner nodes, kFanout children each, are the XOR of their
 // children, so a root differs between two replicas exactly when some object differs
-// (up to 2^-128 chances of a cancellation). The store keeps leaves and a per-bucket index of
-// key digests in RocksDB (written in the same batch as the state) and the whole tree of each
-// type in memory.
+// (up to 2^-128 chances of a cancellation). The store keeps a per-bucket index of key
+// digests in RocksDB (written in the same batch as the state) and the whole tree of each
+// type in memory (its leaves summed from the index at open).
 #pragma once
 
 #include <array>

@@ -1,5 +1,7 @@
 #include "storage/store.h"
 
+#include <map>
+
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
@@ -17,12 +19,13 @@ constexpr char kCatalog[] = "catalog";
 constexpr char kDeltaLog[] = "delta_log";
 constexpr char kMeta[] = "meta";
 constexpr char kRelayLog[] = "relay_log";
-constexpr char kMerkle[] = "merkle";
 constexpr char kMerkleKeys[] = "merkle_keys";
 constexpr char kMerkleReady[] = "merkle_ready";
 
-// Merkle leaves and key digests are 16-byte values updated by XOR: a write merges the
-// difference, without reading the old value, in the same batch as the state.
+// Key digests are 16-byte values. While the trees are rebuilt from a snapshot, writes merge
+// the XOR of old and new digest (the rebuild merges each object's digest as of the
+// snapshot: XOR commutes, so the sum is right whatever the interleaving); otherwise they
+// put the new digest.
 class XorMergeOperator final : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
@@ -36,8 +39,7 @@ class XorMergeOperator final : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "geodatastore.Xor128"; }
 };
 
-// merkle CF: type | bucket (fixed32) -> leaf. merkle_keys CF: type | bucket | object key ->
-// digest.
+// merkle_keys CF: type | bucket (fixed32) | object key -> digest.
 std::string MerkleKey(v1::CrdtType type, uint32_t bucket, std::string_view object_key = {}) {
   std::string key(1, static_cast<char>(type));
   for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(bucket >> shift));
@@ -154,7 +156,6 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {kDeltaLog, cf_options},
       {kMeta, cf_options},
       {kRelayLog, cf_options},
-      {kMerkle, merkle_options},
       {kMerkleKeys, merkle_options}};
   for (v1::CrdtType t : crdt::kAllTypes) {
     descriptors.push_back({std::string(crdt::TypeName(t)), cf_options});
@@ -171,9 +172,8 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->delta_log_ = store->handles_[2];
   store->meta_ = store->handles_[3];
   store->relay_log_ = store->handles_[4];
-  store->merkle_ = store->handles_[5];
-  store->merkle_keys_ = store->handles_[6];
-  for (size_t i = 7; i < descriptors.size(); ++i) {
+  store->merkle_keys_ = store->handles_[5];
+  for (size_t i = 6; i < descriptors.size(); ++i) {
     store->by_type_[*crdt::ParseTypeName(descriptors[i].name)] = store->handles_[i];
   }
   for (v1::CrdtType t : crdt::kAllTypes) {
@@ -187,14 +187,15 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 Status Store::OpenMerkle() {
   GDS_ASSIGN_OR_RETURN(auto ready, GetMeta(kMerkleReady));
   if (ready) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), merkle_));
+    // The leaves, from the key digests.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), merkle_keys_));
     std::lock_guard<std::mutex> lock(merkle_mu_);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view key = it->key().ToStringView();
-      if (key.size() != 5) return Corruption("a Merkle leaf key of the wrong size");
+      if (key.size() < 5) return Corruption("a Merkle key digest with a short key");
       const auto type = static_cast<uint8_t>(key[0]);
-      const uint32_t bucket = static_cast<uint32_t>(GetFixed64(std::string(4, '\0').append(key.substr(1))));
-      if (type >= trees_.size() || bucket >= kBuckets) return Corruption("a bad Merkle leaf key");
+      const auto bucket = static_cast<uint32_t>(GetFixed64(std::string(4, '\0').append(key.substr(1, 4))));
+      if (type >= trees_.size() || bucket >= kBuckets) return Corruption("a bad Merkle key digest");
       trees_[type].Toggle(bucket, Digest::FromBytes(it->value().ToStringView()));
     }
     GDS_RETURN_IF_ERROR(FromRocks(it->status(), "loading the Merkle trees"));
@@ -206,10 +207,8 @@ Status Store::OpenMerkle() {
   // merge their differences on top; the rebuild merges each object's digest as of the
   // snapshot; XOR commutes, so the sum is right whatever the interleaving.
   const std::string end(1, '\xff');
-  for (rocksdb::ColumnFamilyHandle* cf : {merkle_, merkle_keys_}) {
-    GDS_RETURN_IF_ERROR(
-        FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), cf, "", end), "clearing Merkle data"));
-  }
+  GDS_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), merkle_keys_, "", end),
+                                "clearing Merkle data"));
   {
     // A database without objects (a new one): its trees are empty, nothing to rebuild.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), catalog_));
@@ -259,7 +258,6 @@ Status Store::RebuildMerkle(const rocksdb::Snapshot* snapshot) {
     const auto bytes = d.Bytes();
     const rocksdb::Slice value(bytes.data(), bytes.size());
     batch.Merge(merkle_keys_, MerkleKey(type, bucket, key), value);
-    batch.Merge(merkle_, MerkleKey(type, bucket), value);
     toggles.emplace_back(type, bucket, d);
     if (toggles.size() >= 1000) GDS_RETURN_IF_ERROR(flush());
   }
@@ -375,6 +373,9 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
                            uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value,
                            const v1::DeltaBatch* relay) {
   rocksdb::WriteBatch batch;
+  // Merkle changes: per key digest (from, to), and per leaf the XOR of the differences.
+  std::map<std::string, std::pair<Digest, Digest>> index_changes;
+  std::map<std::pair<v1::CrdtType, uint32_t>, Digest> leaf_changes;
   std::vector<std::tuple<v1::CrdtType, uint32_t, Digest>> toggles;
   if (relay != nullptr) {
     v1::DeltaBatch entry = *relay;
@@ -394,19 +395,17 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     const uint32_t bucket = BucketOf(key);
     const Digest digest = ObjectDigest(key, w.state);
     const Digest old = w.old_digest.value_or(Digest{});
-    auto merge = [&](v1::CrdtType type, const Digest& d) {
-      if (d.zero()) return;
-      const auto bytes = d.Bytes();
-      const rocksdb::Slice value(bytes.data(), bytes.size());
-      batch.Merge(merkle_keys_, MerkleKey(type, bucket, key), value);
-      batch.Merge(merkle_, MerkleKey(type, bucket), value);
-      toggles.emplace_back(type, bucket, d);
+    auto change = [&](v1::CrdtType type, const Digest& from, const Digest& to) {
+      if (from == to) return;
+      auto [it, fresh] = index_changes.try_emplace(MerkleKey(type, bucket, key), from, to);
+      if (!fresh) it->second.second = to;  // a later write of the same object in the batch
+      leaf_changes[{type, bucket}] ^= from ^ to;
     };
     if (w.type_changed) {
-      merge(w.old_type, old);
-      merge(w.type, digest);
+      change(w.old_type, old, Digest{});
+      change(w.type, Digest{}, digest);
     } else {
-      merge(w.type, digest ^ old);
+      change(w.type, old, digest);
     }
     if (w.created || w.type_changed) {
       batch.Put(catalog_, key, std::string(1, static_cast<char>(w.type)));
@@ -433,11 +432,28 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     PutFixed64(&value, meta_value);
     batch.Put(meta_, meta_key, value);
   }
+  bool rebuilding;
+  {
+    std::lock_guard<std::mutex> lock(merkle_mu_);
+    rebuilding = !merkle_ready_;
+  }
+  for (const auto& [key, change] : index_changes) {
+    const auto& [from, to] = change;
+    if (rebuilding) {
+      const auto bytes = (from ^ to).Bytes();
+      batch.Merge(merkle_keys_, key, rocksdb::Slice(bytes.data(), bytes.size()));
+    } else if (to.zero()) {
+      batch.Delete(merkle_keys_, key);
+    } else {
+      const auto bytes = to.Bytes();
+      batch.Put(merkle_keys_, key, rocksdb::Slice(bytes.data(), bytes.size()));
+    }
+  }
   rocksdb::WriteOptions options;
   options.sync = sync_writes_;
   auto toggle = [&] {
     std::lock_guard<std::mutex> lock(merkle_mu_);
-    for (const auto& [type, bucket, d] : toggles) trees_[type].Toggle(bucket, d);
+    for (const auto& [leaf, d] : leaf_changes) trees_[leaf.first].Toggle(leaf.second, d);
   };
   if (!counts_change) {
     GDS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing a batch"));

@@ -7,6 +7,8 @@
 //   catalog     CF:  object_key                 -> type: byte (CrdtType)
 //   <type name> CF:  object_key                 -> canonical CrdtValue bytes
 //   delta_log   CF:  origin: fixed64 | seq: fixed64 -> DeltaRecord
+//   merkle_keys CF:  type: byte | bucket: fixed32 | object_key -> 16-byte digest
+//                    (storage/merkle.h)
 //   relay_log   CF:  origin: fixed64 | to_seq: fixed64 -> DeltaBatch (a gateway's copy of
 //                                                  a received delta group it forwards)
 //   meta        CF:  "node_id"                  -> node id
@@ -205,7 +207,6 @@ class Store {
   rocksdb::ColumnFamilyHandle* delta_log_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* relay_log_ = nullptr;
-  rocksdb::ColumnFamilyHandle* merkle_ = nullptr;
   rocksdb::ColumnFamilyHandle* merkle_keys_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, 16> by_type_{};  // indexed by CrdtType
   bool sync_writes_ = false;

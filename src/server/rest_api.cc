@@ -103,18 +103,20 @@ struct RestApi::Call {
     Error(HttpStatusOf(s.code()), StatusCodeName(s.code()), s.message());
   }
 
-  // Reads the `limit` query parameter (at most max_digits digits) into out, which keeps its
-  // default when the parameter is absent; false after answering 400.
-  bool Limit(size_t max_digits, const char* message, size_t* out) {
+  // Reads the `limit` query parameter, a whole number from 1 to max, into out, which keeps
+  // its default when the parameter is absent; false after answering 400.
+  bool Limit(size_t max, size_t* out) {
     auto it = query.find("limit");
     if (it == query.end()) return true;
     const std::string& l = it->second;
-    if (l.empty() || l.size() > max_digits ||
-        l.find_first_not_of("0123456789") != std::string::npos) {
-      Error(400, "invalid_argument", message);
+    const bool digits = !l.empty() && l.size() <= 10 &&
+                        l.find_first_not_of("0123456789") == std::string::npos;
+    const unsigned long long value = digits ? std::stoull(l) : 0;
+    if (value < 1 || value > max) {
+      Error(400, "invalid_argument", "limit must be a number from 1 to " + std::to_string(max));
       return false;
     }
-    *out = std::stoul(l);
+    *out = static_cast<size_t>(value);
     return true;
   }
 
@@ -322,7 +324,7 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
       if (!type) return c.Error(400, "invalid_argument", "unknown type '" + c.query["type"] + "'");
     }
     size_t limit = 1000;
-    if (!c.Limit(9, "limit must be a number from 1 to 999999999", &limit)) return;
+    if (!c.Limit(999999999, &limit)) return;
     auto keys = engine_->ListKeys(type, c.query["prefix"], limit);
     if (!keys.ok()) return c.Error(keys.status());
     json out = json::array();
@@ -401,7 +403,7 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
   });
   Add(V::get, "/admin/conflicts", [this](Call& c) {
     size_t limit = 100;
-    if (!c.Limit(4, "limit must be a number from 1 to 1000", &limit)) return;
+    if (!c.Limit(1000, &limit)) return;
     auto records = engine_->store()->RecentConflicts(limit);
     if (!records.ok()) return c.Error(records.status());
     json out = json::array();

@@ -153,6 +153,13 @@ TEST_F(RestTest, KeysStatusHealthAndConsistencyParameter) {
                   .empty());  // a node without peers
   EXPECT_TRUE(Expect(200, client_->Get("/admin/conflicts"))["conflicts"].empty());
   Expect(400, client_->Get("/admin/conflicts?limit=x"));
+  Expect(400, client_->Get("/admin/conflicts?limit=0"));
+  Expect(400, client_->Get("/admin/conflicts?limit=1001"));
+  Expect(200, client_->Get("/admin/conflicts?limit=1000"));
+  Expect(400, client_->Get("/crdt/keys?limit=0"));
+  Expect(400, client_->Get("/crdt/keys?limit=99999999999"));
+  // Anti-entropy needs peers.
+  Expect(409, client_->Post("/admin/anti-entropy/full-sync", json::object()));
   Expect(403, client_->Request(http::verb::delete_, "/admin/faults"));  // fault injection is off
 }
 
