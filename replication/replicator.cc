@@ -111,7 +111,26 @@ Status Replicator::Start(uint64_t now_ms) {
 v1::ReplicationMessage Replicator::Envelope() const {
   v1::ReplicationMessage m;
   m.set_from(self_.id);
+  m.set_replica(host_->self_replica());
   return m;
+}
+
+void Replicator::NoteReplica(Peer& peer, crdt::ReplicaId replica) {
+  if (replica == 0) return;
+  for (auto& [origin, stream] : peer.streams) {
+    if (stream.peer_replica == replica) continue;
+    if (stream.peer_replica != 0) {
+      // Another replica behind the same node (wiped, or restored from a checkpoint): what
+      // it acknowledged before means nothing now; its acknowledgements say where it is.
+      stream.acked = 0;
+      stream.sent = 0;
+      stream.covered = 0;
+      stream.confirmed = false;
+      stream.downstream.clear();
+      stream.timeout_ms = options_.retransmit_ms;
+    }
+    stream.peer_replica = replica;
+  }
 }
 
 uint64_t Replicator::Jittered(uint64_t ms) {
@@ -371,7 +390,6 @@ v1::ReplicationMessage Replicator::AckFor(crdt::ReplicaId origin) {
   v1::Ack* ack = m.mutable_ack();
   ack->set_origin(origin);
   ack->set_applied_seq(host_->Applied(origin));
-  ack->set_replica(host_->self_replica());
   for (const auto& [id, peer] : peers_) {
     auto it = peer.streams.find(origin);
     if (it == peer.streams.end() || !it->second.confirmed) continue;
@@ -401,18 +419,7 @@ std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool
   const uint64_t acked = ack.applied_seq();
   bool changed = !stream.confirmed;
   stream.confirmed = true;
-  if (ack.replica() != 0 && ack.replica() != stream.peer_replica) {
-    // Another replica behind the same node (wiped, or restored from a checkpoint): what it
-    // acknowledged before means nothing now.
-    if (stream.peer_replica != 0 && !report) {
-      stream.acked = acked;
-      stream.sent = acked;
-      stream.covered = 0;
-      stream.timeout_ms = options_.retransmit_ms;
-      changed = true;
-    }
-    if (!report) stream.peer_replica = ack.replica();
-  }
+
   if (acked > stream.acked) {
     stream.acked = acked;
     stream.timeout_ms = options_.retransmit_ms;
@@ -452,6 +459,7 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
   Peer& peer = it->second;
   peer.last_heard_ms = now_ms;
   peer.bytes_received += message.ByteSizeLong();
+  NoteReplica(peer, message.replica());
   UpdateState(peer, now_ms);
   switch (message.body_case()) {
     case v1::ReplicationMessage::kDeltas: {

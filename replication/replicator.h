@@ -207,6 +207,8 @@ class Replicator {
   // The own seq each peer has applied: linked peers' cursors, the others' reports.
   std::map<std::string, uint64_t> KnownAcked() const;
   v1::ReplicationMessage Envelope() const;
+  // Every message names its sender's replica: a new one resets the streams to it.
+  void NoteReplica(Peer& peer, crdt::ReplicaId replica);
   void UpdateState(Peer& peer, uint64_t now_ms);
   uint64_t Jittered(uint64_t ms);
 
