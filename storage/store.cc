@@ -480,6 +480,15 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
   return Status::Ok();
 }
 
+Status Store::ScanStates(v1::CrdtType type,
+                         const std::function<void(std::string_view)>& fn) const {
+  rocksdb::ColumnFamilyHandle* cf = TypeFamily(type);
+  if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(type));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) fn(it->value().ToStringView());
+  return FromRocks(it->status(), "scanning states");
+}
+
 StatusOr<std::vector<v1::DeltaRecord>> Store::ReadLog(crdt::ReplicaId origin, uint64_t from,
                                                       uint64_t to, size_t max_bytes) const {
   std::vector<v1::DeltaRecord> out;

@@ -27,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -171,6 +172,8 @@ class Store {
   Status DeleteMeta(std::string_view key);
 
   uint64_t KeyCount(v1::CrdtType type) const;
+  // Calls fn with the state bytes of every object of type (a full scan of its family).
+  Status ScanStates(v1::CrdtType type, const std::function<void(std::string_view)>& fn) const;
   StoreStats Stats() const;
 
   // Merkle trees (storage/merkle.h). Until a rebuild started at open ends (a database

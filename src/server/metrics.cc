@@ -111,6 +111,10 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                         .Help("Replicas a read above eventual found behind and wrote back to")
                         .Register(*registry_)
                         .Add({})),
+      tombstones_(prometheus::BuildGauge()
+                      .Name("geodatastore_tombstones")
+                      .Help("Removed elements the types that need tombstones hold")
+                      .Register(*registry_)),
       replication_(replication) {}
 
 prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
@@ -159,6 +163,28 @@ std::string Metrics::Render() {
   for (v1::CrdtType t : crdt::kAllTypes) {
     keys_.Add({{"type", std::string(crdt::TypeName(t))}})
         .Set(static_cast<double>(store_->KeyCount(t)));
+  }
+  {
+    // A scan of three column families: at most every 30 s.
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (tombstones_counted_ == std::chrono::steady_clock::time_point{} ||
+        now - tombstones_counted_ >= std::chrono::seconds(30)) {
+      tombstones_counted_ = now;
+      for (v1::CrdtType t : {v1::TWO_P_SET, v1::LWW_SET, v1::LWW_GRAPH}) {
+        uint64_t count = 0;
+        const Status s = store_->ScanStates(t, [&](std::string_view bytes) {
+          auto state = crdt::DecodeAnyAs(t, std::string(bytes));
+          if (!state.ok()) return;
+          std::visit(
+              [&](const auto& v) {
+                if constexpr (requires { v.tombstones(); }) count += v.tombstones();
+              },
+              *state);
+        });
+        if (s.ok()) tombstones_.Add({{"type", std::string(crdt::TypeName(t))}}).Set(count);
+      }
+    }
   }
   const storage::StoreStats stats = store_->Stats();
   live_sst_bytes_.Set(static_cast<double>(stats.live_sst_bytes));

@@ -22,6 +22,9 @@
 //   geodatastore_anti_entropy_bytes_total{direction}  counter
 //   geodatastore_anti_entropy_session_seconds         histogram
 //   geodatastore_read_repairs_total                   counter: replicas a read wrote back to
+//   geodatastore_tombstones{type}                     gauge: removed elements held (2P-Set,
+//                                                     LWW-element-set, graph); counted by a
+//                                                     scan at most every 30 s
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -92,6 +95,8 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Counter>& sync_bytes_;
   prometheus::Histogram& sync_seconds_;
   prometheus::Counter& read_repairs_;
+  prometheus::Family<prometheus::Gauge>& tombstones_;
+  std::chrono::steady_clock::time_point tombstones_counted_{};  // guarded by mu_
   replication::GrpcReplication* const replication_;
   std::map<std::string, double> bytes_seen_;       // guarded by mu_: last cumulative values
   replication::ReplicatorCounters counters_seen_;  // guarded by mu_

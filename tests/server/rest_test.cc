@@ -88,6 +88,14 @@ TEST_F(RestTest, Sets) {
             "add_wins");
   Expect(200, client_->Post("/crdt/sets/l/add", {{"element", "e"}}));
   EXPECT_THAT(Expect(200, client_->Get("/crdt/sets/l"))["elements"], ElementsAre("e"));
+  Expect(200, client_->Post("/crdt/sets/l/add", {{"element", "f"}}));
+  Expect(200, client_->Post("/crdt/sets/l/remove", {{"element", "f"}}));
+
+  // The removed elements held (not collected yet: see the README).
+  const std::string metrics = client_->Get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("geodatastore_tombstones{type=\"2p_set\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("geodatastore_tombstones{type=\"lww_set\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("geodatastore_tombstones{type=\"lww_graph\"} 0\n"));
 }
 
 TEST_F(RestTest, Registers) {
