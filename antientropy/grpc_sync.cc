@@ -123,6 +123,10 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
   if (blocked_ && blocked_(peer.id)) {
     result.result = "unreachable";
     result.error = "partitioned (fault injection)";
+    {
+      std::lock_guard<std::mutex> lock(session_mu_);
+      last_[peer.id] = {result, std::chrono::system_clock::now()};
+    }
     if (observer_) observer_(result);
     return result;
   }
@@ -168,6 +172,10 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
   }
   result.stats = session.stats();
   if (done) done(result.result == "ok");
+  {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    last_[peer.id] = {result, std::chrono::system_clock::now()};
+  }
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (observer_) observer_(result);
@@ -191,6 +199,11 @@ bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectS
   StubFor(*it)->async()->Sync(&call->context, &call->request, &call->reply,
                               [call](grpc::Status) {});  // best effort: anti-entropy backs it
   return true;
+}
+
+std::map<std::string, GrpcAntiEntropy::Last> GrpcAntiEntropy::LastSessions() const {
+  std::lock_guard<std::mutex> lock(session_mu_);
+  return last_;
 }
 
 std::vector<SyncResult> GrpcAntiEntropy::SyncAll(const std::string& region) {

@@ -89,6 +89,12 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   // peer is unknown or cut off.
   bool PushAsync(const std::string& peer, std::vector<v1::ObjectState> states);
   const std::vector<SyncPeer>& peers() const { return peers_; }
+  // The last session this node started with each peer, and when it ended.
+  struct Last {
+    SyncResult result;
+    std::chrono::system_clock::time_point ended;
+  };
+  std::map<std::string, Last> LastSessions() const;
 
  private:
   v1::AntiEntropyService::Stub* StubFor(const SyncPeer& peer);
@@ -103,7 +109,8 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   Urgent urgent_;
   Begin begin_;
   std::function<bool(const std::string&)> blocked_;
-  std::mutex session_mu_;
+  mutable std::mutex session_mu_;
+  std::map<std::string, Last> last_;  // guarded by session_mu_
   std::map<std::string, std::unique_ptr<std::mutex>> peer_mu_;  // one session per peer at once
   std::mutex stubs_mu_;
   std::map<std::string, std::unique_ptr<v1::AntiEntropyService::Stub>> stubs_;

@@ -630,6 +630,9 @@ void RestApi::Status(Call& call) {
   if (replication_ != nullptr) {
     for (replication::PeerView& v : replication_->Peers()) views[v.id] = std::move(v);
   }
+  const auto syncs = anti_entropy_ != nullptr
+                         ? anti_entropy_->LastSessions()
+                         : std::map<std::string, antientropy::GrpcAntiEntropy::Last>{};
   for (const config::Peer& p : config_.cluster.peers) {
     auto v = views.find(p.id);
     json peer = {
@@ -643,6 +646,16 @@ void RestApi::Status(Call& call) {
       peer["state_for_seconds"] = (now - std::min(now, v->second.state_since_ms)) / 1000.0;
       peer["acked_seq"] = v->second.acked;
       if (!v->second.via.empty()) peer["via"] = v->second.via;
+    }
+    if (auto s = syncs.find(p.id); s != syncs.end()) {
+      const auto& r = s->second.result;
+      peer["last_anti_entropy"] = {
+          {"result", r.result},
+          {"seconds_ago",
+           std::chrono::duration<double>(std::chrono::system_clock::now() - s->second.ended)
+               .count()},
+          {"keys_repaired", r.stats.repaired_here + r.stats.repaired_there},
+          {"seconds", r.seconds}};
     }
     peers.push_back(std::move(peer));
   }

@@ -321,6 +321,10 @@ TEST_F(ReplicationTest, AntiEntropyRepairsWhatTruncatedDeltaLogsCannot) {
   EXPECT_EQ(again.json["keys_repaired"], 0);
   EXPECT_EQ(again.json["peers"].size(), 1u);
   EXPECT_EQ(At(2).Post("/admin/sync/regions/mars", json::object()).status, 404);
+  for (const json& p : Get(2, "/admin/status")["peers"]) {
+    EXPECT_EQ(p["last_anti_entropy"]["result"], "ok") << p.dump();
+    EXPECT_GE(p["last_anti_entropy"]["seconds_ago"].get<double>(), 0);
+  }
 }
 
 TEST_F(ReplicationTest, ReadsAboveEventualRepairReplicasThatAreBehind) {
