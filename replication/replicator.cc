@@ -103,7 +103,7 @@ Status Replicator::Start(uint64_t now_ms) {
   if (gateway_) {
     GDS_ASSIGN_OR_RETURN(auto origins, host_->RelayOrigins());
     for (const v1::DeltaBatch& first : origins)
-      AddRelayStream(first.origin(), {first.origin_node(), first.origin_region()});
+      AddRelayStream(first.origin(), {first.origin_node(), first.origin_region()}, false);
   }
   return Status::Ok();
 }
@@ -148,11 +148,12 @@ std::vector<Replicator::Peer*> Replicator::RelayTargets(const std::string& origi
   return out;
 }
 
-void Replicator::AddRelayStream(crdt::ReplicaId origin, PeerInfo node) {
+void Replicator::AddRelayStream(crdt::ReplicaId origin, PeerInfo node, bool save) {
   if (origin == host_->self_replica()) return;
   const std::string region = node.region;
   auto [it, fresh] = relayed_.try_emplace(origin, Relayed{std::move(node)});
   if (!fresh) return;
+  if (save) (void)host_->SaveRelayOrigin(origin, it->second.node.id, region);
   for (Peer* target : RelayTargets(region)) {
     if (target->info.id == it->second.node.id) continue;
     target->streams[origin].timeout_ms = options_.retransmit_ms;
@@ -221,9 +222,10 @@ bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream,
   }
   if (entries->empty()) {
     // Nothing held to relay; but this node may have applied more than it holds (what a
-    // covered batch gave it): a gap for the peer, unless anti-entropy covered it.
+    // covered batch gave it): a gap for the peer, unless anti-entropy covered it. (A stream
+    // that has not heard from its peer may count a gap that is none: a session too many.)
     const uint64_t applied = host_->Applied(origin);
-    if (!stream.confirmed || std::max(applied, stream.covered) <= stream.sent) return false;
+    if (std::max(applied, stream.covered) <= stream.sent) return false;
     const auto relayed = relayed_.find(origin);
     batch->set_origin(origin);
     if (relayed != relayed_.end()) {
@@ -466,15 +468,16 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
       const v1::DeltaBatch& batch = message.deltas();
       PeerInfo origin{batch.origin_node(), batch.origin_region()};
       if (origin.id.empty()) origin = peer.info;  // a sender that does not say: its own
-      // A batch that only says what anti-entropy covered carries no deltas to relay: the
+      // A batch that only says what anti-entropy covered carries no deltas to keep: the
       // relay streams meet a gap there, and anti-entropy covers it downstream too.
-      const bool relay = !RelayTargets(origin.region).empty() && batch.deltas_size() > 0;
-      const Status applied = host_->ApplyRemote(batch, message.from(), relay);
+      const bool relay = !RelayTargets(origin.region).empty();
+      const Status applied =
+          host_->ApplyRemote(batch, message.from(), relay && batch.deltas_size() > 0);
       if (applied.ok()) {
         ++counters_.batches_applied;
         if (relay) {
           // Forward at once to idle relay streams: the group was batched at its origin.
-          AddRelayStream(batch.origin(), std::move(origin));
+          AddRelayStream(batch.origin(), std::move(origin), true);
           for (auto& [id, target] : peers_) {
             auto stream = target.streams.find(batch.origin());
             if (stream != target.streams.end())

@@ -55,7 +55,10 @@ class ReplicationHost {
   virtual StatusOr<std::vector<v1::DeltaBatch>> ReadRelay(crdt::ReplicaId origin, uint64_t after,
                                                           size_t max_bytes) = 0;
   virtual Status TruncateRelay(crdt::ReplicaId origin, uint64_t upto) = 0;
-  // The first relay entry of every origin with relay entries (its deltas cleared).
+  // Remembers that this node relays origin (across restarts); RelayOrigins lists them as
+  // batch headers (origin, origin_node, origin_region).
+  virtual Status SaveRelayOrigin(crdt::ReplicaId origin, const std::string& node,
+                                 const std::string& region) = 0;
   virtual StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() = 0;
   virtual crdt::Timestamp HlcNow() = 0;
   virtual StatusOr<storage::Cursor> LoadCursor(const std::string& peer) = 0;
@@ -186,7 +189,7 @@ class Replicator {
 
   // The linked peers a relayed origin of region goes to (none unless this is a gateway).
   std::vector<Peer*> RelayTargets(const std::string& origin_region);
-  void AddRelayStream(crdt::ReplicaId origin, PeerInfo node);
+  void AddRelayStream(crdt::ReplicaId origin, PeerInfo node, bool save);
   // The acknowledgement of origin this node sends upstream: what it and, for a relayed
   // origin, its relay targets have applied.
   v1::ReplicationMessage AckFor(crdt::ReplicaId origin);

@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <map>
 
 #include <rocksdb/db.h>
@@ -544,23 +545,50 @@ Status Store::TruncateRelay(crdt::ReplicaId origin, uint64_t upto) {
                    "truncating the relay log");
 }
 
+Status Store::SaveRelayOrigin(crdt::ReplicaId origin, const std::string& node,
+                              const std::string& region) {
+  std::string key = "relay_origin/";
+  PutFixed64(&key, origin);
+  return PutMeta(key, node + std::string(1, '\0') + region);
+}
+
 StatusOr<std::vector<v1::DeltaBatch>> Store::RelayOrigins() const {
   std::vector<v1::DeltaBatch> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), relay_log_));
-  for (it->SeekToFirst(); it->Valid();) {
-    if (it->key().size() != 16) return Corruption("a relay-log key of the wrong size");
-    const crdt::ReplicaId origin = GetFixed64(it->key().ToStringView());
-    v1::DeltaBatch entry;
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
-        entry.origin() != origin) {
-      return Corruption("undecodable relay-log entry");
-    }
-    entry.clear_deltas();
-    out.push_back(std::move(entry));
-    if (origin == UINT64_MAX) break;
-    it->Seek(LogKey(origin + 1, 0));
+  const std::string prefix = "relay_origin/";
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(prefix.size());
+    const std::string_view value = it->value().ToStringView();
+    const size_t split = value.find('\0');
+    if (key.size() != 8 || split == std::string_view::npos)
+      return Corruption("a bad relay origin record");
+    v1::DeltaBatch& header = out.emplace_back();
+    header.set_origin(GetFixed64(key));
+    header.set_origin_node(std::string(value.substr(0, split)));
+    header.set_origin_region(std::string(value.substr(split + 1)));
   }
-  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the relay log"));
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading relay origins"));
+  // And any origin with relay entries whose record a crash kept from being saved.
+  std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), relay_log_));
+  for (log->SeekToFirst(); log->Valid();) {
+    if (log->key().size() != 16) return Corruption("a relay-log key of the wrong size");
+    const crdt::ReplicaId origin = GetFixed64(log->key().ToStringView());
+    const bool known = std::any_of(out.begin(), out.end(), [&](const v1::DeltaBatch& h) {
+      return h.origin() == origin;
+    });
+    v1::DeltaBatch entry;
+    if (!known) {
+      if (!entry.ParseFromArray(log->value().data(), static_cast<int>(log->value().size())) ||
+          entry.origin() != origin) {
+        return Corruption("undecodable relay-log entry");
+      }
+      entry.clear_deltas();
+      out.push_back(std::move(entry));
+    }
+    if (origin == UINT64_MAX) break;
+    log->Seek(LogKey(origin + 1, 0));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(log->status(), "reading the relay log"));
   return out;
 }
 

@@ -18,6 +18,7 @@
 //                    "seq/" origin: fixed64     -> highest seq logged for origin: fixed64
 //                    "keys/" type name          -> objects of that type: fixed64
 //                    "applied/" origin: fixed64 -> highest seq of origin applied here: fixed64
+//                    "relay_origin/" origin: fixed64 -> node id, NUL, region (gateways)
 //                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64,
 //                                                  then its replica id: fixed64
 //
@@ -147,7 +148,11 @@ class Store {
                                                   size_t max_bytes) const;
   // Deletes origin's relay entries with to_seq <= upto.
   Status TruncateRelay(crdt::ReplicaId origin, uint64_t upto);
-  // The first relay entry of every origin with relay entries, its deltas cleared.
+  // A gateway relays origin's deltas (node and region say where it is): remembered, so that
+  // the relay streams outlive their entries across restarts.
+  Status SaveRelayOrigin(crdt::ReplicaId origin, const std::string& node,
+                         const std::string& region);
+  // Every saved relay origin, as a batch header (origin, origin_node, origin_region).
   StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() const;
   // The lowest seq of origin still in the log (0 if none).
   StatusOr<uint64_t> FirstSeq(crdt::ReplicaId origin) const;

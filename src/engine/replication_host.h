@@ -42,6 +42,10 @@ class EngineReplicationHost final : public replication::ReplicationHost {
   Status TruncateRelay(crdt::ReplicaId origin, uint64_t upto) override {
     return engine_->store()->TruncateRelay(origin, upto);
   }
+  Status SaveRelayOrigin(crdt::ReplicaId origin, const std::string& node,
+                         const std::string& region) override {
+    return engine_->store()->SaveRelayOrigin(origin, node, region);
+  }
   StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() override {
     return engine_->store()->RelayOrigins();
   }

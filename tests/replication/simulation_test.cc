@@ -300,6 +300,24 @@ class Simulation
     return out;
   }
 
+  // What is missing where, for failure messages.
+  std::string Missing() const {
+    std::string out;
+    for (const auto& a : nodes_) {
+      for (const auto& b : nodes_) {
+        if (a != b && b->up && a->up &&
+            b->engine->Applied(a->identity.replica) < a->engine->CommittedSeq()) {
+          out += b->id + " applied " + std::to_string(b->engine->Applied(a->identity.replica)) +
+                 " of " + a->id + "'s " + std::to_string(a->engine->CommittedSeq()) + "; " +
+                 a->id + " needs resync with:";
+          for (const std::string& p : a->replicator->NeedsResync()) out += " " + p;
+          out += "\n";
+        }
+      }
+    }
+    return out;
+  }
+
   // Every node has applied every other node's committed writes.
   bool Quiescent() const {
     for (const auto& n : nodes_) {
@@ -322,6 +340,7 @@ class Simulation
   double duplicate_ = 0.05;
   uint64_t max_delay_ = 40;
   std::set<std::string> partitioned_;
+  SimNode* wipe_ = nullptr;  // a node to wipe as soon as its writes are everywhere
   std::multimap<std::pair<uint64_t, uint64_t>, std::pair<std::string, v1::ReplicationMessage>>
       network_;
   std::map<std::string, int64_t> expected_counters_;
@@ -330,8 +349,9 @@ class Simulation
 
 TEST_P(Simulation, Converges) { RunAndCheck(false); }
 
-// Nodes lose their delta logs now and then (everything not yet shipped included): streams
-// wait for anti-entropy, which repairs the peers, and then carry on. The OR-Set model is
+// Nodes lose their delta logs now and then (everything not yet shipped included), and now
+// and then a node its whole disk (once its own writes are everywhere): streams wait for
+// anti-entropy, which repairs the peers, and then carry on. The OR-Set model is
 // not checked here: a node may hold an add through anti-entropy that its applied vector
 // does not show.
 class LogLoss : public Simulation {};
@@ -344,7 +364,7 @@ void Simulation::RunAndCheck(bool log_loss) {
   for (int t = 0; t < 1500; ++t) {
     if (Chance(0.3)) {
       SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
-      if (n.up) ClientOp(n);
+      if (n.up && &n != wipe_) ClientOp(n);
       if (HasFatalFailure()) return;
     }
     if (partitioned_.empty() && Chance(0.004)) {
@@ -359,6 +379,28 @@ void Simulation::RunAndCheck(bool log_loss) {
       if (n.up) {
         Trace("log lost on " + n.id);
         ASSERT_TRUE(n.store->TruncateLog(n.identity.replica, n.engine->CommittedSeq()).ok());
+      }
+    }
+    if (log_loss && wipe_ == nullptr && Chance(0.002)) wipe_ = nodes_[Rand(0, nodes_.size() - 1)].get();
+    if (wipe_ != nullptr) {
+      // A node loses its disk once every other node has its own writes (it takes no client
+      // ops meanwhile): it comes back as a new replica, its peers notice and refill it by
+      // anti-entropy.
+      SimNode& n = *wipe_;
+      bool shipped = n.up;
+      for (const auto& other : nodes_) {
+        shipped = shipped && (other.get() == &n || (other->up && other->engine->Applied(
+                                                                      n.identity.replica) >=
+                                                                  n.engine->CommittedSeq()));
+      }
+      if (shipped) {
+        Crash(n);
+        n.env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+        ++n.identity.epoch;
+        n.identity.replica = storage::ReplicaIdOf(n.id, n.identity.epoch);
+        n.restart_at = now_ + Rand(20, 300);
+        Trace("wiped " + n.id);
+        wipe_ = nullptr;
       }
     }
     if (Chance(0.002)) {
@@ -377,7 +419,8 @@ void Simulation::RunAndCheck(bool log_loss) {
   duplicate_ = 0;
   const uint64_t deadline = now_ + 60000;
   while (!Quiescent() && now_ < deadline) Step();
-  ASSERT_TRUE(Quiescent()) << "no quiescence within 60 s of simulated time after healing";
+  ASSERT_TRUE(Quiescent()) << "no quiescence within 60 s of simulated time after healing:\n"
+                           << Missing();
   // Progress views converge too: every node knows what every other node applied of its
   // writes, linked or reached through gateways (heartbeats carry the reports).
   const uint64_t views_deadline = now_ + 10000;
