@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/peer_channel.h"
+
 namespace geodatastore::antientropy {
 
 v1::FullSyncReply SummarizeSyncs(const std::vector<SyncResult>& results, double seconds) {
@@ -98,11 +100,8 @@ v1::AntiEntropyService::Stub* GrpcAntiEntropy::StubFor(const SyncPeer& peer) {
   std::lock_guard<std::mutex> lock(stubs_mu_);
   auto& stub = stubs_[peer.id];
   if (!stub) {
-    grpc::ChannelArguments args;
+    grpc::ChannelArguments args = PeerChannelArgs();
     args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     stub = v1::AntiEntropyService::NewStub(
         grpc::CreateCustomChannel(peer.address, grpc::InsecureChannelCredentials(), args));
   }

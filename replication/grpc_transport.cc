@@ -2,21 +2,10 @@
 
 #include <grpc/compression.h>
 
+#include "common/peer_channel.h"
+
 namespace geodatastore::replication {
 
-namespace {
-
-// gRPC's own reconnect backoff starts at 1 s: a peer that came up just after us would stay
-// unreachable that long (new calls fail fast meanwhile). Our send loop backs off itself.
-grpc::ChannelArguments PeerChannelArgs() {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return args;
-}
-
-}  // namespace
 
 GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core,
                                  uint64_t flush_interval_ms, bool gzip)

@@ -241,10 +241,7 @@ bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream,
   const uint64_t first_held = (*entries)[0].from_seq();
   if (first_held > stream.sent + 1 && stream.confirmed) {
     v1::DeltaBatch cover;
-    if (!CoverGap(stream, first_held, entries->back().to_seq(), &cover)) {
-      ++counters_.relay_gaps;
-      return false;
-    }
+    if (!CoverGap(stream, first_held, entries->back().to_seq(), &cover)) return false;
     (*entries)[0].set_covered_seq(cover.covered_seq());
   }
   if (entries->size() == 1 || !options_.join_deltas) {

@@ -121,8 +121,7 @@ struct ReplicatorCounters {
   uint64_t rejected_corrupt = 0;  // undecodable or invalid batches
   uint64_t gaps = 0;              // batches dropped for a gap (resent later)
   uint64_t retransmits = 0;
-  uint64_t relayed = 0;     // batches forwarded for other origins
-  uint64_t relay_gaps = 0;  // relay streams stuck on a range no longer held (anti-entropy)
+  uint64_t relayed = 0;  // batches forwarded for other origins
 };
 
 class Replicator {
@@ -155,7 +154,6 @@ class Replicator {
 
   // Whether this node exchanges messages with peer directly.
   bool Linked(const std::string& peer) const { return peers_.count(peer) > 0; }
-  bool is_gateway() const { return gateway_; }
 
  private:
   struct Stream {  // one origin's deltas to one peer
