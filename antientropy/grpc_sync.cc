@@ -87,12 +87,11 @@ grpc::Status GrpcAntiEntropy::Sync(grpc::ServerContext*, const v1::SyncRequest* 
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "partitioned (fault injection)");
   const Status s = Respond(host_, *request, reply);
   if (s.ok()) return grpc::Status::OK;
-  const grpc::StatusCode code = s.code() == StatusCode::kFailedPrecondition
-                                    ? grpc::StatusCode::FAILED_PRECONDITION
-                                : s.code() == StatusCode::kInvalidArgument ||
-                                        s.code() == StatusCode::kCorruption
-                                    ? grpc::StatusCode::INVALID_ARGUMENT
-                                    : grpc::StatusCode::INTERNAL;
+  const grpc::StatusCode code =
+      s.code() == StatusCode::kFailedPrecondition ? grpc::StatusCode::FAILED_PRECONDITION
+      : s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kCorruption
+          ? grpc::StatusCode::INVALID_ARGUMENT
+          : grpc::StatusCode::INTERNAL;
   return grpc::Status(code, s.message());
 }
 
@@ -156,8 +155,8 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
     // Pace the repair: objects moved so far may not run ahead of the rate limit.
     objects += request->pull().objects_size() + request->push().states_size();
     if (options_.max_objects_per_second > 0) {
-      const auto due = started + std::chrono::microseconds(objects * 1000000 /
-                                                           options_.max_objects_per_second);
+      const auto due =
+          started + std::chrono::microseconds(objects * 1000000 / options_.max_objects_per_second);
       std::unique_lock<std::mutex> lock(stop_mu_);
       stop_cv_.wait_until(lock, due, [&] { return stopping_.load(); });
     }
@@ -182,8 +181,8 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
 }
 
 bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectState> states) {
-  auto it = std::find_if(peers_.begin(), peers_.end(),
-                         [&](const SyncPeer& p) { return p.id == peer; });
+  auto it =
+      std::find_if(peers_.begin(), peers_.end(), [&](const SyncPeer& p) { return p.id == peer; });
   if (it == peers_.end() || (blocked_ && blocked_(peer))) return false;
   struct Call {
     grpc::ClientContext context;

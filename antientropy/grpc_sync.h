@@ -63,8 +63,7 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   // REQUIRES: host outlives this object. peer_states feeds the scheduler; observer hears
   // of every finished session (metrics, logs).
   GrpcAntiEntropy(std::string self_id, std::string self_region, std::vector<SyncPeer> peers,
-                  SyncHost* host, SyncOptions options, PeerStates peer_states,
-                  Observer observer);
+                  SyncHost* host, SyncOptions options, PeerStates peer_states, Observer observer);
   ~GrpcAntiEntropy() override;
 
   // Set once, before Start.
@@ -110,7 +109,7 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   Begin begin_;
   std::function<bool(const std::string&)> blocked_;
   mutable std::mutex session_mu_;
-  std::map<std::string, Last> last_;  // guarded by session_mu_
+  std::map<std::string, Last> last_;                            // guarded by session_mu_
   std::map<std::string, std::unique_ptr<std::mutex>> peer_mu_;  // one session per peer at once
   std::mutex stubs_mu_;
   std::map<std::string, std::unique_ptr<v1::AntiEntropyService::Stub>> stubs_;

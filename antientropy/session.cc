@@ -49,8 +49,8 @@ std::optional<v1::SyncRequest> Session::Next() {
   if (phase_ == Phase::kRepair) {
     if (!to_pull_.empty()) {
       v1::PullRequest* pull = request.mutable_pull();
-      while (!to_pull_.empty() && static_cast<size_t>(pull->objects_size()) <
-                                      options_.objects_per_request) {
+      while (!to_pull_.empty() &&
+             static_cast<size_t>(pull->objects_size()) < options_.objects_per_request) {
         *pull->add_objects() = std::move(to_pull_.front());
         to_pull_.pop_front();
       }

@@ -31,8 +31,8 @@ struct Node {
       fprintf(stderr, "aebench: %s\n", identity.status().ToString().c_str());
       exit(1);
     }
-    engine = std::make_unique<engine::Engine>(store.get(), *identity, &clock,
-                                              engine::EngineOptions{});
+    engine =
+        std::make_unique<engine::Engine>(store.get(), *identity, &clock, engine::EngineOptions{});
     if (!engine->Start().ok()) exit(1);
     host = std::make_unique<engine::EngineSyncHost>(engine.get());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
@@ -48,8 +48,8 @@ struct Node {
 void Increment(Node& n, const std::vector<uint64_t>& keys) {
   std::vector<std::pair<std::string, engine::Op>> ops;
   for (size_t i = 0; i < keys.size(); ++i) {
-    ops.push_back({"key:" + std::to_string(keys[i]),
-                   {.kind = engine::Op::Kind::kIncrement, .amount = 1}});
+    ops.push_back(
+        {"key:" + std::to_string(keys[i]), {.kind = engine::Op::Kind::kIncrement, .amount = 1}});
     if (ops.size() == 1000 || i + 1 == keys.size()) {
       for (auto& r : n.engine->ApplyBatch(ops)) {
         if (!r.ok()) {
@@ -114,8 +114,8 @@ int main(int argc, char** argv) {
   for (std::string d; std::getline(ss, d, ',');) diffs.push_back(std::stoll(d));
   if (full) diffs.push_back(-1);  // -1: B empty
 
-  printf("%-10s %12s %10s %10s %12s %12s %12s\n", "keys", "differences", "seconds", "MB",
-         "pulled", "pushed", "repaired");
+  printf("%-10s %12s %10s %10s %12s %12s %12s\n", "keys", "differences", "seconds", "MB", "pulled",
+         "pushed", "repaired");
   std::mt19937_64 rng(1);
   int round = 0;
   for (int64_t d : diffs) {

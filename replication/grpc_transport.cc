@@ -6,7 +6,6 @@
 
 namespace geodatastore::replication {
 
-
 GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* core,
                                  uint64_t flush_interval_ms, bool gzip)
     : core_(core), flush_interval_ms_(std::max<uint64_t>(flush_interval_ms, 1)), gzip_(gzip) {

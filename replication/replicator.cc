@@ -213,8 +213,7 @@ bool Replicator::BuildOwnBatch(Stream& stream, v1::DeltaBatch* batch) {
   return true;
 }
 
-bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream,
-                                 v1::DeltaBatch* batch) {
+bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream, v1::DeltaBatch* batch) {
   auto entries = host_->ReadRelay(origin, stream.sent, options_.max_batch_bytes);
   if (!entries.ok()) {
     ++counters_.rejected_corrupt;
@@ -404,9 +403,8 @@ v1::ReplicationMessage Replicator::AckFor(crdt::ReplicaId origin) {
 std::string Replicator::Upstream(const Relayed& relayed) const {
   const PeerInfo& node = relayed.node;
   auto gateway = gateway_of_.find(node.region);
-  const std::string upstream = node.region == self_.region || gateway == gateway_of_.end()
-                                   ? node.id
-                                   : gateway->second;
+  const std::string upstream =
+      node.region == self_.region || gateway == gateway_of_.end() ? node.id : gateway->second;
   return peers_.count(upstream) > 0 ? upstream : std::string();
 }
 

@@ -159,13 +159,13 @@ class Replicator {
   struct Stream {  // one origin's deltas to one peer
     uint64_t acked = 0;
     uint64_t sent = 0;
-    uint64_t last_data_ms = 0;  // when unacknowledged data was last sent
-    uint64_t timeout_ms = 0;    // current retransmit timeout
-    uint64_t saved_acked = 0;   // own stream: persisted cursor
-    bool confirmed = false;     // an acknowledgement arrived since start
-    bool gap = false;           // the next seq is no longer held here: needs anti-entropy
-    uint64_t covered = 0;       // anti-entropy gave the peer every seq up to this
-    crdt::ReplicaId peer_replica = 0;  // the peer's replica id as of its last acknowledgement
+    uint64_t last_data_ms = 0;            // when unacknowledged data was last sent
+    uint64_t timeout_ms = 0;              // current retransmit timeout
+    uint64_t saved_acked = 0;             // own stream: persisted cursor
+    bool confirmed = false;               // an acknowledgement arrived since start
+    bool gap = false;                     // the next seq is no longer held here: needs anti-entropy
+    uint64_t covered = 0;                 // anti-entropy gave the peer every seq up to this
+    crdt::ReplicaId peer_replica = 0;     // the peer's replica id as of its last acknowledgement
     std::vector<v1::NodeAck> downstream;  // what the peer reported of its relay targets
   };
   struct Peer {
@@ -217,11 +217,11 @@ class Replicator {
   ReplicationHost* const host_;
   const ReplicatorOptions options_;
   bool gateway_ = false;
-  std::map<std::string, Peer> peers_;              // linked peers
-  std::map<std::string, PeerInfo> unlinked_;       // the rest of the cluster
-  std::map<std::string, uint64_t> reported_;       // unlinked peer -> own seq it applied
+  std::map<std::string, Peer> peers_;               // linked peers
+  std::map<std::string, PeerInfo> unlinked_;        // the rest of the cluster
+  std::map<std::string, uint64_t> reported_;        // unlinked peer -> own seq it applied
   std::map<std::string, uint64_t> saved_reported_;  // persisted part of reported_
-  std::map<std::string, std::string> gateway_of_;  // region -> its gateway's id
+  std::map<std::string, std::string> gateway_of_;   // region -> its gateway's id
   std::map<crdt::ReplicaId, Relayed> relayed_;
   uint64_t last_flush_ms_ = 0;
   uint64_t truncated_ = 0;

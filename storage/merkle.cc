@@ -2,7 +2,6 @@
 
 #include <xxhash.h>
 
-
 namespace geodatastore::storage {
 
 std::array<char, 16> Digest::Bytes() const {

@@ -1,14 +1,14 @@
 #include "storage/store.h"
 
-#include <algorithm>
-#include <map>
-
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <map>
 
 #include "crdt/any_crdt.h"
 
@@ -195,7 +195,8 @@ Status Store::OpenMerkle() {
       const std::string_view key = it->key().ToStringView();
       if (key.size() < 5) return Corruption("a Merkle key digest with a short key");
       const auto type = static_cast<uint8_t>(key[0]);
-      const auto bucket = static_cast<uint32_t>(GetFixed64(std::string(4, '\0').append(key.substr(1, 4))));
+      const auto bucket =
+          static_cast<uint32_t>(GetFixed64(std::string(4, '\0').append(key.substr(1, 4))));
       if (type >= trees_.size() || bucket >= kBuckets) return Corruption("a bad Merkle key digest");
       trees_[type].Toggle(bucket, Digest::FromBytes(it->value().ToStringView()));
     }
@@ -297,8 +298,8 @@ std::vector<Digest> Store::TreeNodes(v1::CrdtType type, int level,
   return out;
 }
 
-StatusOr<std::vector<BucketEntry>> Store::BucketEntries(v1::CrdtType type,
-                                                        const std::vector<uint32_t>& buckets) const {
+StatusOr<std::vector<BucketEntry>> Store::BucketEntries(
+    v1::CrdtType type, const std::vector<uint32_t>& buckets) const {
   std::vector<BucketEntry> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), merkle_keys_));
   for (uint32_t bucket : buckets) {
@@ -481,8 +482,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
   return Status::Ok();
 }
 
-Status Store::ScanStates(v1::CrdtType type,
-                         const std::function<void(std::string_view)>& fn) const {
+Status Store::ScanStates(v1::CrdtType type, const std::function<void(std::string_view)>& fn) const {
   rocksdb::ColumnFamilyHandle* cf = TypeFamily(type);
   if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(type));
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
@@ -518,7 +518,7 @@ Status Store::TruncateLog(crdt::ReplicaId origin, uint64_t upto) {
 }
 
 StatusOr<std::vector<v1::DeltaBatch>> Store::ReadRelay(crdt::ReplicaId origin, uint64_t after,
-                                                      size_t max_bytes) const {
+                                                       size_t max_bytes) const {
   std::vector<v1::DeltaBatch> out;
   size_t bytes = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), relay_log_));
@@ -573,9 +573,8 @@ StatusOr<std::vector<v1::DeltaBatch>> Store::RelayOrigins() const {
   for (log->SeekToFirst(); log->Valid();) {
     if (log->key().size() != 16) return Corruption("a relay-log key of the wrong size");
     const crdt::ReplicaId origin = GetFixed64(log->key().ToStringView());
-    const bool known = std::any_of(out.begin(), out.end(), [&](const v1::DeltaBatch& h) {
-      return h.origin() == origin;
-    });
+    const bool known = std::any_of(out.begin(), out.end(),
+                                   [&](const v1::DeltaBatch& h) { return h.origin() == origin; });
     v1::DeltaBatch entry;
     if (!known) {
       if (!entry.ParseFromArray(log->value().data(), static_cast<int>(log->value().size())) ||

@@ -38,11 +38,11 @@
 #include <vector>
 
 #include "common/status.h"
-#include "storage/merkle.h"
 #include "crdt/clock.h"
 #include "geodatastore/v1/crdt.pb.h"
 #include "geodatastore/v1/replication.pb.h"
 #include "geodatastore/v1/storage.pb.h"
+#include "storage/merkle.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;

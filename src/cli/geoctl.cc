@@ -515,40 +515,40 @@ int main(int argc, char** argv) {
     v1::FullSyncRequest r;
     r.set_region(region);
     v1::FullSyncReply reply;
-    return c.Run([&](grpc::ClientContext* ctx) { return c.admin().FullSync(ctx, r, &reply); },
-                 [&] {
-                   json peers = json::array();
-                   char line[256];
-                   snprintf(line, sizeof(line),
-                            "%llu keys compared, %llu repaired, %llu bytes, %.3f s",
-                            static_cast<unsigned long long>(reply.keys_compared()),
-                            static_cast<unsigned long long>(reply.keys_repaired()),
-                            static_cast<unsigned long long>(reply.bytes()), reply.seconds());
-                   std::string text = line;
-                   for (const v1::PeerSync& p : reply.peers()) {
-                     peers.push_back({{"peer", p.peer()},
-                                      {"region", p.region()},
-                                      {"result", p.result()},
-                                      {"error", p.error()},
-                                      {"keys_compared", p.keys_compared()},
-                                      {"keys_repaired", p.keys_repaired()},
-                                      {"bytes", p.bytes()},
-                                      {"seconds", p.seconds()}});
-                     snprintf(line, sizeof(line), "\n  %-12s %-10s %-11s %llu compared, %llu repaired",
-                              p.peer().c_str(), p.region().c_str(), p.result().c_str(),
-                              static_cast<unsigned long long>(p.keys_compared()),
-                              static_cast<unsigned long long>(p.keys_repaired()));
-                     text += line;
-                     if (!p.error().empty()) text += " (" + p.error() + ")";
-                   }
-                   Print(c.options(),
-                         {{"peers", peers},
-                          {"keys_compared", reply.keys_compared()},
-                          {"keys_repaired", reply.keys_repaired()},
-                          {"bytes", reply.bytes()},
-                          {"seconds", reply.seconds()}},
-                         text);
-                 });
+    return c.Run(
+        [&](grpc::ClientContext* ctx) { return c.admin().FullSync(ctx, r, &reply); },
+        [&] {
+          json peers = json::array();
+          char line[256];
+          snprintf(line, sizeof(line), "%llu keys compared, %llu repaired, %llu bytes, %.3f s",
+                   static_cast<unsigned long long>(reply.keys_compared()),
+                   static_cast<unsigned long long>(reply.keys_repaired()),
+                   static_cast<unsigned long long>(reply.bytes()), reply.seconds());
+          std::string text = line;
+          for (const v1::PeerSync& p : reply.peers()) {
+            peers.push_back({{"peer", p.peer()},
+                             {"region", p.region()},
+                             {"result", p.result()},
+                             {"error", p.error()},
+                             {"keys_compared", p.keys_compared()},
+                             {"keys_repaired", p.keys_repaired()},
+                             {"bytes", p.bytes()},
+                             {"seconds", p.seconds()}});
+            snprintf(line, sizeof(line), "\n  %-12s %-10s %-11s %llu compared, %llu repaired",
+                     p.peer().c_str(), p.region().c_str(), p.result().c_str(),
+                     static_cast<unsigned long long>(p.keys_compared()),
+                     static_cast<unsigned long long>(p.keys_repaired()));
+            text += line;
+            if (!p.error().empty()) text += " (" + p.error() + ")";
+          }
+          Print(c.options(),
+                {{"peers", peers},
+                 {"keys_compared", reply.keys_compared()},
+                 {"keys_repaired", reply.keys_repaired()},
+                 {"bytes", reply.bytes()},
+                 {"seconds", reply.seconds()}},
+                text);
+        });
   };
   admin->add_subcommand("full-sync", "anti-entropy with every peer now")->callback([&] {
     if (o.timeout_ms == 5000) o.timeout_ms = 600000;

@@ -401,15 +401,16 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   // Decode everything before touching any state.
   std::vector<Incoming> incoming;
   for (const v1::KeyDelta& kd : batch.deltas()) {
-    GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming({kd.family(), kd.name()}, kd.type(),
-                                                     kd.delta()));
+    GDS_ASSIGN_OR_RETURN(Incoming in,
+                         DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta()));
     incoming.push_back(std::move(in));
   }
-  auto joined = JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
-                             [&](const std::vector<storage::ObjectWrite>& list) {
-                               return store_->CommitRemote(origin, std::max(applied, batch.to_seq()),
-                                                           list, keep_for_relay ? &batch : nullptr);
-                             });
+  auto joined =
+      JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
+                   [&](const std::vector<storage::ObjectWrite>& list) {
+                     return store_->CommitRemote(origin, std::max(applied, batch.to_seq()), list,
+                                                 keep_for_relay ? &batch : nullptr);
+                   });
   if (!joined.ok()) return joined.status();
   std::lock_guard<std::mutex> lock(seq_mu_);
   applied_[origin] = std::max({applied_[origin], applied, batch.to_seq()});
@@ -425,10 +426,9 @@ StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states
     GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming(std::move(key), st.type(), st.state()));
     incoming.push_back(std::move(in));
   }
-  return JoinIncoming(incoming, 0, conflicts, /*write_unchanged=*/false,
-                      [&](const std::vector<storage::ObjectWrite>& list) {
-                        return store_->CommitRepair(list);
-                      });
+  return JoinIncoming(
+      incoming, 0, conflicts, /*write_unchanged=*/false,
+      [&](const std::vector<storage::ObjectWrite>& list) { return store_->CommitRepair(list); });
 }
 
 StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::CrdtType type,
@@ -443,8 +443,7 @@ StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::Cr
 }
 
 StatusOr<uint64_t> Engine::JoinIncoming(
-    std::vector<Incoming>& incoming, crdt::ReplicaId origin,
-    std::vector<TypeConflict>* conflicts,
+    std::vector<Incoming>& incoming, crdt::ReplicaId origin, std::vector<TypeConflict>* conflicts,
     bool write_unchanged,
     const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit) {
   std::vector<size_t> locks;

@@ -149,7 +149,7 @@ class Engine {
     absl::flat_hash_map<std::string, Cached> cache;  // encoded object key -> state; guarded by mu
   };
 
-  struct Staged;  // one object's state as the ops of a batch see it
+  struct Staged;     // one object's state as the ops of a batch see it
   struct Incoming {  // a decoded remote delta or state
     storage::ObjectKey key;
     std::string encoded;
@@ -162,8 +162,8 @@ class Engine {
   // wins) under the stripes' locks and writes the results through commit, unchanged objects
   // too if write_unchanged. Returns how many objects changed.
   StatusOr<uint64_t> JoinIncoming(
-      std::vector<Incoming>& incoming, crdt::ReplicaId origin,
-      std::vector<TypeConflict>* conflicts, bool write_unchanged,
+      std::vector<Incoming>& incoming, crdt::ReplicaId origin, std::vector<TypeConflict>* conflicts,
+      bool write_unchanged,
       const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit);
   // Appends the conflicts that joining delta into before (giving after) resolved.
   void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin,

@@ -7,16 +7,15 @@
 // Thread safety: stateless functions.
 #pragma once
 
-#include "antientropy/grpc_sync.h"
-#include "server/metrics.h"
-
 #include <chrono>
 #include <string>
 
+#include "antientropy/grpc_sync.h"
 #include "common/status.h"
 #include "engine/engine.h"
 #include "engine/session.h"
 #include "replication/grpc_transport.h"
+#include "server/metrics.h"
 
 namespace geodatastore::server {
 

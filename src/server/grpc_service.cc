@@ -488,8 +488,8 @@ AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequ
   bool known = region.empty();
   for (const antientropy::SyncPeer& p : anti_entropy_->peers()) known = known || p.region == region;
   if (!known) {
-    return Finish(c, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                  "no peer in region '" + region + "'"));
+    return Finish(c,
+                  grpc::Status(grpc::StatusCode::NOT_FOUND, "no peer in region '" + region + "'"));
   }
   // Sessions take a while: off the callback thread.
   auto* reactor = c->DefaultReactor();

@@ -6,8 +6,6 @@
 // threads; the engine serializes what must be.
 #pragma once
 
-#include "antientropy/grpc_sync.h"
-
 #include <grpcpp/grpcpp.h>
 
 #include <boost/asio/thread_pool.hpp>
@@ -15,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "antientropy/grpc_sync.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "geodatastore/v1/api.grpc.pb.h"
@@ -70,7 +69,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   engine::Engine* const engine_;
   Metrics* const metrics_;
   const std::chrono::milliseconds timeout_;
-  replication::GrpcReplication* const replication_;  // null without peers
+  replication::GrpcReplication* const replication_;   // null without peers
   antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers (read repair)
   const std::string region_;
   const std::string default_write_;
@@ -95,7 +94,7 @@ class AdminService final : public v1::AdminService::CallbackService {
  private:
   engine::Engine* const engine_;
   const config::Config config_;
-  replication::GrpcReplication* const replication_;  // null without peers
+  replication::GrpcReplication* const replication_;   // null without peers
   antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

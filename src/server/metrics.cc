@@ -104,8 +104,8 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                         .Name("geodatastore_anti_entropy_session_seconds")
                         .Help("Duration of anti-entropy sessions")
                         .Register(*registry_)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{
-                                     0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300})),
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 0.5, 1,
+                                                                         5, 10, 30, 60, 300})),
       read_repairs_(prometheus::BuildCounter()
                         .Name("geodatastore_read_repairs_total")
                         .Help("Replicas a read above eventual found behind and wrote back to")

@@ -29,8 +29,6 @@
 // Thread safety: every method may be called from any thread.
 #pragma once
 
-#include "antientropy/grpc_sync.h"
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -44,6 +42,7 @@
 #include <mutex>
 #include <string>
 
+#include "antientropy/grpc_sync.h"
 #include "engine/engine.h"
 #include "replication/grpc_transport.h"
 

@@ -35,9 +35,8 @@ Status Node::Start() {
   GDS_RETURN_IF_ERROR(engine_->Start());
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
-        engine_.get(),
-        [this](const std::vector<engine::Conflict>& conflicts, const std::string& from,
-               const std::string& origin_region) {
+        engine_.get(), [this](const std::vector<engine::Conflict>& conflicts,
+                              const std::string& from, const std::string& origin_region) {
           RecordConflicts(conflicts, from, origin_region);
         });
     std::vector<replication::PeerInfo> peers;
@@ -51,12 +50,11 @@ Status Node::Start() {
     options.max_batch_bytes = config_.replication.max_batch_bytes;
     options.join_deltas = config_.replication.delta_groups;
     options.seed = static_cast<uint32_t>(identity.replica);
-    options.topology = config_.replication.topology == "gateway"
-                           ? replication::Topology::kGateway
-                           : replication::Topology::kMesh;
+    options.topology = config_.replication.topology == "gateway" ? replication::Topology::kGateway
+                                                                 : replication::Topology::kMesh;
     replicator_ = std::make_unique<replication::Replicator>(
-        replication::PeerInfo{config_.node.id, config_.node.region}, peers,
-        replication_host_.get(), options);
+        replication::PeerInfo{config_.node.id, config_.node.region}, peers, replication_host_.get(),
+        options);
     GDS_RETURN_IF_ERROR(replicator_->Start(1));
     replication_ = std::make_unique<replication::GrpcReplication>(
         endpoints, replicator_.get(), config_.replication.flush_interval_ms,
@@ -78,7 +76,8 @@ Status Node::Start() {
           RecordConflicts(conflicts, "anti-entropy", "");
         });
     std::vector<antientropy::SyncPeer> sync_peers;
-    for (const config::Peer& p : config_.cluster.peers) sync_peers.push_back({p.id, p.region, p.grpc});
+    for (const config::Peer& p : config_.cluster.peers)
+      sync_peers.push_back({p.id, p.region, p.grpc});
     antientropy::SyncOptions sync;
     sync.interval_ms = uint64_t{config_.anti_entropy.interval_s} * 1000;
     sync.max_objects_per_second = config_.anti_entropy.max_objects_per_second;

@@ -5,18 +5,17 @@
 // called from a signal handler's strand.
 #pragma once
 
-#include "antientropy/grpc_sync.h"
-#include "engine/sync_host.h"
-
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "antientropy/grpc_sync.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "engine/replication_host.h"
+#include "engine/sync_host.h"
 #include "replication/grpc_transport.h"
 #include "server/grpc_service.h"
 #include "server/http_server.h"

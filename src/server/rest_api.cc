@@ -109,8 +109,8 @@ struct RestApi::Call {
     auto it = query.find("limit");
     if (it == query.end()) return true;
     const std::string& l = it->second;
-    const bool digits = !l.empty() && l.size() <= 10 &&
-                        l.find_first_not_of("0123456789") == std::string::npos;
+    const bool digits =
+        !l.empty() && l.size() <= 10 && l.find_first_not_of("0123456789") == std::string::npos;
     const unsigned long long value = digits ? std::stoull(l) : 0;
     if (value < 1 || value > max) {
       Error(400, "invalid_argument", "limit must be a number from 1 to " + std::to_string(max));
@@ -353,7 +353,8 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     if (anti_entropy_ == nullptr)
       return c.Error(409, "failed_precondition", "this node has no peers to synchronize with");
     bool known = region.empty();
-    for (const antientropy::SyncPeer& p : anti_entropy_->peers()) known = known || p.region == region;
+    for (const antientropy::SyncPeer& p : anti_entropy_->peers())
+      known = known || p.region == region;
     if (!known) return c.Error(404, "not_found", "no peer in region '" + region + "'");
     const auto started = std::chrono::steady_clock::now();
     const auto results = anti_entropy_->SyncAll(region);
@@ -607,10 +608,9 @@ void RestApi::ReadObject(Call& call, v1::Family family) {
       engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
                                                                : config_.consistency.default_read);
   if (!level.ok()) return call.Error(level.status());
-  auto view =
-      ReadAtLevel(engine_, replication_, *level, family, call.params[0], config_.node.region,
-                  std::chrono::milliseconds(config_.consistency.timeout_ms), anti_entropy_,
-                  metrics_);
+  auto view = ReadAtLevel(
+      engine_, replication_, *level, family, call.params[0], config_.node.region,
+      std::chrono::milliseconds(config_.consistency.timeout_ms), anti_entropy_, metrics_);
   if (!view.ok()) return call.Error(view.status());
   metrics_->OnRead(view->type,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -6,14 +6,13 @@
 // Thread safety: Handle may be called from many threads at once.
 #pragma once
 
-#include "antientropy/grpc_sync.h"
-
 #include <chrono>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "antientropy/grpc_sync.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
@@ -33,7 +32,9 @@ class RestApi {
   // Set once the node serves (readyz) and when it starts draining.
   void set_ready(bool ready) { ready_ = ready; }
   // Serves the anti-entropy admin paths (null: no peers). Set once, before serving.
-  void set_anti_entropy(antientropy::GrpcAntiEntropy* anti_entropy) { anti_entropy_ = anti_entropy; }
+  void set_anti_entropy(antientropy::GrpcAntiEntropy* anti_entropy) {
+    anti_entropy_ = anti_entropy;
+  }
 
  private:
   struct Call;  // one request being answered

@@ -32,8 +32,8 @@ struct Node {
     store = std::move(storage::Store::Open({path, false, env.get()})).value();
     auto identity = storage::LoadIdentity(*store, id);
     EXPECT_TRUE(identity.ok());
-    engine = std::make_unique<engine::Engine>(store.get(), *identity, &clock,
-                                              engine::EngineOptions{});
+    engine =
+        std::make_unique<engine::Engine>(store.get(), *identity, &clock, engine::EngineOptions{});
     EXPECT_TRUE(engine->Start().ok());
     host = std::make_unique<engine::EngineSyncHost>(engine.get());
   }
@@ -110,7 +110,8 @@ void RandomOp(Node& n, std::mt19937& rng, int keys) {
       (void)n.engine->Apply("c" + name, {.kind = Kind::kDecrement, .amount = 1u + pick(5)});
       break;
     case 2:
-      (void)n.engine->Apply("s" + name, {.kind = Kind::kAdd, .elements = {std::to_string(pick(5))}});
+      (void)n.engine->Apply("s" + name,
+                            {.kind = Kind::kAdd, .elements = {std::to_string(pick(5))}});
       break;
     case 3:
       (void)n.engine->Apply("s" + name,
@@ -186,9 +187,10 @@ TEST(MerkleTrees, RebuildInTheBackgroundWhileServingWrites) {
   std::mt19937 rng(3);
   for (int i = 0; i < 3000; ++i) {
     if (!n.store->merkle_ready()) served_while_rebuilding = true;
-    ASSERT_TRUE(n.engine->Apply("k" + std::to_string(rng() % 60000),
-                                {.kind = Kind::kIncrement, .amount = 1})
-                    .ok());
+    ASSERT_TRUE(
+        n.engine
+            ->Apply("k" + std::to_string(rng() % 60000), {.kind = Kind::kIncrement, .amount = 1})
+            .ok());
   }
   EXPECT_TRUE(served_while_rebuilding);
   ASSERT_TRUE(n.WaitReady());
@@ -229,8 +231,9 @@ TEST(AntiEntropy, BytesGrowWithTheDifferenceNotTheDataSet) {
   std::mt19937 rng(5);
   for (int i = 0; i < 100; ++i) {
     Node& n = i % 2 ? a : b;
-    ASSERT_TRUE(n.engine->Apply("key:" + std::to_string(rng() % 100000),
-                                {.kind = Kind::kIncrement, .amount = 1})
+    ASSERT_TRUE(n.engine
+                    ->Apply("key:" + std::to_string(rng() % 100000),
+                            {.kind = Kind::kIncrement, .amount = 1})
                     .ok());
   }
   const auto diff = Sync(a, b);
@@ -327,10 +330,9 @@ TEST(AntiEntropy, FiveReplicasConvergeThroughRandomPairwiseSessionsWithFailures)
 
 TEST(Scheduler, PicksOtherRegionsMostlyAndAPeerBackFromDownAtOnce) {
   antientropy::Scheduler s("us", 1000, 1);
-  std::vector<antientropy::PeerStatus> peers = {{"us-2", "us", true, false},
-                                                {"eu-1", "eu", true, false},
-                                                {"ap-1", "ap", false, true}};
-  EXPECT_TRUE(s.Due(1, peers).empty());  // the first round is an interval away
+  std::vector<antientropy::PeerStatus> peers = {
+      {"us-2", "us", true, false}, {"eu-1", "eu", true, false}, {"ap-1", "ap", false, true}};
+  EXPECT_TRUE(s.Due(1, peers).empty());    // the first round is an interval away
   peers[2] = {"ap-1", "ap", true, false};  // first heard from: no session for that alone
   EXPECT_TRUE(s.Due(2, peers).empty());
   peers[2] = {"ap-1", "ap", false, true};  // then down

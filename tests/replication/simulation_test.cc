@@ -11,7 +11,8 @@
 //
 // A failing seed names itself; replay it alone, with a trace of crashes, boots, ops and
 // delivered batches, with
-//   GDS_SIM_TRACE=1 build/bin/simulation_test --gtest_filter='Seeds/Simulation.Converges/gateway_17'
+//   GDS_SIM_TRACE=1 build/bin/simulation_test
+//   --gtest_filter='Seeds/Simulation.Converges/gateway_17'
 // (Seeds/LogLoss.ConvergesWhenDeltaLogsAreLost/... for the runs where delta logs are lost).
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
@@ -57,8 +58,7 @@ struct SetOp {
   crdt::VersionVector observed;  // the node's applied vector just before the op
 };
 
-class Simulation
-    : public ::testing::TestWithParam<std::tuple<replication::Topology, int>> {
+class Simulation : public ::testing::TestWithParam<std::tuple<replication::Topology, int>> {
  protected:
   static constexpr int kCounters = 3;
   static constexpr int kSets = 2;
@@ -100,11 +100,12 @@ class Simulation
     options.max_batch_bytes = 4096;  // small batches: more of them, more interleavings
     options.seed = static_cast<uint32_t>(Seed()) * 31 + static_cast<uint32_t>(n.id.size());
     options.topology = Topology();
-    n.replicator = std::make_unique<replication::Replicator>(
-        replication::PeerInfo{n.id, n.region}, peers, n.host.get(), options);
+    n.replicator = std::make_unique<replication::Replicator>(replication::PeerInfo{n.id, n.region},
+                                                             peers, n.host.get(), options);
     ASSERT_TRUE(n.replicator->Start(now_).ok());
     n.up = true;
-    Trace("boot " + n.id + " committed=" + std::to_string(n.engine->CommittedSeq()) + " replica=" + crdt::ReplicaIdHex(n.identity.replica));
+    Trace("boot " + n.id + " committed=" + std::to_string(n.engine->CommittedSeq()) +
+          " replica=" + crdt::ReplicaIdHex(n.identity.replica));
   }
 
   int Seed() const { return std::get<1>(GetParam()); }
@@ -308,8 +309,8 @@ class Simulation
         if (a != b && b->up && a->up &&
             b->engine->Applied(a->identity.replica) < a->engine->CommittedSeq()) {
           out += b->id + " applied " + std::to_string(b->engine->Applied(a->identity.replica)) +
-                 " of " + a->id + "'s " + std::to_string(a->engine->CommittedSeq()) + "; " +
-                 a->id + " needs resync with:";
+                 " of " + a->id + "'s " + std::to_string(a->engine->CommittedSeq()) + "; " + a->id +
+                 " needs resync with:";
           for (const std::string& p : a->replicator->NeedsResync()) out += " " + p;
           out += "\n";
         }
@@ -381,7 +382,8 @@ void Simulation::RunAndCheck(bool log_loss) {
         ASSERT_TRUE(n.store->TruncateLog(n.identity.replica, n.engine->CommittedSeq()).ok());
       }
     }
-    if (log_loss && wipe_ == nullptr && Chance(0.002)) wipe_ = nodes_[Rand(0, nodes_.size() - 1)].get();
+    if (log_loss && wipe_ == nullptr && Chance(0.002))
+      wipe_ = nodes_[Rand(0, nodes_.size() - 1)].get();
     if (wipe_ != nullptr) {
       // A node loses its disk once every other node has its own writes (it takes no client
       // ops meanwhile): it comes back as a new replica, its peers notice and refill it by
@@ -389,9 +391,9 @@ void Simulation::RunAndCheck(bool log_loss) {
       SimNode& n = *wipe_;
       bool shipped = n.up;
       for (const auto& other : nodes_) {
-        shipped = shipped && (other.get() == &n || (other->up && other->engine->Applied(
-                                                                      n.identity.replica) >=
-                                                                  n.engine->CommittedSeq()));
+        shipped = shipped &&
+                  (other.get() == &n || (other->up && other->engine->Applied(n.identity.replica) >=
+                                                          n.engine->CommittedSeq()));
       }
       if (shipped) {
         Crash(n);
@@ -461,7 +463,7 @@ void Simulation::RunAndCheck(bool log_loss) {
 
 std::string SeedName(const ::testing::TestParamInfo<Simulation::ParamType>& info) {
   return std::string(std::get<0>(info.param) == replication::Topology::kMesh ? "mesh_"
-                                                                              : "gateway_") +
+                                                                             : "gateway_") +
          std::to_string(std::get<1>(info.param));
 }
 

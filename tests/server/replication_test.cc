@@ -278,9 +278,9 @@ TEST_F(ReplicationTest, AntiEntropyRepairsWhatTruncatedDeltaLogsCannot) {
   Partition(0, {"ap-south-1"});
   Partition(1, {"ap-south-1"});
   for (int i = 0; i < 10000; ++i) {
-    ASSERT_EQ(At(0).Post("/crdt/counters/k" + std::to_string(i) + "/increment", {{"value", 1}})
-                  .status,
-              200);
+    ASSERT_EQ(
+        At(0).Post("/crdt/counters/k" + std::to_string(i) + "/increment", {{"value", 1}}).status,
+        200);
   }
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(At(2).Post("/crdt/sets/cut" + std::to_string(i) + "/add", {{"element", "x"}}).status,
@@ -354,9 +354,9 @@ TEST_F(ReplicationTest, ReadsAboveEventualRepairReplicasThatAreBehind) {
 
 TEST_F(ReplicationTest, AWipedNodeIsRefilledByAntiEntropy) {
   for (int i = 0; i < 500; ++i) {
-    ASSERT_EQ(At(i % 3).Post("/crdt/sets/w" + std::to_string(i) + "/add", {{"element", "e"}})
-                  .status,
-              200);
+    ASSERT_EQ(
+        At(i % 3).Post("/crdt/sets/w" + std::to_string(i) + "/add", {{"element", "e"}}).status,
+        200);
   }
   EventuallyEverywhere([&](int i) { return KeyCount(Get(i, "/admin/status")) == 500; },
                        "500 keys everywhere");
