@@ -6,6 +6,8 @@
 
 namespace geodatastore::antientropy {
 
+namespace {
+
 v1::FullSyncReply SummarizeSyncs(const std::vector<SyncResult>& results, double seconds) {
   v1::FullSyncReply out;
   for (const SyncResult& r : results) {
@@ -28,6 +30,8 @@ v1::FullSyncReply SummarizeSyncs(const std::vector<SyncResult>& results, double 
   out.set_seconds(seconds);
   return out;
 }
+
+}  // namespace
 
 GrpcAntiEntropy::GrpcAntiEntropy(std::string self_id, std::string self_region,
                                  std::vector<SyncPeer> peers, SyncHost* host, SyncOptions options,
@@ -121,13 +125,22 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
   if (blocked_ && blocked_(peer.id)) {
     result.result = "unreachable";
     result.error = "partitioned (fault injection)";
-    {
-      std::lock_guard<std::mutex> lock(session_mu_);
-      last_[peer.id] = {result, std::chrono::system_clock::now()};
-    }
-    if (observer_) observer_(result);
-    return result;
+  } else {
+    Run(peer, started, &result);
   }
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    last_[peer.id] = {result, std::chrono::system_clock::now()};
+  }
+  if (observer_) observer_(result);
+  return result;
+}
+
+void GrpcAntiEntropy::Run(const SyncPeer& peer, std::chrono::steady_clock::time_point started,
+                          SyncResult* out) {
+  SyncResult& result = *out;
   std::function<void(bool)> done = begin_ ? begin_(peer.id) : nullptr;
   Session session(host_, self_id_);
   v1::AntiEntropyService::Stub* stub = StubFor(peer);
@@ -170,14 +183,6 @@ SyncResult GrpcAntiEntropy::RunSession(const SyncPeer& peer) {
   }
   result.stats = session.stats();
   if (done) done(result.result == "ok");
-  {
-    std::lock_guard<std::mutex> lock(session_mu_);
-    last_[peer.id] = {result, std::chrono::system_clock::now()};
-  }
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (observer_) observer_(result);
-  return result;
 }
 
 bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectState> states) {
@@ -204,12 +209,19 @@ std::map<std::string, GrpcAntiEntropy::Last> GrpcAntiEntropy::LastSessions() con
   return last_;
 }
 
-std::vector<SyncResult> GrpcAntiEntropy::SyncAll(const std::string& region) {
-  std::vector<SyncResult> out;
+bool GrpcAntiEntropy::HasPeersIn(const std::string& region) const {
+  return region.empty() || std::any_of(peers_.begin(), peers_.end(),
+                                       [&](const SyncPeer& p) { return p.region == region; });
+}
+
+v1::FullSyncReply GrpcAntiEntropy::SyncAll(const std::string& region) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<SyncResult> results;
   for (const SyncPeer& p : peers_) {
-    if (region.empty() || p.region == region) out.push_back(RunSession(p));
+    if (region.empty() || p.region == region) results.push_back(RunSession(p));
   }
-  return out;
+  return SummarizeSyncs(
+      results, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 }  // namespace geodatastore::antientropy

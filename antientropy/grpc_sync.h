@@ -48,9 +48,6 @@ struct SyncOptions {
   uint32_t seed = 1;
 };
 
-// The admin answer for a set of sessions that took seconds.
-v1::FullSyncReply SummarizeSyncs(const std::vector<SyncResult>& results, double seconds);
-
 class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
  public:
   using PeerStates = std::function<std::vector<PeerStatus>()>;
@@ -81,13 +78,15 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   grpc::Status Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                     v1::SyncReply* reply) override;
 
-  // Runs a session with every peer (of region, if not empty), one after another.
-  std::vector<SyncResult> SyncAll(const std::string& region);
+  // Whether some peer is in region (any peer if region is empty).
+  bool HasPeersIn(const std::string& region) const;
+  // Runs a session with every peer (of region, if not empty), one after another; the admin
+  // answer: per peer and in total, with the time it all took.
+  v1::FullSyncReply SyncAll(const std::string& region);
   SyncResult RunSession(const SyncPeer& peer);
   // Read repair: asks peer to join these states, without waiting for its answer. False if
   // peer is unknown or cut off.
   bool PushAsync(const std::string& peer, std::vector<v1::ObjectState> states);
-  const std::vector<SyncPeer>& peers() const { return peers_; }
   // The last session this node started with each peer, and when it ended.
   struct Last {
     SyncResult result;
@@ -97,6 +96,8 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
 
  private:
   v1::AntiEntropyService::Stub* StubFor(const SyncPeer& peer);
+  // The session itself, into result (RunSession records and reports it).
+  void Run(const SyncPeer& peer, std::chrono::steady_clock::time_point started, SyncResult* result);
 
   const std::string self_id_;
   const std::string self_region_;

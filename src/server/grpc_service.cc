@@ -485,19 +485,14 @@ AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequ
                                   "this node has no peers to synchronize with"));
   }
   const std::string region = r->region();
-  bool known = region.empty();
-  for (const antientropy::SyncPeer& p : anti_entropy_->peers()) known = known || p.region == region;
-  if (!known) {
+  if (!anti_entropy_->HasPeersIn(region)) {
     return Finish(c,
                   grpc::Status(grpc::StatusCode::NOT_FOUND, "no peer in region '" + region + "'"));
   }
   // Sessions take a while: off the callback thread.
   auto* reactor = c->DefaultReactor();
   std::thread([this, reactor, region, out] {
-    const auto started = std::chrono::steady_clock::now();
-    const auto results = anti_entropy_->SyncAll(region);
-    *out = antientropy::SummarizeSyncs(
-        results, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    *out = anti_entropy_->SyncAll(region);
     reactor->Finish(grpc::Status::OK);
   }).detach();
   return reactor;

@@ -352,14 +352,9 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
   auto sync = [this](Call& c, const std::string& region) {
     if (anti_entropy_ == nullptr)
       return c.Error(409, "failed_precondition", "this node has no peers to synchronize with");
-    bool known = region.empty();
-    for (const antientropy::SyncPeer& p : anti_entropy_->peers())
-      known = known || p.region == region;
-    if (!known) return c.Error(404, "not_found", "no peer in region '" + region + "'");
-    const auto started = std::chrono::steady_clock::now();
-    const auto results = anti_entropy_->SyncAll(region);
-    const v1::FullSyncReply summary = antientropy::SummarizeSyncs(
-        results, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!anti_entropy_->HasPeersIn(region))
+      return c.Error(404, "not_found", "no peer in region '" + region + "'");
+    const v1::FullSyncReply summary = anti_entropy_->SyncAll(region);
     json peers = json::array();
     for (const v1::PeerSync& p : summary.peers()) {
       json peer = {{"peer", p.peer()},
