@@ -395,7 +395,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     batch.Put(cf, key, w.state);
     // The object's Merkle leaf and key digest: out with the old digest, in with the new.
     const uint32_t bucket = BucketOf(key);
-    const Digest digest = ObjectDigest(key, w.state);
+    const Digest digest = w.digest ? *w.digest : ObjectDigest(key, w.state);
     const Digest old = w.old_digest.value_or(Digest{});
     auto change = [&](v1::CrdtType type, const Digest& from, const Digest& to) {
       if (from == to) return;

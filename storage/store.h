@@ -88,6 +88,8 @@ struct ObjectWrite {
   // The Merkle digest of the state it replaces (of old_type with type_changed); none for a
   // new object. REQUIRES: exact, or the object's Merkle leaf goes wrong.
   std::optional<Digest> old_digest;
+  // The Merkle digest of state, if the caller has it (else the store computes it).
+  std::optional<Digest> digest;
 };
 
 // What a peer has acknowledged of this node's writes, and the replica (epoch) it was then.

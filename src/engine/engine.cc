@@ -225,7 +225,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       w.state = crdt::EncodeAny(next);
       w.created = !obj.in_store && !obj.type;
       w.old_digest = obj.digest;
-      obj.digest = storage::ObjectDigest(encoded, w.state);
+      obj.digest = w.digest = storage::ObjectDigest(encoded, w.state);
       if (changed) {
         w.delta = crdt::EncodeAny(*delta);
         std::lock_guard<std::mutex> seq_lock(seq_mu_);
@@ -509,7 +509,7 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       if (!w.type_changed && w.created) w.old_digest.reset();
       const storage::Digest digest = storage::ObjectDigest(encoded, w.state);
       const bool same = !w.created && !w.type_changed && w.old_digest && *w.old_digest == digest;
-      obj.digest = digest;
+      obj.digest = w.digest = digest;
       if (!same) ++changed;
       if (same && !write_unchanged) continue;
       list.push_back(std::move(w));
