@@ -1,5 +1,7 @@
 #include "antientropy/grpc_sync.h"
 
+#include "crdt/codec.h"
+
 #include <algorithm>
 
 #include "common/peer_channel.h"
@@ -185,7 +187,8 @@ void GrpcAntiEntropy::Run(const SyncPeer& peer, std::chrono::steady_clock::time_
   if (done) done(result.result == "ok");
 }
 
-bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectState> states) {
+bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectState> states,
+                                const crdt::VersionVector& knowledge) {
   auto it =
       std::find_if(peers_.begin(), peers_.end(), [&](const SyncPeer& p) { return p.id == peer; });
   if (it == peers_.end() || (blocked_ && blocked_(peer))) return false;
@@ -197,6 +200,7 @@ bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectS
   auto call = std::make_shared<Call>();
   call->request.set_from(self_id_);
   for (v1::ObjectState& s : states) *call->request.mutable_push()->add_states() = std::move(s);
+  crdt::EncodeVersionVector(knowledge, call->request.mutable_push()->mutable_knowledge());
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(options_.step_timeout_ms));
   StubFor(*it)->async()->Sync(&call->context, &call->request, &call->reply,

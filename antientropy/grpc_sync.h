@@ -21,6 +21,7 @@
 
 #include "antientropy/scheduler.h"
 #include "antientropy/session.h"
+#include "crdt/causal_context.h"
 #include "geodatastore/v1/antientropy.grpc.pb.h"
 #include "geodatastore/v1/api.pb.h"
 
@@ -85,8 +86,9 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   v1::FullSyncReply SyncAll(const std::string& region);
   SyncResult RunSession(const SyncPeer& peer);
   // Read repair: asks peer to join these states, without waiting for its answer. False if
-  // peer is unknown or cut off.
-  bool PushAsync(const std::string& peer, std::vector<v1::ObjectState> states);
+  // peer is unknown or cut off. knowledge: what the states may hold (Engine::Knowledge).
+  bool PushAsync(const std::string& peer, std::vector<v1::ObjectState> states,
+                 const crdt::VersionVector& knowledge);
   // The last session this node started with each peer, and when it ended.
   struct Last {
     SyncResult result;

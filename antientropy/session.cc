@@ -83,6 +83,8 @@ std::optional<v1::SyncRequest> Session::Next() {
         *request.mutable_push()->add_states() = std::move(s);
       }
       stats_.pushed += taken;
+      // Read after the states: it covers them.
+      *request.mutable_push()->mutable_knowledge() = host_->Knowledge();
     } else if (!buckets_.empty()) {
       std::map<v1::CrdtType, v1::BucketSet> sets;
       for (size_t n = 0; n < options_.buckets_per_request && !buckets_.empty(); ++n) {
@@ -216,7 +218,7 @@ Status Session::OnPull(const v1::PullReply& reply) {
     to_pull_.push_front(asked[i]);  // did not fit: ask again
   stats_.pulled += reply.states_size();
   std::vector<v1::ObjectState> states(reply.states().begin(), reply.states().end());
-  GDS_ASSIGN_OR_RETURN(uint64_t changed, host_->JoinStates(states));
+  GDS_ASSIGN_OR_RETURN(uint64_t changed, host_->JoinStates(states, reply.knowledge()));
   stats_.repaired_here += changed;
   return Status::Ok();
 }
@@ -277,6 +279,7 @@ Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* re
         }
         out->set_answered(out->answered() + 1);
       }
+      *out->mutable_knowledge() = host->Knowledge();  // read after the states: covers them
       return Status::Ok();
     }
     case v1::SyncRequest::kPush: {
@@ -284,7 +287,7 @@ Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* re
         return InvalidArgument("too many objects pushed");
       const std::vector<v1::ObjectState> states(request.push().states().begin(),
                                                 request.push().states().end());
-      GDS_ASSIGN_OR_RETURN(uint64_t changed, host->JoinStates(states));
+      GDS_ASSIGN_OR_RETURN(uint64_t changed, host->JoinStates(states, request.push().knowledge()));
       reply->mutable_push()->set_changed(changed);
       return Status::Ok();
     }

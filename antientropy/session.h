@@ -32,7 +32,11 @@ class SyncHost {
       const std::vector<v1::ObjectRef>& objects) const = 0;
   // Joins the states into this node's, atomically; all or nothing (any invalid state is
   // kCorruption or kInvalidArgument and changes nothing). Returns how many objects changed.
-  virtual StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states) = 0;
+  // knowledge: what the sender's states may hold (raised here before they are joined).
+  virtual StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states,
+                                        const v1::VersionVector& knowledge) = 0;
+  // What this node's states may hold (Engine::Knowledge), sent along with them.
+  virtual v1::VersionVector Knowledge() const = 0;
 };
 
 struct SessionOptions {

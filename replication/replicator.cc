@@ -214,7 +214,9 @@ bool Replicator::BuildOwnBatch(Stream& stream, v1::DeltaBatch* batch) {
 }
 
 bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream, v1::DeltaBatch* batch) {
-  auto entries = host_->ReadRelay(origin, stream.sent, options_.max_batch_bytes);
+  // Entries anti-entropy covered for the peer are not sent.
+  auto entries =
+      host_->ReadRelay(origin, std::max(stream.sent, stream.covered), options_.max_batch_bytes);
   if (!entries.ok()) {
     ++counters_.rejected_corrupt;
     return false;
@@ -238,6 +240,12 @@ bool Replicator::BuildRelayBatch(crdt::ReplicaId origin, Stream& stream, v1::Del
   // needs anti-entropy; one that has not probes, and the peer's acknowledgement tells where
   // it is.
   const uint64_t first_held = (*entries)[0].from_seq();
+  if (first_held <= stream.sent && stream.confirmed) {
+    // A held group straddles what the peer applied (it got its groups cut otherwise): the
+    // peer refuses deltas it applied before, so only anti-entropy can take it past here.
+    stream.gap = true;
+    return false;
+  }
   if (first_held > stream.sent + 1 && stream.confirmed) {
     v1::DeltaBatch cover;
     if (!CoverGap(stream, first_held, entries->back().to_seq(), &cover)) return false;
@@ -359,6 +367,19 @@ std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
       own.saved_acked = own.acked;
     min_acked = std::min(min_acked, own.saved_acked);
   }
+  if (now_ms - std::min(now_ms, last_progress_ms_) >= options_.progress_ms) {
+    last_progress_ms_ = now_ms;
+    v1::Progress own = host_->OwnProgress();
+    own.set_node(self_.id);
+    progress_[self_.id] = std::move(own);
+    for (const auto& [id, peer] : peers_) {
+      v1::ReplicationMessage m = Envelope();
+      for (const auto& [node, report] : progress_) {
+        if (node != id) *m.add_progress() = report;
+      }
+      out.push_back({id, std::move(m)});
+    }
+  }
   // Peers reached through a gateway: their reported progress, persisted like cursors.
   for (const auto& [id, acked] : reported_) {
     uint64_t& saved = saved_reported_[id];
@@ -458,6 +479,7 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
   peer.bytes_received += message.ByteSizeLong();
   NoteReplica(peer, message.replica());
   UpdateState(peer, now_ms);
+  for (const v1::Progress& report : message.progress()) MergeProgress(report);
   switch (message.body_case()) {
     case v1::ReplicationMessage::kDeltas: {
       const v1::DeltaBatch& batch = message.deltas();
@@ -502,6 +524,17 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
       break;
   }
   return out;
+}
+
+void Replicator::MergeProgress(const v1::Progress& report) {
+  if (report.node() == self_.id) return;
+  if (!peers_.count(report.node()) && !unlinked_.count(report.node())) return;
+  auto [it, fresh] = progress_.try_emplace(report.node(), report);
+  if (fresh) return;
+  const auto stamp = [](const v1::Progress& p) {
+    return std::make_pair(p.hlc_physical(), p.hlc_logical());
+  };
+  if (stamp(report) > stamp(it->second)) it->second = report;
 }
 
 std::vector<std::string> Replicator::NeedsResync() const {

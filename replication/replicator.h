@@ -64,6 +64,8 @@ class ReplicationHost {
   virtual StatusOr<storage::Cursor> LoadCursor(const std::string& peer) = 0;
   virtual Status SaveCursor(const std::string& peer, const storage::Cursor& cursor) = 0;
   virtual Status TruncateLog(uint64_t upto) = 0;
+  // This node's progress report (node id left empty).
+  virtual v1::Progress OwnProgress() = 0;
 };
 
 enum class Topology { kMesh, kGateway };
@@ -77,6 +79,7 @@ struct ReplicatorOptions {
   uint64_t heartbeat_ms = 100;
   uint64_t suspect_after_ms = 1000;  // nothing heard for this long: suspect
   uint64_t down_after_ms = 5000;     // nothing heard for this long: down
+  uint64_t progress_ms = 1000;       // gossip of progress reports (v1::Progress)
   bool join_deltas = true;           // join deltas of the same key within a batch
   uint32_t seed = 1;                 // jitter
 };
@@ -152,6 +155,12 @@ class Replicator {
   std::map<crdt::ReplicaId, uint64_t> ResyncFloors() const;
   void Resynced(const std::string& peer, const std::map<crdt::ReplicaId, uint64_t>& floors);
 
+  // The latest progress report of every node of the cluster heard of (this one's as of
+  // its last gossip); a node not heard of yet is missing.
+  const std::map<std::string, v1::Progress>& progress() const { return progress_; }
+  // How many nodes the cluster has, this one included.
+  size_t cluster_size() const { return 1 + peers_.size() + unlinked_.size(); }
+
   // Whether this node exchanges messages with peer directly.
   bool Linked(const std::string& peer) const { return peers_.count(peer) > 0; }
 
@@ -211,6 +220,7 @@ class Replicator {
   // Every message names its sender's replica: a new one resets the streams to it.
   void NoteReplica(Peer& peer, crdt::ReplicaId replica);
   void UpdateState(Peer& peer, uint64_t now_ms);
+  void MergeProgress(const v1::Progress& report);
   uint64_t Jittered(uint64_t ms);
 
   const PeerInfo self_;
@@ -223,6 +233,8 @@ class Replicator {
   std::map<std::string, uint64_t> saved_reported_;  // persisted part of reported_
   std::map<std::string, std::string> gateway_of_;   // region -> its gateway's id
   std::map<crdt::ReplicaId, Relayed> relayed_;
+  std::map<std::string, v1::Progress> progress_;  // node id -> its latest report
+  uint64_t last_progress_ms_ = 0;
   uint64_t last_flush_ms_ = 0;
   uint64_t truncated_ = 0;
   ReplicatorCounters counters_;

@@ -77,6 +77,12 @@ std::string AppliedMetaKey(crdt::ReplicaId origin) {
   return key;
 }
 
+std::string KnowsMetaKey(crdt::ReplicaId origin) {
+  std::string key = "knows/";
+  PutFixed64(&key, origin);
+  return key;
+}
+
 std::string CountMetaKey(v1::CrdtType type) { return "keys/" + std::string(crdt::TypeName(type)); }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -357,22 +363,26 @@ Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
                      const std::vector<ObjectWrite>& writes) {
   uint64_t max_seq = 0;
   for (const ObjectWrite& w : writes) max_seq = std::max(max_seq, w.seq);
-  return WriteObjects(writes, true, origin, wall_time_ms, max_seq ? SeqMetaKey(origin) : "",
-                      max_seq);
+  MetaCounters meta;
+  if (max_seq) meta.emplace_back(SeqMetaKey(origin), max_seq);
+  return WriteObjects(writes, true, origin, wall_time_ms, meta);
 }
 
 Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq,
                            const std::vector<ObjectWrite>& writes, const v1::DeltaBatch* relay) {
-  return WriteObjects(writes, false, origin, 0, AppliedMetaKey(origin), seq, relay);
+  return WriteObjects(writes, false, origin, 0, {{AppliedMetaKey(origin), seq}}, relay);
 }
 
-Status Store::CommitRepair(const std::vector<ObjectWrite>& writes) {
+Status Store::CommitRepair(const std::vector<ObjectWrite>& writes,
+                           const std::vector<std::pair<crdt::ReplicaId, uint64_t>>& knowledge) {
   if (writes.empty()) return Status::Ok();
-  return WriteObjects(writes, false, 0, 0, "", 0);
+  MetaCounters meta;
+  for (const auto& [origin, seq] : knowledge) meta.emplace_back(KnowsMetaKey(origin), seq);
+  return WriteObjects(writes, false, 0, 0, meta);
 }
 
 Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
-                           uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value,
+                           uint64_t wall_time_ms, const MetaCounters& meta,
                            const v1::DeltaBatch* relay) {
   rocksdb::WriteBatch batch;
   // Merkle changes: per key digest (from, to), and per leaf the XOR of the differences.
@@ -429,7 +439,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
       batch.Put(delta_log_, LogKey(origin, w.seq), record.SerializeAsString());
     }
   }
-  if (!meta_key.empty()) {
+  for (const auto& [meta_key, meta_value] : meta) {
     std::string value;
     PutFixed64(&value, meta_value);
     batch.Put(meta_, meta_key, value);
@@ -482,11 +492,13 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
   return Status::Ok();
 }
 
-Status Store::ScanStates(v1::CrdtType type, const std::function<void(std::string_view)>& fn) const {
+Status Store::ScanStates(v1::CrdtType type,
+                         const std::function<void(std::string_view, std::string_view)>& fn) const {
   rocksdb::ColumnFamilyHandle* cf = TypeFamily(type);
   if (cf == nullptr) return InvalidArgument("no column family for type " + std::to_string(type));
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) fn(it->value().ToStringView());
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    fn(it->key().ToStringView(), it->value().ToStringView());
   return FromRocks(it->status(), "scanning states");
 }
 
@@ -601,16 +613,27 @@ StatusOr<uint64_t> Store::FirstSeq(crdt::ReplicaId origin) const {
   return uint64_t{0};
 }
 
-StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> Store::LoadApplied() const {
+StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> Store::LoadVector(
+    std::string_view prefix) const {
   std::vector<std::pair<crdt::ReplicaId, uint64_t>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
-  for (it->Seek("applied/"); it->Valid() && it->key().starts_with("applied/"); it->Next()) {
-    const std::string_view key = it->key().ToStringView().substr(8);
-    if (key.size() != 8 || it->value().size() != 8) return Corruption("bad applied-vector entry");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(prefix.size());
+    if (key.size() != 8 || it->value().size() != 8) {
+      return Corruption("bad " + std::string(prefix) + " vector entry");
+    }
     out.emplace_back(GetFixed64(key), GetFixed64(it->value().ToStringView()));
   }
-  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the applied vector"));
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "reading a vector from meta"));
   return out;
+}
+
+StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> Store::LoadApplied() const {
+  return LoadVector("applied/");
+}
+
+StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> Store::LoadKnowledge() const {
+  return LoadVector("knows/");
 }
 
 namespace {

@@ -18,6 +18,8 @@
 //                    "seq/" origin: fixed64     -> highest seq logged for origin: fixed64
 //                    "keys/" type name          -> objects of that type: fixed64
 //                    "applied/" origin: fixed64 -> highest seq of origin applied here: fixed64
+//                    "knows/" origin: fixed64   -> highest seq of origin the states here may
+//                                                  hold (joined from other replicas): fixed64
 //                    "relay_origin/" origin: fixed64 -> node id, NUL, region (gateways)
 //                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64,
 //                                                  then its replica id: fixed64
@@ -136,8 +138,11 @@ class Store {
   Status CommitRemote(crdt::ReplicaId origin, uint64_t seq, const std::vector<ObjectWrite>& writes,
                       const v1::DeltaBatch* relay = nullptr);
 
-  // Writes states joined in from another replica (anti-entropy, read repair): no log entry.
-  Status CommitRepair(const std::vector<ObjectWrite>& writes);
+  // Writes states joined in from another replica (anti-entropy, read repair) or with
+  // tombstones collected: no log entry. knowledge: raises knows/<origin> (what the states
+  // here may hold of origin's writes; see Engine::Knowledge) in the same batch.
+  Status CommitRepair(const std::vector<ObjectWrite>& writes,
+                      const std::vector<std::pair<crdt::ReplicaId, uint64_t>>& knowledge = {});
 
   // Delta-log entries of origin with from <= seq <= to, in order, stopping after max_bytes.
   StatusOr<std::vector<v1::DeltaRecord>> ReadLog(crdt::ReplicaId origin, uint64_t from, uint64_t to,
@@ -160,6 +165,8 @@ class Store {
   StatusOr<uint64_t> FirstSeq(crdt::ReplicaId origin) const;
   // Every applied/<origin> entry.
   StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> LoadApplied() const;
+  // Every knows/<origin> entry (CommitRepair).
+  StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> LoadKnowledge() const;
   // The conflict log: appends records, keeping only the most recent kMaxConflicts.
   static constexpr uint64_t kMaxConflicts = 1000;
   Status AppendConflicts(const std::vector<v1::ConflictRecord>& records);
@@ -179,8 +186,10 @@ class Store {
   Status DeleteMeta(std::string_view key);
 
   uint64_t KeyCount(v1::CrdtType type) const;
-  // Calls fn with the state bytes of every object of type (a full scan of its family).
-  Status ScanStates(v1::CrdtType type, const std::function<void(std::string_view)>& fn) const;
+  // Calls fn with the encoded key and state bytes of every object of type (a full scan of
+  // its family).
+  Status ScanStates(v1::CrdtType type,
+                    const std::function<void(std::string_view, std::string_view)>& fn) const;
   StoreStats Stats() const;
 
   // Merkle trees (storage/merkle.h). Until a rebuild started at open ends (a database
@@ -205,11 +214,14 @@ class Store {
   rocksdb::ColumnFamilyHandle* TypeFamily(v1::CrdtType type) const;
   Status OpenMerkle();
   Status RebuildMerkle(const rocksdb::Snapshot* snapshot);
-  // The part of Commit and CommitRemote that writes states, catalog entries, counts, and
-  // (log) delta-log entries, plus one meta counter, in one batch.
+  using MetaCounters = std::vector<std::pair<std::string, uint64_t>>;
+  // The part of Commit, CommitRemote and CommitRepair that writes states, catalog entries,
+  // counts, and (log) delta-log entries, plus meta counters, in one batch.
   Status WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crdt::ReplicaId origin,
-                      uint64_t wall_time_ms, const std::string& meta_key, uint64_t meta_value,
+                      uint64_t wall_time_ms, const MetaCounters& meta,
                       const v1::DeltaBatch* relay = nullptr);
+  StatusOr<std::vector<std::pair<crdt::ReplicaId, uint64_t>>> LoadVector(
+      std::string_view prefix) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_

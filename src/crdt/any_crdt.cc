@@ -74,4 +74,36 @@ Status JoinAny(AnyCrdt& into, const AnyCrdt& other) {
   return Status::Ok();
 }
 
+std::optional<Tombstones> TombstonesOf(const AnyCrdt& value) {
+  return std::visit(
+      [](const auto& state) -> std::optional<Tombstones> {
+        using T = std::decay_t<decltype(state)>;
+        if constexpr (requires(T& t) { t.Collect(t.Tombstones()); }) {
+          if (state.tombstones() == 0) return std::nullopt;
+          Tombstones out;
+          const auto t = state.Tombstones();
+          out.count = state.tombstones();
+          if constexpr (requires { t.LatestStamp(); }) out.latest = t.LatestStamp();
+          out.state = t;
+          return out;
+        } else {
+          return std::nullopt;
+        }
+      },
+      value);
+}
+
+StatusOr<bool> CollectAny(AnyCrdt& into, const AnyCrdt& tombstones) {
+  if (into.index() != tombstones.index()) return WrongType("tombstones of another type");
+  return std::visit(
+      [&](auto& state) -> bool {
+        if constexpr (requires { state.Collect(state); }) {
+          return state.Collect(std::get<std::decay_t<decltype(state)>>(tombstones));
+        } else {
+          return false;
+        }
+      },
+      into);
+}
+
 }  // namespace geodatastore::crdt

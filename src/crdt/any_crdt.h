@@ -45,4 +45,17 @@ StatusOr<AnyCrdt> DecodeAnyAs(v1::CrdtType type, std::string_view bytes);
 // Joins other into into; kWrongType if their types differ (and into is unchanged).
 Status JoinAny(AnyCrdt& into, const AnyCrdt& other);
 
+// Tombstone collection, for the types that hold tombstones (2P-Set, LWW-element-set, LWW
+// graph). What value holds as tombstones, as a state of its type, with how many and the
+// latest stamp among them (LWW types); nullopt when it holds none.
+struct Tombstones {
+  AnyCrdt state;
+  size_t count = 0;
+  std::optional<Stamp> latest;
+};
+std::optional<Tombstones> TombstonesOf(const AnyCrdt& value);
+// Drops from into the tombstones (an earlier TombstonesOf of the same object) it still
+// holds unchanged; true if into changed. kWrongType if the types differ.
+StatusOr<bool> CollectAny(AnyCrdt& into, const AnyCrdt& tombstones);
+
 }  // namespace geodatastore::crdt

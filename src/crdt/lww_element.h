@@ -34,6 +34,32 @@ void JoinEntries(Map& into, const Map& other) {
   MergeInto(into, other, [](auto& mine, const auto& theirs) { mine.second.Join(theirs.second); });
 }
 
+// Erases from into the entries of tombstones that into still holds unchanged; true if any.
+template <typename Map>
+bool CollectEntries(Map& into, const Map& tombstones) {
+  bool changed = false;
+  for (const auto& [key, entry] : tombstones) {
+    auto it = into.find(key);
+    if (it != into.end() && it->second == entry) {
+      into.erase(it);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+// The latest add or remove stamp of the entries; nullopt if there are none.
+template <typename Map>
+std::optional<Stamp> LatestStampOf(const Map& entries) {
+  std::optional<Stamp> out;
+  for (const auto& [key, entry] : entries) {
+    for (const std::optional<Stamp>& s : {entry.added, entry.removed}) {
+      if (s && (!out || *s > *out)) out = s;
+    }
+  }
+  return out;
+}
+
 // Msg is a message with optional `added` and `removed` LwwStamp fields (LwwElement, LwwEdge).
 template <typename Msg>
 void EncodeLwwEntry(const LwwEntry& entry, Msg* out) {

@@ -34,6 +34,20 @@ size_t LWWElementSet::tombstones() const {
                        [&](const auto& e) { return !e.second.Present(bias_); });
 }
 
+LWWElementSet LWWElementSet::Tombstones() const {
+  LWWElementSet out(bias_);
+  for (const auto& [element, entry] : elements_) {
+    if (!entry.Present(bias_)) out.elements_.emplace(element, entry);
+  }
+  return out;
+}
+
+bool LWWElementSet::Collect(const LWWElementSet& tombstones) {
+  return CollectEntries(elements_, tombstones.elements_);
+}
+
+std::optional<Stamp> LWWElementSet::LatestStamp() const { return LatestStampOf(elements_); }
+
 void LWWElementSet::Join(const LWWElementSet& other) {
   bias_ = std::max(bias_, other.bias_);
   JoinEntries(elements_, other.elements_);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,13 @@ class LWWElementSet {
   LwwBias bias() const { return bias_; }
   // Elements whose remove currently wins: tombstones.
   size_t tombstones() const;
+  // Tombstone collection: the entries whose remove wins, as a state; Collect erases those
+  // entries that are still exactly as they were (a later add or remove keeps them). True if
+  // anything changed.
+  LWWElementSet Tombstones() const;
+  bool Collect(const LWWElementSet& tombstones);
+  // The latest stamp in the state (none: nullopt).
+  std::optional<Stamp> LatestStamp() const;
   void Join(const LWWElementSet& other);
   bool operator==(const LWWElementSet&) const = default;
 

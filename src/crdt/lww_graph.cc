@@ -133,6 +133,28 @@ size_t LWWGraph::tombstones() const {
          std::count_if(edges_.begin(), edges_.end(), removed);
 }
 
+LWWGraph LWWGraph::Tombstones() const {
+  LWWGraph out;
+  for (const auto& [vertex, entry] : vertices_) {
+    if (!entry.Present(kBias)) out.vertices_.emplace(vertex, entry);
+  }
+  for (const auto& [edge, entry] : edges_) {
+    if (!entry.Present(kBias)) out.edges_.emplace(edge, entry);
+  }
+  return out;
+}
+
+bool LWWGraph::Collect(const LWWGraph& tombstones) {
+  const bool vertices = CollectEntries(vertices_, tombstones.vertices_);
+  return CollectEntries(edges_, tombstones.edges_) || vertices;
+}
+
+std::optional<Stamp> LWWGraph::LatestStamp() const {
+  const std::optional<Stamp> v = LatestStampOf(vertices_);
+  const std::optional<Stamp> e = LatestStampOf(edges_);
+  return v && e ? std::max(*v, *e) : (v ? v : e);
+}
+
 void LWWGraph::Join(const LWWGraph& other) {
   JoinEntries(vertices_, other.vertices_);
   JoinEntries(edges_, other.edges_);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,10 @@ class LWWGraph {
   Snapshot Value() const { return {Vertices(), Edges()}; }
   // Vertices and edges whose remove wins: tombstones.
   size_t tombstones() const;
+  // Tombstone collection, as LWWElementSet's: vertices and edges whose remove wins.
+  LWWGraph Tombstones() const;
+  bool Collect(const LWWGraph& tombstones);
+  std::optional<Stamp> LatestStamp() const;
 
   void Join(const LWWGraph& other);
   bool operator==(const LWWGraph&) const = default;

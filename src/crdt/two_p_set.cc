@@ -26,6 +26,21 @@ std::vector<std::string> TwoPSet::Value() const {
   return out;
 }
 
+TwoPSet TwoPSet::Tombstones() const {
+  TwoPSet out;
+  out.removed_ = removed_;
+  return out;
+}
+
+bool TwoPSet::Collect(const TwoPSet& tombstones) {
+  bool changed = false;
+  for (const std::string& e : tombstones.removed_) {
+    changed = removed_.erase(e) > 0 || changed;
+    added_.erase(e);
+  }
+  return changed;
+}
+
 void TwoPSet::Join(const TwoPSet& other) {
   UnionInto(added_, other.added_);
   UnionInto(removed_, other.removed_);

@@ -29,6 +29,13 @@ class TwoPSet {
   std::vector<std::string> Value() const;
   // Removed elements held as tombstones.
   size_t tombstones() const { return removed_.size(); }
+  // Tombstone collection (antientropy/tombstones.h): the removed elements, as a state that
+  // Collect takes back out once every replica has seen their removal. A collected element
+  // is forgotten: adding it again afterwards is a new element.
+  TwoPSet Tombstones() const;
+  // Drops the elements of tombstones (a Tombstones() of this object) from added and removed;
+  // true if anything changed.
+  bool Collect(const TwoPSet& tombstones);
   void Join(const TwoPSet& other);
   bool operator==(const TwoPSet&) const = default;
 

@@ -74,8 +74,10 @@ Status Engine::Start() {
   GDS_ASSIGN_OR_RETURN(uint64_t last, store_->LastSeq(identity_.replica));
   next_seq_.store(last + 1);
   GDS_ASSIGN_OR_RETURN(auto applied, store_->LoadApplied());
+  GDS_ASSIGN_OR_RETURN(auto knows, store_->LoadKnowledge());
   std::lock_guard<std::mutex> lock(seq_mu_);
   for (const auto& [origin, seq] : applied) applied_[origin] = seq;
+  for (const auto& [origin, seq] : knows) knows_.Raise(origin, seq);
   return Status::Ok();
 }
 
@@ -392,6 +394,14 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
     return FailedPrecondition("batch starts at " + std::to_string(batch.from_seq()) +
                               ", applied up to " + std::to_string(applied));
   }
+  // Deltas this node applied before are never joined again: a tombstone collected since
+  // would come back. A batch that overlaps them is refused (the sender resends from the
+  // acknowledgement); one that lies within what anti-entropy covered only raises applied.
+  const bool only_covered = batch.to_seq() <= applied;
+  if (!only_covered && batch.from_seq() <= held) {
+    return FailedPrecondition("batch starts at " + std::to_string(batch.from_seq()) +
+                              ", already applied up to " + std::to_string(held));
+  }
   {
     std::lock_guard<std::mutex> lock(clock_mu_);
     auto updated = hlc_.Update({batch.hlc_physical(), batch.hlc_logical()});
@@ -401,6 +411,7 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   // Decode everything before touching any state.
   std::vector<Incoming> incoming;
   for (const v1::KeyDelta& kd : batch.deltas()) {
+    if (only_covered) break;
     GDS_ASSIGN_OR_RETURN(Incoming in,
                          DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta()));
     incoming.push_back(std::move(in));
@@ -409,7 +420,7 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
       JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
                    [&](const std::vector<storage::ObjectWrite>& list) {
                      return store_->CommitRemote(origin, std::max(applied, batch.to_seq()), list,
-                                                 keep_for_relay ? &batch : nullptr);
+                                                 keep_for_relay && !only_covered ? &batch : nullptr);
                    });
   if (!joined.ok()) return joined.status();
   std::lock_guard<std::mutex> lock(seq_mu_);
@@ -418,7 +429,8 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
 }
 
 StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states,
-                                      std::vector<TypeConflict>* conflicts) {
+                                      std::vector<TypeConflict>* conflicts,
+                                      const crdt::VersionVector& knowledge) {
   std::vector<Incoming> incoming;
   for (const v1::ObjectState& st : states) {
     storage::ObjectKey key;
@@ -426,9 +438,107 @@ StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states
     GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming(std::move(key), st.type(), st.state()));
     incoming.push_back(std::move(in));
   }
-  return JoinIncoming(
-      incoming, 0, conflicts, /*write_unchanged=*/false,
-      [&](const std::vector<storage::ObjectWrite>& list) { return store_->CommitRepair(list); });
+  // Raised before the states are visible: a tombstone snapshot taken after them reads a
+  // knowledge that covers them (too high a knowledge only delays collection).
+  std::vector<std::pair<crdt::ReplicaId, uint64_t>> raised;
+  {
+    std::lock_guard<std::mutex> lock(seq_mu_);
+    for (const auto& [origin, seq] : knowledge.entries()) {
+      if (origin == identity_.replica || seq <= knows_.Get(origin)) continue;
+      knows_.Raise(origin, seq);
+      raised.emplace_back(origin, seq);
+    }
+  }
+  return JoinIncoming(incoming, 0, conflicts, /*write_unchanged=*/false,
+                      [&](const std::vector<storage::ObjectWrite>& list) {
+                        return store_->CommitRepair(list, raised);
+                      });
+}
+
+v1::Progress Engine::ProgressReport() {
+  v1::Progress out;
+  out.set_replica(identity_.replica);
+  crdt::EncodeVersionVector(AppliedVector(), out.mutable_applied());
+  const crdt::Timestamp now = HlcNow();
+  out.set_hlc_physical(now.physical);
+  out.set_hlc_logical(now.logical);
+  out.set_assigned_seq(last_seq());
+  return out;
+}
+
+crdt::VersionVector Engine::Knowledge() const {
+  crdt::VersionVector out;
+  out.Raise(identity_.replica, last_seq());
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  out.Join(knows_);
+  for (const auto& [origin, seq] : applied_) out.Raise(origin, seq);
+  return out;
+}
+
+StatusOr<std::vector<Engine::TombstoneSnapshot>> Engine::ScanTombstones(v1::CrdtType type,
+                                                                          size_t limit) const {
+  std::vector<TombstoneSnapshot> out;
+  Status status = Status::Ok();
+  GDS_RETURN_IF_ERROR(store_->ScanStates(type, [&](std::string_view key, std::string_view bytes) {
+    if (out.size() >= limit || !status.ok()) return;
+    auto state = crdt::DecodeAnyAs(type, bytes);
+    if (!state.ok()) {
+      status = state.status();
+      return;
+    }
+    std::optional<crdt::Tombstones> t = crdt::TombstonesOf(*state);
+    if (!t) return;
+    TombstoneSnapshot& snap = out.emplace_back();
+    if (!storage::ObjectKey::Decode(key, &snap.key)) status = Corruption("a bad object key");
+    snap.type = type;
+    snap.tombstones = std::move(*t);
+  }));
+  GDS_RETURN_IF_ERROR(status);
+  return out;
+}
+
+StatusOr<uint64_t> Engine::CollectTombstones(const std::vector<TombstoneSnapshot>& snapshots) {
+  std::vector<std::string> encoded;
+  std::vector<size_t> locks;
+  for (const TombstoneSnapshot& snap : snapshots) {
+    encoded.push_back(snap.key.Encode());
+    locks.push_back(StripeOf(encoded.back()));
+  }
+  std::sort(locks.begin(), locks.end());
+  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  for (size_t i : locks) stripes_[i].mu.lock();
+
+  std::map<std::string, Staged> staged;
+  std::vector<storage::ObjectWrite> writes;
+  uint64_t collected = 0;
+  Status status = Status::Ok();
+  for (size_t i = 0; i < snapshots.size() && status.ok(); ++i) {
+    auto [it, fresh] = staged.try_emplace(encoded[i]);
+    Staged& obj = it->second;
+    if (!fresh) continue;  // one snapshot per object
+    status = LoadStaged(encoded[i], snapshots[i].key, &obj);
+    if (!status.ok() || obj.type != snapshots[i].type) continue;
+    const size_t before = crdt::TombstonesOf(obj.state).value_or(crdt::Tombstones()).count;
+    auto changed = crdt::CollectAny(obj.state, snapshots[i].tombstones.state);
+    if (!changed.ok()) {
+      status = changed.status();
+      break;
+    }
+    if (!*changed) continue;
+    collected += before - crdt::TombstonesOf(obj.state).value_or(crdt::Tombstones()).count;
+    storage::ObjectWrite& w = writes.emplace_back();
+    w.type = *obj.type;
+    w.key = obj.key;
+    w.state = crdt::EncodeAny(obj.state);
+    w.old_digest = obj.digest;
+    w.digest = storage::ObjectDigest(encoded[i], w.state);
+    obj.digest = w.digest;
+  }
+  if (status.ok()) status = store_->CommitRepair(writes);
+  CacheStaged(staged, status.ok());
+  for (size_t i : locks) stripes_[i].mu.unlock();
+  if (!status.ok()) return status;
+  return collected;
 }
 
 StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::CrdtType type,

@@ -104,8 +104,30 @@ class Engine {
   // Joins full states from another replica (anti-entropy, read repair) into this node's,
   // atomically, without logging them: all or nothing, any invalid state is an error. Returns
   // how many objects changed.
+  // knowledge: what the sender's states may hold (its Knowledge()); raised here first.
   StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states,
-                                std::vector<TypeConflict>* conflicts = nullptr);
+                                std::vector<TypeConflict>* conflicts = nullptr,
+                                const crdt::VersionVector& knowledge = {});
+
+  // Tombstone collection (antientropy/tombstones.h).
+  // What the states here may hold: every origin's writes up to this vector. The applied
+  // vector (own entry: the highest seq assigned), raised by the knowledge of every replica
+  // whose states were joined in (anti-entropy, read repair), which the applied vector does
+  // not cover.
+  crdt::VersionVector Knowledge() const;
+  // This node's progress report (replication/ gossips it): the applied vector, then the
+  // clock, then the highest seq assigned, read in that order.
+  v1::Progress ProgressReport();
+  // The tombstones of up to limit objects of type (a scan of its column family).
+  struct TombstoneSnapshot {
+    storage::ObjectKey key;
+    v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
+    crdt::Tombstones tombstones;
+  };
+  StatusOr<std::vector<TombstoneSnapshot>> ScanTombstones(v1::CrdtType type, size_t limit) const;
+  // Drops the snapshots' tombstones that their objects still hold unchanged, without a log
+  // entry (every replica collects on its own). Returns how many tombstones went.
+  StatusOr<uint64_t> CollectTombstones(const std::vector<TombstoneSnapshot>& snapshots);
   // Highest seq of origin applied here (own seqs for this node's replica).
   uint64_t Applied(crdt::ReplicaId origin) const;
   // Highest own seq below which every seq is committed (safe to ship).
@@ -189,6 +211,7 @@ class Engine {
   mutable std::mutex seq_mu_;
   std::set<uint64_t> in_flight_;                 // assigned, not yet committed; guarded by seq_mu_
   std::map<crdt::ReplicaId, uint64_t> applied_;  // remote origins; guarded by seq_mu_
+  crdt::VersionVector knows_;                    // joined-in knowledge; guarded by seq_mu_
   std::array<Stripe, kStripes> stripes_;
 
   std::mutex clock_mu_;

@@ -22,6 +22,7 @@ class EngineReplicationHost final : public replication::ReplicationHost {
       : engine_(engine), on_conflicts_(std::move(on_conflicts)) {}
 
   crdt::ReplicaId self_replica() const override { return engine_->identity().replica; }
+  v1::Progress OwnProgress() override { return engine_->ProgressReport(); }
   uint64_t CommittedSeq() const override { return engine_->CommittedSeq(); }
   StatusOr<std::vector<v1::DeltaRecord>> ReadLog(uint64_t from, uint64_t to,
                                                  size_t max_bytes) override {

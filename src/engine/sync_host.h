@@ -39,11 +39,19 @@ class EngineSyncHost final : public antientropy::SyncHost {
     }
     return out;
   }
-  StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states) override {
+  StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states,
+                                const v1::VersionVector& knowledge) override {
+    GDS_ASSIGN_OR_RETURN(crdt::VersionVector known, crdt::DecodeVersionVector(knowledge));
     std::vector<Conflict> conflicts;
-    auto changed = engine_->JoinStates(states, on_conflicts_ ? &conflicts : nullptr);
+    auto changed = engine_->JoinStates(states, on_conflicts_ ? &conflicts : nullptr, known);
     if (changed.ok() && !conflicts.empty()) on_conflicts_(conflicts);
     return changed;
+  }
+
+  v1::VersionVector Knowledge() const override {
+    v1::VersionVector out;
+    crdt::EncodeVersionVector(engine_->Knowledge(), &out);
+    return out;
   }
 
  private:

@@ -3,6 +3,8 @@
 #include <map>
 #include <thread>
 
+#include "crdt/codec.h"
+
 namespace geodatastore::server {
 
 bool Satisfied(engine::Consistency level, uint64_t seq, const std::string& self_region,
@@ -76,10 +78,13 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
   }
   std::optional<engine::ObjectView> joined;
   if (local.ok()) joined = *local;
+  crdt::VersionVector knowledge;  // what the answers may hold (tombstone collection)
   for (const auto& a : answers) {
     if (!a.reply.found()) continue;
     auto state = crdt::DecodeAnyAs(a.reply.type(), a.reply.state());
-    if (!state.ok()) continue;  // a corrupt answer is ignored, never joined
+    auto known = crdt::DecodeVersionVector(a.reply.knowledge());
+    if (!state.ok() || !known.ok()) continue;  // a corrupt answer is ignored, never joined
+    knowledge.Join(*known);
     if (!joined) {
       joined =
           engine::ObjectView{{family, name}, a.reply.type(), std::move(state).value(), false, 0};
@@ -100,13 +105,14 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
   uint64_t repaired = 0;
   if (!local.ok() || local->type != joined->type ||
       crdt::EncodeAny(local->state) != state.state()) {
-    if (engine->JoinStates({state}).ok()) ++repaired;
+    if (engine->JoinStates({state}, nullptr, knowledge).ok()) ++repaired;
   }
+  knowledge.Join(engine->Knowledge());
   if (anti_entropy != nullptr) {
     for (const auto& a : answers) {
       if (a.reply.found() && a.reply.type() == joined->type && a.reply.state() == state.state())
         continue;
-      if (anti_entropy->PushAsync(a.peer, {state})) ++repaired;
+      if (anti_entropy->PushAsync(a.peer, {state}, knowledge)) ++repaired;
     }
   }
   if (metrics != nullptr && repaired > 0) metrics->OnReadRepair(repaired);

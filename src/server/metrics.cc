@@ -173,7 +173,7 @@ std::string Metrics::Render() {
       tombstones_counted_ = now;
       for (v1::CrdtType t : {v1::TWO_P_SET, v1::LWW_SET, v1::LWW_GRAPH}) {
         uint64_t count = 0;
-        const Status s = store_->ScanStates(t, [&](std::string_view bytes) {
+        const Status s = store_->ScanStates(t, [&](std::string_view, std::string_view bytes) {
           auto state = crdt::DecodeAnyAs(t, std::string(bytes));
           if (!state.ok()) return;
           std::visit(

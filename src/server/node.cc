@@ -67,6 +67,7 @@ Status Node::Start() {
           reply->set_found(true);
           reply->set_type(view->type);
           reply->set_state(crdt::EncodeAny(view->state));
+          crdt::EncodeVersionVector(engine_->Knowledge(), reply->mutable_knowledge());
           return Status::Ok();
         });
   }

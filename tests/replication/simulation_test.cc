@@ -47,7 +47,8 @@ struct SimNode {
   uint64_t restart_at = 0;
 };
 
-// One acknowledged OR-Set op, with what its node had applied when it ran.
+// One acknowledged OR-Set op, with what its node had seen when it ran (Engine::Knowledge:
+// anti-entropy sessions give it more than its applied vector says).
 struct SetOp {
   int id;
   std::string set;
@@ -176,7 +177,7 @@ class Simulation : public ::testing::TestWithParam<std::tuple<replication::Topol
     const std::string set = "s" + std::to_string(Rand(0, kSets - 1));
     const std::string element = std::string(1, static_cast<char>('a' + Rand(0, 3)));
     const bool add = Chance(0.6);
-    const crdt::VersionVector observed = n.engine->AppliedVector();
+    const crdt::VersionVector observed = n.engine->Knowledge();
     auto r =
         n.engine->Apply(set, {.kind = add ? Kind::kAdd : Kind::kRemove, .elements = {element}});
     if (!add && !r.ok()) {
