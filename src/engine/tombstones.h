@@ -52,6 +52,8 @@ class TombstoneCollector {
   uint64_t rounds() const { return rounds_; }
   // 0 idle, 1 waiting until every node saw the removals, 2 until nothing older is on its way.
   int phase() const { return static_cast<int>(phase_); }
+  // What the round waits for, for diagnostics: origin -> seq every node must apply.
+  const std::map<uint64_t, uint64_t>& waiting_for() const { return phase_ == Phase::kSeen ? k1_ : w2_; }
 
  private:
   enum class Phase { kIdle = 0, kSeen = 1, kDelivered = 2 };

@@ -142,5 +142,64 @@ TEST_F(EngineTest, ABatchAppliesEveryOpWithItsOwnAnswer) {
   EXPECT_EQ(store_->KeyCount(v1::OR_SET), 1u);
 }
 
+// A 2P-Set batch from another replica: origin's writes from..to, with the given delta.
+v1::DeltaBatch TwoPBatch(uint64_t from, uint64_t to, const crdt::TwoPSet& delta) {
+  v1::DeltaBatch batch;
+  batch.set_origin(42);
+  batch.set_from_seq(from);
+  batch.set_to_seq(to);
+  v1::KeyDelta* kd = batch.add_deltas();
+  kd->set_family(v1::SETS);
+  kd->set_name("p");
+  kd->set_type(v1::TWO_P_SET);
+  kd->set_delta(crdt::EncodeAny(delta));
+  return batch;
+}
+
+TEST_F(EngineTest, CollectedTombstonesStayCollectedWhenOldDeltasArriveAgain) {
+  crdt::TwoPSet empty;
+  const crdt::TwoPSet add_x = *empty.Add("x");
+  crdt::TwoPSet with_x = add_x;
+  const crdt::TwoPSet remove_x = with_x.Remove("x");
+  ASSERT_TRUE(engine_->ApplyRemote(TwoPBatch(1, 1, add_x), nullptr).ok());
+  ASSERT_TRUE(engine_->ApplyRemote(TwoPBatch(2, 2, remove_x), nullptr).ok());
+  auto snapshot = engine_->ScanTombstones(v1::TWO_P_SET, 10);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->size(), 1u);
+  EXPECT_EQ(engine_->CollectTombstones(*snapshot).value(), 1u);
+  EXPECT_EQ(engine_->ScanTombstones(v1::TWO_P_SET, 10)->size(), 0u);
+
+  // The add again, as a duplicate and grouped with a later write: a duplicate is a no-op,
+  // an overlapping group is refused; x stays gone either way.
+  EXPECT_TRUE(engine_->ApplyRemote(TwoPBatch(1, 1, add_x), nullptr).ok());
+  crdt::TwoPSet add_x_and_y = add_x;
+  add_x_and_y.Join(*empty.Add("y"));
+  const Status overlap = engine_->ApplyRemote(TwoPBatch(1, 3, add_x_and_y), nullptr);
+  EXPECT_EQ(overlap.code(), StatusCode::kFailedPrecondition) << overlap.ToString();
+  EXPECT_EQ(engine_->Applied(42), 2u);
+  ASSERT_TRUE(engine_->ApplyRemote(TwoPBatch(3, 3, *empty.Add("y")), nullptr).ok());
+  EXPECT_THAT(std::get<crdt::TwoPSet>(engine_->Read(v1::SETS, "p")->state).Value(),
+              ElementsAre("y"));
+}
+
+TEST_F(EngineTest, KnowledgeCoversJoinedStatesAndSurvivesARestart) {
+  MustApply("n", Inc(1));
+  crdt::VersionVector theirs;
+  theirs.Raise(77, 9);
+  crdt::PNCounter c;
+  c.Join(*c.Increment(77, 5));
+  v1::ObjectState state;
+  state.set_type(v1::PN_COUNTER);
+  state.set_key(storage::ObjectKey{v1::COUNTERS, "m"}.Encode());
+  state.set_state(crdt::EncodeAny(c));
+  ASSERT_TRUE(engine_->JoinStates({state}, nullptr, theirs).ok());
+  const crdt::ReplicaId self = engine_->identity().replica;
+  EXPECT_EQ(engine_->Knowledge().Get(77), 9u);
+  EXPECT_EQ(engine_->Knowledge().Get(self), 1u);
+  EXPECT_EQ(engine_->AppliedVector().Get(77), 0u);  // not applied: only known
+  Open();
+  EXPECT_EQ(engine_->Knowledge().Get(77), 9u);
+}
+
 }  // namespace
 }  // namespace geodatastore::engine
