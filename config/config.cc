@@ -163,6 +163,7 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
   GDS_RETURN_IF_ERROR(Section(root, "anti_entropy", [&](MapReader& r) -> Status {
     GDS_RETURN_IF_ERROR(r.Read("interval_s", &c.anti_entropy.interval_s));
     GDS_RETURN_IF_ERROR(r.Read("max_objects_per_second", &c.anti_entropy.max_objects_per_second));
+    GDS_RETURN_IF_ERROR(r.Read("tombstone_interval_s", &c.anti_entropy.tombstone_interval_s));
     return Positive("anti_entropy.interval_s", c.anti_entropy.interval_s);
   }));
   GDS_RETURN_IF_ERROR(Section(root, "consistency", [&](MapReader& r) -> Status {

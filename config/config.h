@@ -47,6 +47,9 @@ struct Config {
     // Objects a session may pull plus push per second, so that repair leaves room for
     // clients; 0: no limit.
     uint64_t max_objects_per_second = 50000;
+    // Tombstone collection (2P-Set, LWW-element-set, LWW graph): seconds between the end of
+    // a round and the next; 0: never collect.
+    uint32_t tombstone_interval_s = 60;
   } anti_entropy;
   struct Consistency {
     std::string default_read = "eventual";  // eventual | local_quorum | quorum | all

@@ -96,6 +96,16 @@ void GrpcReplication::Resynced(const std::string& peer,
   core_->Resynced(peer, floors);
 }
 
+std::map<std::string, v1::Progress> GrpcReplication::Progress() {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  return core_->progress();
+}
+
+size_t GrpcReplication::ClusterSize() {
+  std::lock_guard<std::mutex> lock(core_mu_);
+  return core_->cluster_size();
+}
+
 ReplicatorCounters GrpcReplication::Counters() {
   std::lock_guard<std::mutex> lock(core_mu_);
   return core_->counters();

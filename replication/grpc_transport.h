@@ -71,6 +71,9 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   // Milliseconds on the clock PeerView::state_since_ms is read on.
   uint64_t now_ms() const { return NowMs(); }
   ReplicatorCounters Counters();
+  // Every node's latest progress report, and how many nodes there are (Replicator).
+  std::map<std::string, v1::Progress> Progress();
+  size_t ClusterSize();
   // Replicator's resynchronization through anti-entropy, under the core's lock.
   std::vector<std::string> NeedsResync();
   std::map<crdt::ReplicaId, uint64_t> ResyncFloors();

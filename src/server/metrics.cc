@@ -111,11 +111,23 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                         .Help("Replicas a read above eventual found behind and wrote back to")
                         .Register(*registry_)
                         .Add({})),
+      tombstones_collected_(prometheus::BuildCounter()
+                                .Name("geodatastore_tombstones_collected_total")
+                                .Help("Tombstones this node collected once every replica had "
+                                      "seen their removal")
+                                .Register(*registry_)
+                                .Add({})),
       tombstones_(prometheus::BuildGauge()
                       .Name("geodatastore_tombstones")
                       .Help("Removed elements the types that need tombstones hold")
                       .Register(*registry_)),
       replication_(replication) {}
+
+void Metrics::OnTombstonesCollected(uint64_t n) {
+  tombstones_collected_.Increment(static_cast<double>(n));
+  std::lock_guard<std::mutex> lock(mu_);
+  tombstones_counted_ = {};  // count again at the next scrape
+}
 
 prometheus::Counter& Metrics::Operation(v1::CrdtType type, std::string_view op) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -165,11 +177,11 @@ std::string Metrics::Render() {
         .Set(static_cast<double>(store_->KeyCount(t)));
   }
   {
-    // A scan of three column families: at most every 30 s.
+    // A scan of three column families: at most every 10 s.
     std::lock_guard<std::mutex> lock(mu_);
     const auto now = std::chrono::steady_clock::now();
     if (tombstones_counted_ == std::chrono::steady_clock::time_point{} ||
-        now - tombstones_counted_ >= std::chrono::seconds(30)) {
+        now - tombstones_counted_ >= std::chrono::seconds(10)) {
       tombstones_counted_ = now;
       for (v1::CrdtType t : {v1::TWO_P_SET, v1::LWW_SET, v1::LWW_GRAPH}) {
         uint64_t count = 0;

@@ -24,7 +24,9 @@
 //   geodatastore_read_repairs_total                   counter: replicas a read wrote back to
 //   geodatastore_tombstones{type}                     gauge: removed elements held (2P-Set,
 //                                                     LWW-element-set, graph); counted by a
-//                                                     scan at most every 30 s
+//                                                     scan at most every 10 s, and at the
+//                                                     next scrape after a collection
+//   geodatastore_tombstones_collected_total           counter: tombstones collected here
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -61,6 +63,7 @@ class Metrics : public engine::OpObserver {
   void OnConflict(v1::CrdtType type, std::string_view kind);
   void OnSync(const antientropy::SyncResult& result);
   void OnReadRepair(uint64_t replicas) { read_repairs_.Increment(static_cast<double>(replicas)); }
+  void OnTombstonesCollected(uint64_t n);
 
   // The Prometheus text exposition of every metric, with gauges refreshed first.
   std::string Render();
@@ -94,6 +97,7 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Counter>& sync_bytes_;
   prometheus::Histogram& sync_seconds_;
   prometheus::Counter& read_repairs_;
+  prometheus::Counter& tombstones_collected_;
   prometheus::Family<prometheus::Gauge>& tombstones_;
   std::chrono::steady_clock::time_point tombstones_counted_{};  // guarded by mu_
   replication::GrpcReplication* const replication_;

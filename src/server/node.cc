@@ -12,6 +12,12 @@ namespace geodatastore::server {
 Node::Node(config::Config config) : config_(std::move(config)) {}
 
 Node::~Node() {
+  {
+    std::lock_guard<std::mutex> lock(collector_mu_);
+    stopping_ = true;
+  }
+  collector_cv_.notify_all();
+  if (collector_thread_.joinable()) collector_thread_.join();
   io_.stop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
@@ -131,10 +137,51 @@ Status Node::Start() {
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
   if (anti_entropy_) anti_entropy_->Start();
+  if (config_.anti_entropy.tombstone_interval_s > 0) {
+    collector_ = std::make_unique<engine::TombstoneCollector>(
+        engine_.get(),
+        engine::TombstoneOptions{
+            .interval_ms = uint64_t{config_.anti_entropy.tombstone_interval_s} * 1000});
+    collector_thread_ = std::thread([this] { CollectTombstones(); });
+  }
+  rest_->set_tombstones([this] {
+    std::lock_guard<std::mutex> lock(collector_mu_);
+    if (!collector_) return nlohmann::json{{"collection", "off"}};
+    static constexpr const char* kPhases[] = {"idle", "waiting until every replica saw the removals",
+                                              "waiting until no older write is on its way"};
+    return nlohmann::json{{"collection", kPhases[collector_->phase()]},
+                          {"rounds", collector_->rounds()},
+                          {"collected", collector_->collected()}};
+  });
   spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}",
                identity.node_id, config_.node.region, identity.epoch, host, http_->port(),
                grpc_->port());
   return Status::Ok();
+}
+
+void Node::CollectTombstones() {
+  const auto started = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(collector_mu_);
+  while (!collector_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
+    std::map<std::string, v1::Progress> progress;
+    size_t nodes = 1;
+    if (replication_) {
+      progress = replication_->Progress();
+      nodes = replication_->ClusterSize();
+    } else {
+      progress[config_.node.id] = engine_->ProgressReport();  // alone: no one else to wait for
+    }
+    const uint64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count();
+    auto collected = collector_->Step(progress, nodes, now_ms);
+    if (!collected.ok()) {
+      spdlog::warn("tombstone collection: {}", collected.status().ToString());
+    } else if (*collected > 0) {
+      spdlog::info("collected {} tombstones", *collected);
+      metrics_->OnTombstonesCollected(*collected);
+    }
+  }
 }
 
 void Node::RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,
@@ -195,6 +242,7 @@ void Node::Run() {
   io_.run();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  if (collector_thread_.joinable()) collector_thread_.join();
   grpc_.reset();
   replication_.reset();
   replicator_.reset();
@@ -210,6 +258,11 @@ void Node::Shutdown() {
   rest_->set_ready(false);
   http_->Stop();
   // Let requests already read finish; connections idle in keep-alive are closed with io_.
+  {
+    std::lock_guard<std::mutex> lock(collector_mu_);
+    stopping_ = true;
+  }
+  collector_cv_.notify_all();
   std::thread([this] {
     if (anti_entropy_) anti_entropy_->Stop();
     if (replication_) replication_->Stop();

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/replication_host.h"
 #include "engine/sync_host.h"
+#include "engine/tombstones.h"
 #include "replication/grpc_transport.h"
 #include "server/grpc_service.h"
 #include "server/http_server.h"
@@ -43,6 +46,8 @@ class Node {
 
  private:
   void Shutdown();
+  // Tombstone collection: steps the collector's rounds until stopped (its own thread).
+  void CollectTombstones();
   // from: the sending node; origin_region: the region of the node whose write lost or won.
   void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,
                        const std::string& origin_region);
@@ -62,6 +67,11 @@ class Node {
   std::unique_ptr<engine::EngineSyncHost> sync_host_;
   std::unique_ptr<antientropy::GrpcAntiEntropy> anti_entropy_;  // null without peers
   std::vector<std::thread> threads_;
+  std::unique_ptr<engine::TombstoneCollector> collector_;  // guarded by collector_mu_
+  std::mutex collector_mu_;
+  std::condition_variable collector_cv_;
+  bool stopping_ = false;  // guarded by collector_mu_
+  std::thread collector_thread_;
 };
 
 }  // namespace geodatastore::server

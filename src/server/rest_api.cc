@@ -667,6 +667,7 @@ void RestApi::Status(Call& call) {
              {"peers", peers},
              {"keys", keys},
              {"applied", applied},
+             {"tombstones", tombstones_ ? tombstones_() : json::object()},
              {"storage",
               {{"live_sst_bytes", stats.live_sst_bytes},
                {"memtable_bytes", stats.memtable_bytes},

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ class RestApi {
     anti_entropy_ = anti_entropy;
   }
 
+  // What /admin/status shows of tombstone collection. Set once, before serving.
+  void set_tombstones(std::function<nlohmann::json()> status) { tombstones_ = std::move(status); }
+
  private:
   struct Call;  // one request being answered
   using Route = std::function<void(Call&)>;
@@ -55,6 +59,7 @@ class RestApi {
   Metrics* const metrics_;
   replication::GrpcReplication* const replication_;
   antientropy::GrpcAntiEntropy* anti_entropy_ = nullptr;
+  std::function<nlohmann::json()> tombstones_;
   const config::Config config_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<RouteEntry> routes_;

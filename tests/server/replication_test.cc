@@ -41,7 +41,7 @@ class ReplicationTest : public ::testing::Test {
           .region = layout[i].second,
           .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers +
                         "testing: {fault_injection: true}\nconsistency: {timeout_ms: 1000}\n" +
-                        "anti_entropy: {interval_s: 3600}\n" +
+                        "anti_entropy: {interval_s: 3600, tombstone_interval_s: 1}\n" +
                         "replication: {topology: " + Topology() + "}\n",
           .grpc_port = ports[i]}));
     }
@@ -265,6 +265,59 @@ TEST_F(ReplicationTest, PartitionedAndKilledNodesCatchUp) {
 }
 
 // How many objects node i holds (all types).
+// Tombstones go once every replica has seen their removal: not while a replica is cut off,
+// and the element stays removed everywhere when it returns (with writes of its own).
+TEST_F(ReplicationTest, TombstonesAreCollectedOnceEveryReplicaSawTheRemoval) {
+  const std::string tombstones = "geodatastore_tombstones{type=\"2p_set\"}";
+  ASSERT_EQ(At(0).Post("/crdt/sets/p", {{"type", "2p_set"}}).status, 201);
+  for (const char* e : {"x", "y", "z"})
+    ASSERT_EQ(At(0).Post("/crdt/sets/p/add", {{"element", e}}).status, 200);
+  ASSERT_EQ(At(0).Post("/crdt/sets/p/remove", {{"element", "x"}}).status, 200);
+  EventuallyEverywhere(
+      [&](int i) {
+        return Get(i, "/crdt/sets/p")["elements"] == json::array({"y", "z"}) &&
+               Metric(i, tombstones) == 0 &&
+               Metric(i, "geodatastore_tombstones_collected_total") >= 1;
+      },
+      "x collected everywhere");
+
+  // ap-south-1 cut off: a removal elsewhere cannot be collected meanwhile.
+  Partition(2, {"us-east-1", "eu-west-1"});
+  Partition(0, {"ap-south-1"});
+  Partition(1, {"ap-south-1"});
+  ASSERT_EQ(At(1).Post("/crdt/sets/p/remove", {{"element", "y"}}).status, 200);
+  ASSERT_EQ(At(2).Post("/crdt/sets/p/add", {{"element", "w"}}).status, 200);
+  const auto waiting = [&](int i) {
+    const json t = Get(i, "/admin/status")["tombstones"];
+    return t["collection"] == "waiting until every replica saw the removals";
+  };
+  for (int i : {0, 1}) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!(waiting(i) && Metric(i, tombstones) == 1) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(waiting(i)) << Get(i, "/admin/status")["tombstones"].dump();
+    EXPECT_EQ(Metric(i, tombstones), 1) << "y's tombstone on node " << i;
+  }
+  EXPECT_EQ(Get(2, "/crdt/sets/p")["elements"], json::array({"w", "y", "z"}));
+
+  Heal(0);
+  Heal(1);
+  Heal(2);
+  EventuallyEverywhere(
+      [&](int i) {
+        return Get(i, "/crdt/sets/p")["elements"] == json::array({"w", "z"}) &&
+               Metric(i, tombstones) == 0 &&
+               Metric(i, "geodatastore_tombstones_collected_total") >= 2;
+      },
+      "y collected everywhere after healing, and not back");
+  // A full sync compares everything afterwards: nothing comes back from any replica.
+  ASSERT_EQ(At(2).Post("/admin/anti-entropy/full-sync", json::object()).status, 200);
+  for (int i = 0; i < kNodes; ++i)
+    EXPECT_EQ(Get(i, "/crdt/sets/p")["elements"], json::array({"w", "z"})) << i;
+}
+
 int64_t KeyCount(const json& status) {
   int64_t n = 0;
   for (const auto& [type, count] : status["keys"].items()) n += count.get<int64_t>();
