@@ -1,10 +1,9 @@
 #include "antientropy/grpc_sync.h"
 
-#include "crdt/codec.h"
-
 #include <algorithm>
 
 #include "common/peer_channel.h"
+#include "crdt/codec.h"
 
 namespace geodatastore::antientropy {
 

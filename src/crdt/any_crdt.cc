@@ -78,7 +78,7 @@ std::optional<Tombstones> TombstonesOf(const AnyCrdt& value) {
   return std::visit(
       [](const auto& state) -> std::optional<Tombstones> {
         using T = std::decay_t<decltype(state)>;
-        if constexpr (requires(T& t) { t.Collect(t.Tombstones()); }) {
+        if constexpr (requires(T & t) { t.Collect(t.Tombstones()); }) {
           if (state.tombstones() == 0) return std::nullopt;
           Tombstones out;
           const auto t = state.Tombstones();

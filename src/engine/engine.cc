@@ -416,12 +416,12 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
                          DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta()));
     incoming.push_back(std::move(in));
   }
-  auto joined =
-      JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
-                   [&](const std::vector<storage::ObjectWrite>& list) {
-                     return store_->CommitRemote(origin, std::max(applied, batch.to_seq()), list,
-                                                 keep_for_relay && !only_covered ? &batch : nullptr);
-                   });
+  auto joined = JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
+                             [&](const std::vector<storage::ObjectWrite>& list) {
+                               return store_->CommitRemote(
+                                   origin, std::max(applied, batch.to_seq()), list,
+                                   keep_for_relay && !only_covered ? &batch : nullptr);
+                             });
   if (!joined.ok()) return joined.status();
   std::lock_guard<std::mutex> lock(seq_mu_);
   applied_[origin] = std::max({applied_[origin], applied, batch.to_seq()});
@@ -476,7 +476,7 @@ crdt::VersionVector Engine::Knowledge() const {
 }
 
 StatusOr<std::vector<Engine::TombstoneSnapshot>> Engine::ScanTombstones(v1::CrdtType type,
-                                                                          size_t limit) const {
+                                                                        size_t limit) const {
   std::vector<TombstoneSnapshot> out;
   Status status = Status::Ok();
   GDS_RETURN_IF_ERROR(store_->ScanStates(type, [&](std::string_view key, std::string_view bytes) {

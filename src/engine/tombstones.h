@@ -41,19 +41,22 @@ struct TombstoneOptions {
 class TombstoneCollector {
  public:
   // REQUIRES: engine outlives the collector.
-  TombstoneCollector(Engine* engine, TombstoneOptions options) : engine_(engine), options_(options) {}
+  TombstoneCollector(Engine* engine, TombstoneOptions options)
+      : engine_(engine), options_(options) {}
 
   // Advances the round. progress: the latest report of every node known (this one's too);
   // cluster_size: how many nodes there are. Returns how many tombstones went.
-  StatusOr<uint64_t> Step(const std::map<std::string, v1::Progress>& progress,
-                          size_t cluster_size, uint64_t now_ms);
+  StatusOr<uint64_t> Step(const std::map<std::string, v1::Progress>& progress, size_t cluster_size,
+                          uint64_t now_ms);
 
   uint64_t collected() const { return collected_; }
   uint64_t rounds() const { return rounds_; }
   // 0 idle, 1 waiting until every node saw the removals, 2 until nothing older is on its way.
   int phase() const { return static_cast<int>(phase_); }
   // What the round waits for, for diagnostics: origin -> seq every node must apply.
-  const std::map<uint64_t, uint64_t>& waiting_for() const { return phase_ == Phase::kSeen ? k1_ : w2_; }
+  const std::map<uint64_t, uint64_t>& waiting_for() const {
+    return phase_ == Phase::kSeen ? k1_ : w2_;
+  }
 
  private:
   enum class Phase { kIdle = 0, kSeen = 1, kDelivered = 2 };
@@ -68,10 +71,10 @@ class TombstoneCollector {
   Phase phase_ = Phase::kIdle;
   uint64_t round_end_ms_ = 0;
   std::vector<Engine::TombstoneSnapshot> snapshot_;
-  std::map<std::string, uint64_t> replicas_;       // node -> its replica when the round began
-  std::map<uint64_t, uint64_t> k1_;                 // origin -> seq
+  std::map<std::string, uint64_t> replicas_;  // node -> its replica when the round began
+  std::map<uint64_t, uint64_t> k1_;           // origin -> seq
   std::map<std::string, std::pair<uint64_t, uint32_t>> h1_;  // node -> report clock
-  std::map<uint64_t, uint64_t> w2_;                 // replica -> assigned seq
+  std::map<uint64_t, uint64_t> w2_;                          // replica -> assigned seq
   bool w2_taken_ = false;
   uint64_t collected_ = 0;
   uint64_t rounds_ = 0;

@@ -140,14 +140,15 @@ Status Node::Start() {
   if (config_.anti_entropy.tombstone_interval_s > 0) {
     collector_ = std::make_unique<engine::TombstoneCollector>(
         engine_.get(),
-        engine::TombstoneOptions{
-            .interval_ms = uint64_t{config_.anti_entropy.tombstone_interval_s} * 1000});
+        engine::TombstoneOptions{.interval_ms =
+                                     uint64_t{config_.anti_entropy.tombstone_interval_s} * 1000});
     collector_thread_ = std::thread([this] { CollectTombstones(); });
   }
   rest_->set_tombstones([this] {
     std::lock_guard<std::mutex> lock(collector_mu_);
     if (!collector_) return nlohmann::json{{"collection", "off"}};
-    static constexpr const char* kPhases[] = {"idle", "waiting until every replica saw the removals",
+    static constexpr const char* kPhases[] = {"idle",
+                                              "waiting until every replica saw the removals",
                                               "waiting until no older write is on its way"};
     return nlohmann::json{{"collection", kPhases[collector_->phase()]},
                           {"rounds", collector_->rounds()},
@@ -162,7 +163,8 @@ Status Node::Start() {
 void Node::CollectTombstones() {
   const auto started = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(collector_mu_);
-  while (!collector_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
+  while (
+      !collector_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
     std::map<std::string, v1::Progress> progress;
     size_t nodes = 1;
     if (replication_) {

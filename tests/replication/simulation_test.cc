@@ -290,6 +290,32 @@ class Simulation : public ::testing::TestWithParam<std::tuple<replication::Topol
 
   void RunAndCheck(bool log_loss);
 
+  // With probability p, cuts a random group of nodes off from the rest until a random time
+  // (none while a partition lasts); heals once *until has passed.
+  void MaybePartition(double p, uint64_t* until) {
+    if (partitioned_.empty() && Chance(p)) {
+      std::string cut;
+      for (auto& n : nodes_) {
+        if (Chance(0.4)) {
+          partitioned_.insert(n->id);
+          cut += " " + n->id;
+        }
+      }
+      *until = now_ + Rand(50, 400);
+      Trace("partitioned:" + cut);
+    }
+    if (!partitioned_.empty() && now_ >= *until) partitioned_.clear();
+  }
+  // With probability p, crashes a random node that is up; it restarts a little later.
+  void MaybeCrash(double p) {
+    if (!Chance(p)) return;
+    SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
+    if (n.up) {
+      Crash(n);
+      n.restart_at = now_ + Rand(20, 300);
+    }
+  }
+
   // A counter's per-replica contributions, for failure messages.
   static std::string Describe(const crdt::AnyCrdt& state) {
     const auto* c = std::get_if<crdt::PNCounter>(&state);
@@ -384,13 +410,7 @@ void Simulation::RunAndCheck(bool log_loss) {
       if (n.up && &n != wipe_) ClientOp(n);
       if (HasFatalFailure()) return;
     }
-    if (partitioned_.empty() && Chance(0.004)) {
-      for (auto& n : nodes_) {
-        if (Chance(0.4)) partitioned_.insert(n->id);
-      }
-      partition_until = now_ + Rand(50, 400);
-    }
-    if (!partitioned_.empty() && now_ >= partition_until) partitioned_.clear();
+    MaybePartition(0.004, &partition_until);
     if (log_loss && Chance(0.003)) {
       SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
       if (n.up) {
@@ -421,13 +441,7 @@ void Simulation::RunAndCheck(bool log_loss) {
         wipe_ = nullptr;
       }
     }
-    if (Chance(0.002)) {
-      SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
-      if (n.up) {
-        Crash(n);
-        n.restart_at = now_ + Rand(20, 300);
-      }
-    }
+    MaybeCrash(0.002);
     Step();
     if (HasFatalFailure()) return;
   }
@@ -586,25 +600,8 @@ class Tombstones : public Simulation {
         partitioned_ = {nodes_[Rand(0, nodes_.size() - 1)]->id};
         partition_until = now_ + 1000;
       }
-      if (partitioned_.empty() && Chance(0.002)) {
-        for (auto& n : nodes_) {
-          if (Chance(0.4)) partitioned_.insert(n->id);
-        }
-        partition_until = now_ + Rand(50, 400);
-      }
-      if (!partitioned_.empty() && now_ >= partition_until) partitioned_.clear();
-      if (t % 100 == 0) {
-        std::string p;
-        for (const auto& id : partitioned_) p += " " + id;
-        Trace("partitioned:" + p);
-      }
-      if (Chance(0.001)) {
-        SimNode& n = *nodes_[Rand(0, nodes_.size() - 1)];
-        if (n.up) {
-          Crash(n);
-          n.restart_at = now_ + Rand(20, 300);
-        }
-      }
+      MaybePartition(0.002, &partition_until);
+      MaybeCrash(0.001);
       Step();
       if (HasFatalFailure()) return;
       if (t % 10 == 0) CheckNoResurrection();
