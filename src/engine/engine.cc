@@ -209,6 +209,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       }
     }
 
+    const int64_t members_changed = MembershipChanges(state, op);
     StatusOr<crdt::AnyCrdt> delta = DeltaFor(state, op, {identity_.replica, StampFor(op)});
     if (!delta.ok()) {
       results.push_back(delta.status());
@@ -240,7 +241,8 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     obj.type = type;
     obj.state = next;
     results.push_back(ObjectView{key, type, std::move(next), created,
-                                 writes.empty() || !changed ? 0 : writes.back().seq});
+                                 writes.empty() || !changed ? 0 : writes.back().seq,
+                                 members_changed});
   }
 
   Status committed = Status::Ok();

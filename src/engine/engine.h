@@ -50,8 +50,9 @@ struct ObjectView {
   storage::ObjectKey key;
   v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
   crdt::AnyCrdt state;
-  bool created = false;  // this op created the object
-  uint64_t seq = 0;      // the op's delta-log sequence number; 0 if it changed nothing
+  bool created = false;         // this op created the object
+  uint64_t seq = 0;             // the op's delta-log sequence number; 0 if it changed nothing
+  int64_t members_changed = 0;  // kAdd, kRemove of a set: MembershipChanges before the op
 };
 
 // A conflict resolved while applying remote deltas. kinds:

@@ -1,5 +1,6 @@
 #include "engine/op.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "storage/store.h"
@@ -236,6 +237,26 @@ StatusOr<AnyCrdt> DeltaFor(const AnyCrdt& state, const Op& op, const OpContext& 
           return GraphDelta(s, op, ctx);
         } else {
           return SetDelta(s, op, ctx);
+        }
+      },
+      state);
+}
+
+int64_t MembershipChanges(const AnyCrdt& state, const Op& op) {
+  if (op.kind != Kind::kAdd && op.kind != Kind::kRemove) return 0;
+  return std::visit(
+      [&](const auto& s) -> int64_t {
+        if constexpr (requires { s.Contains(std::string_view()); }) {
+          int64_t n = 0;
+          std::vector<std::string_view> seen;
+          for (const std::string& e : op.elements) {
+            if (std::find(seen.begin(), seen.end(), e) != seen.end()) continue;
+            seen.push_back(e);
+            if (s.Contains(e) == (op.kind == Kind::kRemove)) ++n;
+          }
+          return n;
+        } else {
+          return 0;
         }
       },
       state);

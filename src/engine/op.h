@@ -53,6 +53,10 @@ struct OpContext {
   crdt::Stamp stamp;  // from the caller's timestamp or the node's hybrid logical clock
 };
 
+// How many distinct elements of op (kAdd, kRemove on a set) change membership in state: for
+// an add those absent, for a remove those present (what Redis's SADD and SREM answer).
+int64_t MembershipChanges(const crdt::AnyCrdt& state, const Op& op);
+
 // The delta that op makes on state. kFailedPrecondition when the type does not support the
 // op (decrement of a g_counter, remove from a g_set, re-adding a removed 2p_set element),
 // kInvalidArgument for bad arguments (a negative g_counter value), kNotFound for

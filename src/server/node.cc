@@ -132,6 +132,10 @@ Status Node::Start() {
       io_, config_.limits.max_request_bytes,
       [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
+  resp_handler_ = std::make_unique<RespHandler>(engine_.get(), config_);
+  resp_ = std::make_unique<RespServer>(io_, resp_handler_.get(), config_.limits.max_request_bytes);
+  config::SplitHostPort(config_.listen.resp, &host, &port);
+  GDS_RETURN_IF_ERROR(resp_->Start(host, port));
   grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get(),
                                        anti_entropy_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
@@ -154,9 +158,11 @@ Status Node::Start() {
                           {"rounds", collector_->rounds()},
                           {"collected", collector_->collected()}};
   });
-  spdlog::info("node {} (region {}, replica epoch {}) serving REST on {}:{}, gRPC on port {}",
-               identity.node_id, config_.node.region, identity.epoch, host, http_->port(),
-               grpc_->port());
+  spdlog::info(
+      "node {} (region {}, replica epoch {}) serving REST on port {}, gRPC on port {}, "
+      "RESP on port {}",
+      identity.node_id, config_.node.region, identity.epoch, http_->port(), grpc_->port(),
+      resp_->port());
   return Status::Ok();
 }
 
@@ -220,7 +226,8 @@ Status Node::WritePortsFile(const std::string& path) const {
   const std::string tmp = path + ".tmp";
   FILE* f = fopen(tmp.c_str(), "w");
   if (f == nullptr) return InvalidArgument("cannot write " + tmp);
-  fprintf(f, "{\"http\": %u, \"grpc\": %d}\n", static_cast<unsigned>(http_port()), grpc_port());
+  fprintf(f, "{\"http\": %u, \"grpc\": %d, \"resp\": %u}\n", static_cast<unsigned>(http_port()),
+          grpc_port(), static_cast<unsigned>(resp_port()));
   fclose(f);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -259,6 +266,7 @@ void Node::Run() {
 void Node::Shutdown() {
   rest_->set_ready(false);
   http_->Stop();
+  resp_->Stop();
   // Let requests already read finish; connections idle in keep-alive are closed with io_.
   {
     std::lock_guard<std::mutex> lock(collector_mu_);

@@ -23,6 +23,7 @@
 #include "server/grpc_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/resp_server.h"
 #include "server/rest_api.h"
 
 namespace geodatastore::server {
@@ -41,6 +42,7 @@ class Node {
   // The bound ports (useful when the config asked for port 0).
   uint16_t http_port() const { return http_ ? http_->port() : 0; }
   int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
+  uint16_t resp_port() const { return resp_ ? resp_->port() : 0; }
   // Writes {"http": port, ...} to path atomically (a temporary file renamed into place).
   Status WritePortsFile(const std::string& path) const;
 
@@ -60,6 +62,8 @@ class Node {
   std::unique_ptr<RestApi> rest_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<RespHandler> resp_handler_;
+  std::unique_ptr<RespServer> resp_;
   std::unique_ptr<GrpcServer> grpc_;
   std::unique_ptr<engine::EngineReplicationHost> replication_host_;
   std::unique_ptr<replication::Replicator> replicator_;

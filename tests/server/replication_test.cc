@@ -9,6 +9,7 @@
 
 #include "cli/http_client.h"
 #include "support/geods_process.h"
+#include "support/redis_cli.h"
 
 namespace geodatastore::testing {
 namespace {
@@ -309,6 +310,26 @@ TEST_F(ReplicationTest, TombstonesAreCollectedOnceEveryReplicaSawTheRemoval) {
   ASSERT_EQ(At(2).Post("/admin/anti-entropy/full-sync", json::object()).status, 200);
   for (int i = 0; i < kNodes; ++i)
     EXPECT_EQ(Get(i, "/crdt/sets/p")["elements"], json::array({"w", "z"})) << i;
+}
+
+// Writes through the Redis protocol replicate like any other.
+TEST_F(ReplicationTest, RespWritesReplicateLikeRestOnes) {
+  const uint16_t resp0 = nodes_[0]->resp_port();
+  ASSERT_EQ(testing::RedisCli(resp0, {"SET", "greeting", "hello"}), "OK");
+  ASSERT_EQ(testing::RedisCli(resp0, {"INCRBY", "visits", "5"}), "(integer) 5");
+  ASSERT_EQ(testing::RedisCli(resp0, {"SADD", "members", "ann", "bob"}), "(integer) 2");
+  EventuallyEverywhere(
+      [&](int i) {
+        return Get(i, "/crdt/registers/greeting")["values"] == json::array({"hello"}) &&
+               Get(i, "/crdt/counters/visits")["value"] == 5 &&
+               Get(i, "/crdt/sets/members")["elements"] == json::array({"ann", "bob"});
+      },
+      "RESP writes everywhere");
+  const uint16_t resp2 = nodes_[2]->resp_port();
+  EXPECT_EQ(testing::RedisCli(resp2, {"GET", "greeting"}), "\"hello\"");
+  EXPECT_EQ(testing::RedisCli(resp2, {"INCR", "visits"}), "(integer) 6");
+  EventuallyEverywhere([&](int i) { return Get(i, "/crdt/counters/visits")["value"] == 6; },
+                       "an increment on another region's node, back everywhere");
 }
 
 int64_t KeyCount(const json& status) {

@@ -67,9 +67,11 @@ bool GeodsProcess::Start(std::chrono::seconds deadline) {
     std::ifstream ports(ports_path_);
     if (ports) {
       auto json = nlohmann::json::parse(ports, nullptr, false);
-      if (!json.is_discarded() && json.contains("http") && json.contains("grpc")) {
+      if (!json.is_discarded() && json.contains("http") && json.contains("grpc") &&
+          json.contains("resp")) {
         http_port_ = json["http"].get<uint16_t>();
         grpc_port_ = json["grpc"].get<uint16_t>();
+        resp_port_ = json["resp"].get<uint16_t>();
         return true;
       }
     }

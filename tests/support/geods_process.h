@@ -36,6 +36,7 @@ class GeodsProcess {
 
   uint16_t http_port() const { return http_port_; }
   uint16_t grpc_port() const { return grpc_port_; }
+  uint16_t resp_port() const { return resp_port_; }
   std::string grpc_address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
@@ -50,6 +51,7 @@ class GeodsProcess {
   pid_t pid_ = -1;
   uint16_t http_port_ = 0;
   uint16_t grpc_port_ = 0;
+  uint16_t resp_port_ = 0;
   std::string error_;
 };
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Side by side with Redis, with Redis's own benchmark tool: starts redis-server (appendonly yes,
+# appendfsync everysec) and one geods, each on its own free loopback port, and runs
+#   redis-benchmark -t incr,set,get,sadd -r 100000 -c 50 -n 200000        (and with -P 16)
+# alternately against both, test by test. Prints one table: requests/s, p50 and p99 of each,
+# and the ratio geods/Redis. Usage: bench/compare-redis.sh [requests, default 200000]
+# (needs `make build`; installs redis-server from Debian if it is missing and we are root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests=${1:-200000}
+tests=${TESTS:-incr,set,get,sadd}
+bin=build/bin
+[ -x "$bin/geods" ] || { echo "build first: make build" >&2; exit 1; }
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null
+  else
+    echo "redis-server is missing (apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
+work=$(mktemp -d)
+redis_pid="" geods_pid=""
+cleanup() {
+  for p in $redis_pid $geods_pid; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$work" --appendonly yes \
+  --appendfsync everysec --save '' --daemonize no > "$work/redis.log" 2>&1 &
+redis_pid=$!
+cat > "$work/node.yaml" <<YAML
+node: {id: bench-1, region: bench, data_dir: $work/geods}
+listen: {http: "127.0.0.1:0", grpc: "127.0.0.1:0", resp: "127.0.0.1:0"}
+YAML
+"$bin/geods" --config "$work/node.yaml" --ports-file "$work/ports.json" > "$work/geods.log" 2>&1 &
+geods_pid=$!
+for _ in $(seq 1 400); do [ -s "$work/ports.json" ] && break; sleep 0.05; done
+[ -s "$work/ports.json" ] || { echo "geods did not start: $(cat "$work/geods.log")" >&2; exit 1; }
+geods_port=$(sed -E 's/.*"resp": ([0-9]+).*/\1/' "$work/ports.json")
+for port in "$redis_port" "$geods_port"; do
+  for _ in $(seq 1 400); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+  redis-cli -p "$port" ping | grep -q PONG || { echo "nothing answers on port $port" >&2; exit 1; }
+done
+
+# One run: prints "rps p50 p99" of the single test.
+run() {  # port test pipeline
+  redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -r 100000 -c 50 -n "$requests" -P "$3" --csv 2>/dev/null |
+    awk -F'","' 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
+}
+
+printf '| test | pipeline | Redis req/s | geods req/s | geods/Redis | Redis p50 ms | geods p50 ms | Redis p99 ms | geods p99 ms |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+for pipeline in 1 16; do
+  for t in ${tests//,/ }; do
+    read -r r_rps r_p50 r_p99 <<< "$(run "$redis_port" "$t" "$pipeline")"
+    read -r g_rps g_p50 g_p99 <<< "$(run "$geods_port" "$t" "$pipeline")"
+    ratio=$(awk -v g="$g_rps" -v r="$r_rps" 'BEGIN { printf "%.2f", (r > 0 ? g / r : 0) }')
+    printf '| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s |\n' "$t" "$pipeline" "$r_rps" "$g_rps" \
+      "$ratio" "$r_p50" "$g_p50" "$r_p99" "$g_p99"
+  done
+done

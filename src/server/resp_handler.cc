@@ -1,0 +1,406 @@
+#include "server/resp_handler.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+namespace geodatastore::server {
+
+namespace {
+
+using engine::Op;
+using Kind = engine::Op::Kind;
+
+constexpr char kWrongType[] = "WRONGTYPE Operation against a key holding the wrong kind of value";
+constexpr char kNotInteger[] = "ERR value is not an integer or out of range";
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void WrongArity(const resp::Command& cmd, std::string* reply) {
+  resp::AppendError(reply, "ERR wrong number of arguments for '" + Lower(cmd[0]) + "' command");
+}
+
+void ErrorFor(const Status& s, std::string* reply) {
+  switch (s.code()) {
+    case StatusCode::kWrongType:
+      return resp::AppendError(reply, kWrongType);
+    case StatusCode::kOutOfRange:
+      return resp::AppendError(reply, "ERR increment or decrement would overflow");
+    default:
+      return resp::AppendError(reply, "ERR " + s.message());
+  }
+}
+
+bool ParseInt(std::string_view s, int64_t* n) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *n);
+  return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
+}
+
+// The value of a counter state; nullopt if it is not one.
+std::optional<int64_t> CounterValue(const crdt::AnyCrdt& state) {
+  if (const auto* pn = std::get_if<crdt::PNCounter>(&state)) return pn->Value();
+  if (const auto* g = std::get_if<crdt::GCounter>(&state)) {
+    return static_cast<int64_t>(
+        std::min<uint64_t>(g->Value(), std::numeric_limits<int64_t>::max()));
+  }
+  return std::nullopt;
+}
+
+// The visible elements of a set state (empty for other types).
+std::vector<std::string> Members(const crdt::AnyCrdt& state) {
+  return std::visit(
+      [](const auto& s) -> std::vector<std::string> {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, crdt::GSet> || std::is_same_v<T, crdt::TwoPSet> ||
+                      std::is_same_v<T, crdt::ORSet> || std::is_same_v<T, crdt::LWWElementSet>) {
+          return s.Value();
+        } else {
+          return {};
+        }
+      },
+      state);
+}
+
+// A register's values (every concurrent one for an MV register).
+std::vector<std::string> RegisterValues(const crdt::AnyCrdt& state) {
+  if (const auto* r = std::get_if<crdt::LWWRegister>(&state)) return r->Value();
+  if (const auto* r = std::get_if<crdt::MVRegister>(&state)) return r->Value();
+  return {};
+}
+
+}  // namespace
+
+RespHandler::RespHandler(engine::Engine* engine, const config::Config& config)
+    : engine_(engine), config_(config) {}
+
+std::optional<v1::Family> RespHandler::ElsewhereThan(v1::Family family,
+                                                     const std::string& name) const {
+  for (v1::Family f : {v1::COUNTERS, v1::REGISTERS, v1::SETS, v1::GRAPHS}) {
+    if (f == family) continue;
+    auto type = engine_->store()->LookupType(storage::ObjectKey{f, name});
+    if (type.ok() && type->has_value()) return f;
+  }
+  return std::nullopt;
+}
+
+bool RespHandler::Execute(const std::vector<resp::Command>& commands, std::string* out) {
+  std::vector<std::string> replies(commands.size());
+  std::vector<PendingWrite> pending;
+  bool keep_open = true;
+  size_t i = 0;
+  for (; i < commands.size() && keep_open; ++i) {
+    std::optional<PendingWrite> write = ParseWrite(commands[i], i, &replies[i]);
+    if (!write) {
+      if (!replies[i].empty()) continue;  // a write answered at once (an error)
+      Flush(&pending, &replies);
+      keep_open = RunCommand(commands[i], &replies[i]);
+      continue;
+    }
+    // The name's family is checked against the store: writes queued for it in another
+    // family land first.
+    for (const PendingWrite& w : pending) {
+      if (w.name == write->name && w.family != write->family) {
+        Flush(&pending, &replies);
+        break;
+      }
+    }
+    if (ElsewhereThan(write->family, write->name)) {
+      resp::AppendError(&replies[i], kWrongType);
+      continue;
+    }
+    pending.push_back(std::move(*write));
+  }
+  Flush(&pending, &replies);
+  for (size_t k = 0; k < i; ++k) out->append(replies[k]);
+  return keep_open;
+}
+
+std::optional<RespHandler::PendingWrite> RespHandler::ParseWrite(const resp::Command& cmd,
+                                                                 size_t index, std::string* reply) {
+  const std::string name = Upper(cmd[0]);
+  PendingWrite w{index, "", v1::FAMILY_UNSPECIFIED, {}, PendingWrite::Answer::kOk};
+  v1::Family& family = w.family;
+  if (name == "INCR" || name == "DECR" || name == "INCRBY" || name == "DECRBY") {
+    const bool by = name.size() == 6;
+    if (cmd.size() != (by ? 3u : 2u)) {
+      WrongArity(cmd, reply);
+      return std::nullopt;
+    }
+    int64_t n = 1;
+    if (by && (!ParseInt(cmd[2], &n) || n == std::numeric_limits<int64_t>::min())) {
+      resp::AppendError(reply, kNotInteger);
+      return std::nullopt;
+    }
+    if (name[0] == 'D') n = -n;
+    w.op.kind = n < 0 ? Kind::kDecrement : Kind::kIncrement;
+    w.op.amount = static_cast<uint64_t>(n < 0 ? -n : n);
+    w.answer = PendingWrite::Answer::kCounter;
+    family = v1::COUNTERS;
+  } else if (name == "SET") {
+    if (cmd.size() < 3) {
+      WrongArity(cmd, reply);
+      return std::nullopt;
+    }
+    if (cmd.size() > 3) {
+      resp::AppendError(reply, "ERR SET options (EX, PX, NX, XX, GET, ...) are not supported");
+      return std::nullopt;
+    }
+    w.op.kind = Kind::kSet;
+    w.op.value = cmd[2];
+    family = v1::REGISTERS;
+  } else if (name == "SADD" || name == "SREM") {
+    if (cmd.size() < 3) {
+      WrongArity(cmd, reply);
+      return std::nullopt;
+    }
+    w.op.kind = name == "SADD" ? Kind::kAdd : Kind::kRemove;
+    w.op.elements.assign(cmd.begin() + 2, cmd.end());
+    w.answer = PendingWrite::Answer::kMembers;
+    family = v1::SETS;
+  } else {
+    return std::nullopt;
+  }
+  if (Status valid = engine_->ValidateName(cmd[1]); !valid.ok()) {
+    ErrorFor(valid, reply);
+    return std::nullopt;
+  }
+  w.name = cmd[1];
+  return w;
+}
+
+void RespHandler::Flush(std::vector<PendingWrite>* pending, std::vector<std::string>* replies) {
+  if (pending->empty()) return;
+  std::vector<std::pair<std::string, Op>> ops;
+  ops.reserve(pending->size());
+  for (PendingWrite& w : *pending) ops.emplace_back(std::move(w.name), std::move(w.op));
+  const auto results = engine_->ApplyBatch(ops);
+  for (size_t k = 0; k < pending->size(); ++k) {
+    const PendingWrite& w = (*pending)[k];
+    std::string& reply = (*replies)[w.reply];
+    const auto& r = results[k];
+    if (!r.ok()) {
+      // Removing from a set that does not exist removes nothing.
+      if (r.status().code() == StatusCode::kNotFound && ops[k].second.kind == Kind::kRemove) {
+        resp::AppendInteger(&reply, 0);
+      } else {
+        ErrorFor(r.status(), &reply);
+      }
+      continue;
+    }
+    switch (w.answer) {
+      case PendingWrite::Answer::kCounter:
+        resp::AppendInteger(&reply, CounterValue(r->state).value_or(0));
+        break;
+      case PendingWrite::Answer::kOk:
+        resp::AppendSimple(&reply, "OK");
+        break;
+      case PendingWrite::Answer::kMembers:
+        resp::AppendInteger(&reply, r->members_changed);
+        break;
+    }
+  }
+  pending->clear();
+}
+
+void RespHandler::Get(const std::string& name, std::string* reply, bool nil_on_wrong_type) {
+  auto reg = engine_->Read(v1::REGISTERS, name);
+  if (reg.ok()) {
+    const std::vector<std::string> values = RegisterValues(reg->state);
+    // An MV register with concurrent values answers the greatest; a cleared one nothing.
+    if (values.empty() || (values.size() == 1 && values[0].empty())) return resp::AppendNull(reply);
+    return resp::AppendBulk(reply, *std::max_element(values.begin(), values.end()));
+  }
+  if (reg.status().code() != StatusCode::kNotFound) return ErrorFor(reg.status(), reply);
+  auto counter = engine_->Read(v1::COUNTERS, name);
+  if (counter.ok()) return resp::AppendBulk(reply, std::to_string(*CounterValue(counter->state)));
+  if (counter.status().code() != StatusCode::kNotFound) return ErrorFor(counter.status(), reply);
+  if (!nil_on_wrong_type && ElsewhereThan(v1::REGISTERS, name))
+    return resp::AppendError(reply, kWrongType);
+  resp::AppendNull(reply);
+}
+
+void RespHandler::Del(const resp::Command& cmd, std::string* reply) {
+  int64_t emptied = 0;
+  for (size_t i = 1; i < cmd.size(); ++i) {
+    const std::string& name = cmd[i];
+    bool done = false;
+    if (auto r = engine_->Read(v1::REGISTERS, name); r.ok()) {
+      const auto values = RegisterValues(r->state);
+      if (!values.empty() && !(values.size() == 1 && values[0].empty())) {
+        done = engine_->Apply(name, {.kind = Kind::kSet, .value = ""}).ok();
+      }
+    }
+    if (auto r = engine_->Read(v1::COUNTERS, name); r.ok()) {
+      const int64_t value = CounterValue(r->state).value_or(0);
+      if (value != 0 && std::holds_alternative<crdt::PNCounter>(r->state)) {
+        const Op op{.kind = value > 0 ? Kind::kDecrement : Kind::kIncrement,
+                    .amount = static_cast<uint64_t>(value > 0 ? value : -value)};
+        done = engine_->Apply(name, op).ok() || done;
+      }
+    }
+    if (auto r = engine_->Read(v1::SETS, name); r.ok()) {
+      std::vector<std::string> members = Members(r->state);
+      if (!members.empty()) {
+        done = engine_->Apply(name, {.kind = Kind::kRemove, .elements = std::move(members)}).ok() ||
+               done;
+      }
+    }
+    if (done) ++emptied;
+  }
+  resp::AppendInteger(reply, emptied);
+}
+
+void RespHandler::Info(std::string* reply) {
+  std::string info = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n";
+  info += "geodatastore_node:" + engine_->identity().node_id + "\r\n";
+  info += "geodatastore_region:" + config_.node.region + "\r\n";
+  info += "tcp_port:" + config_.listen.resp.substr(config_.listen.resp.rfind(':') + 1) + "\r\n";
+  info += "\r\n# Replication\r\nrole:master\r\n";
+  uint64_t keys = 0;
+  for (v1::CrdtType t : crdt::kAllTypes) keys += engine_->store()->KeyCount(t);
+  info += "\r\n# Keyspace\r\ndb0:keys=" + std::to_string(keys) + ",expires=0,avg_ttl=0\r\n";
+  resp::AppendBulk(reply, info);
+}
+
+bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
+  const std::string name = Upper(cmd[0]);
+  const size_t argc = cmd.size();
+  auto need = [&](bool ok) {
+    if (!ok) WrongArity(cmd, reply);
+    return ok;
+  };
+  if (name == "PING") {
+    if (!need(argc <= 2)) return true;
+    if (argc == 2) {
+      resp::AppendBulk(reply, cmd[1]);
+    } else {
+      resp::AppendSimple(reply, "PONG");
+    }
+  } else if (name == "ECHO") {
+    if (need(argc == 2)) resp::AppendBulk(reply, cmd[1]);
+  } else if (name == "GET") {
+    if (need(argc == 2)) Get(cmd[1], reply, false);
+  } else if (name == "MGET") {
+    if (!need(argc >= 2)) return true;
+    resp::AppendArray(reply, argc - 1);
+    for (size_t i = 1; i < argc; ++i) Get(cmd[i], reply, true);
+  } else if (name == "SMEMBERS" || name == "SCARD" || name == "SISMEMBER") {
+    if (!need(argc == (name == "SISMEMBER" ? 3u : 2u))) return true;
+    auto s = engine_->Read(v1::SETS, cmd[1]);
+    if (!s.ok() && s.status().code() != StatusCode::kNotFound) {
+      ErrorFor(s.status(), reply);
+      return true;
+    }
+    if (!s.ok() && ElsewhereThan(v1::SETS, cmd[1])) {
+      resp::AppendError(reply, kWrongType);
+      return true;
+    }
+    const std::vector<std::string> members =
+        s.ok() ? Members(s->state) : std::vector<std::string>{};
+    if (name == "SCARD") {
+      resp::AppendInteger(reply, static_cast<int64_t>(members.size()));
+    } else if (name == "SISMEMBER") {
+      resp::AppendInteger(reply, std::binary_search(members.begin(), members.end(), cmd[2]));
+    } else {
+      resp::AppendArray(reply, members.size());
+      for (const std::string& m : members) resp::AppendBulk(reply, m);
+    }
+  } else if (name == "DEL") {
+    if (need(argc >= 2)) Del(cmd, reply);
+  } else if (name == "EXISTS" || name == "TYPE") {
+    if (!need(name == "TYPE" ? argc == 2 : argc >= 2)) return true;
+    int64_t count = 0;
+    std::string type = "none";
+    for (size_t i = 1; i < argc; ++i) {
+      bool exists = false;
+      if (auto r = engine_->Read(v1::REGISTERS, cmd[i]); r.ok()) {
+        const auto values = RegisterValues(r->state);
+        exists = !values.empty() && !(values.size() == 1 && values[0].empty());
+        if (exists) type = "string";
+      } else if (auto c = engine_->Read(v1::COUNTERS, cmd[i]); c.ok()) {
+        exists = CounterValue(c->state).value_or(0) != 0;
+        if (exists) type = "string";
+      } else if (auto s = engine_->Read(v1::SETS, cmd[i]); s.ok()) {
+        exists = !Members(s->state).empty();
+        if (exists) type = "set";
+      } else if (auto g = engine_->Read(v1::GRAPHS, cmd[i]); g.ok()) {
+        exists = true;
+        type = "lww_graph";
+      }
+      count += exists;
+    }
+    if (name == "TYPE") {
+      resp::AppendSimple(reply, type);
+    } else {
+      resp::AppendInteger(reply, count);
+    }
+  } else if (name == "INFO") {
+    Info(reply);
+  } else if (name == "SELECT") {
+    if (!need(argc == 2)) return true;
+    if (cmd[1] == "0") {
+      resp::AppendSimple(reply, "OK");
+    } else {
+      resp::AppendError(reply, "ERR DB index is out of range");
+    }
+  } else if (name == "QUIT") {
+    resp::AppendSimple(reply, "OK");
+    return false;
+  } else if (name == "COMMAND") {
+    if (argc >= 2 && Upper(cmd[1]) == "COUNT") {
+      resp::AppendInteger(reply, 21);
+    } else {
+      resp::AppendArray(reply, 0);  // no command table: clients fall back to plain commands
+    }
+  } else if (name == "CONFIG") {
+    if (argc >= 3 && Upper(cmd[1]) == "GET") {
+      static const std::pair<const char*, const char*> kKnown[] = {
+          {"save", ""}, {"appendonly", "no"}, {"databases", "1"}, {"maxmemory", "0"}};
+      std::vector<std::pair<std::string, std::string>> found;
+      for (size_t i = 2; i < argc; ++i) {
+        for (const auto& [key, value] : kKnown) {
+          if (Lower(cmd[i]) == key || cmd[i] == "*") found.emplace_back(key, value);
+        }
+      }
+      resp::AppendArray(reply, 2 * found.size());
+      for (const auto& [key, value] : found) {
+        resp::AppendBulk(reply, key);
+        resp::AppendBulk(reply, value);
+      }
+    } else if (argc >= 2) {
+      resp::AppendError(reply, "ERR CONFIG " + Upper(cmd[1]) + " is not supported");
+    } else {
+      WrongArity(cmd, reply);
+    }
+  } else if (name == "CLIENT") {
+    const std::string sub = argc >= 2 ? Upper(cmd[1]) : "";
+    if (sub == "SETNAME" || sub == "SETINFO" || sub == "NO-EVICT" || sub == "NO-TOUCH") {
+      resp::AppendSimple(reply, "OK");
+    } else if (sub == "GETNAME") {
+      resp::AppendNull(reply);
+    } else if (sub == "ID") {
+      resp::AppendInteger(reply, 1);
+    } else {
+      resp::AppendError(reply, "ERR unknown subcommand '" + (argc >= 2 ? cmd[1] : "") +
+                                   "'. Try CLIENT SETNAME, GETNAME, SETINFO, ID.");
+    }
+  } else {
+    std::string err = "ERR unknown command '" + cmd[0] + "', with args beginning with:";
+    for (size_t i = 1; i < argc && i <= 3; ++i) err += " '" + cmd[i].substr(0, 64) + "'";
+    resp::AppendError(reply, err);
+  }
+  return true;
+}
+
+}  // namespace geodatastore::server

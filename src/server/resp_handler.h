@@ -1,0 +1,65 @@
+// RespHandler: the Redis commands geodatastore speaks, mapped onto its CRDTs
+// (../shared/API.md, "Redis protocol"):
+//   INCR, INCRBY, DECR, DECRBY      pn_counter (created if absent)
+//   SET, GET, MGET                  lww_register (GET of a counter gives its value)
+//   SADD, SREM, SMEMBERS, SISMEMBER, SCARD   or_set (created if absent; any set type works)
+//   DEL, EXISTS, TYPE, PING, ECHO, INFO, SELECT 0, QUIT, and enough of COMMAND, CONFIG GET
+//   and CLIENT for redis-cli and redis-benchmark.
+// Redis has one keyspace; geodatastore has one per family (counters, registers, sets). A
+// command on a name that exists in another family answers -WRONGTYPE. DEL empties an
+// object the CRDT way (a set loses the elements seen here, a counter gets the opposite
+// increment, a register is cleared); EXISTS counts the objects that are not empty.
+//
+// A pipeline's consecutive writes are applied as one storage batch (Engine::ApplyBatch);
+// every other command first lets the writes before it land, so replies keep their order and
+// a read sees the writes sent before it.
+//
+// Thread safety: Execute may be called from any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "engine/engine.h"
+#include "server/resp.h"
+
+namespace geodatastore::server {
+
+class RespHandler {
+ public:
+  // REQUIRES: engine outlives the handler.
+  RespHandler(engine::Engine* engine, const config::Config& config);
+
+  // Runs commands in order and appends one reply for each to out. False once a command
+  // asked to close the connection (QUIT): the replies so far are still to be sent.
+  bool Execute(const std::vector<resp::Command>& commands, std::string* out);
+
+ private:
+  struct PendingWrite {
+    size_t reply;  // index into the pipeline's replies
+    std::string name;
+    v1::Family family;
+    engine::Op op;
+    enum class Answer { kCounter, kOk, kMembers } answer;
+  };
+
+  // Applies the pending writes as one batch and fills their replies.
+  void Flush(std::vector<PendingWrite>* pending, std::vector<std::string>* replies);
+  // A write command, parsed; nullopt for other commands, or with an error in reply.
+  std::optional<PendingWrite> ParseWrite(const resp::Command& cmd, size_t index,
+                                         std::string* reply);
+  // Every other command.
+  bool RunCommand(const resp::Command& cmd, std::string* reply);
+
+  // The family (other than family) in which name exists, if any.
+  std::optional<v1::Family> ElsewhereThan(v1::Family family, const std::string& name) const;
+  void Get(const std::string& name, std::string* reply, bool nil_on_wrong_type);
+  void Del(const resp::Command& cmd, std::string* reply);
+  void Info(std::string* reply);
+
+  engine::Engine* const engine_;
+  const config::Config config_;
+};
+
+}  // namespace geodatastore::server

@@ -1,0 +1,121 @@
+#include "server/resp_server.h"
+
+#include <array>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+namespace geodatastore::server {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+class RespServer::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, RespServer* server) : socket_(std::move(socket)), server_(server) {
+    ++server_->open_connections_;
+  }
+  ~Connection() { --server_->open_connections_; }
+
+  void Start() {
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    socket_.async_read_some(net::buffer(chunk_),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              self->OnRead(ec, n);
+                            });
+  }
+
+  void OnRead(boost::system::error_code ec, size_t n) {
+    if (ec) return;  // closed by the client, or the server stops
+    in_.append(chunk_.data(), n);
+    commands_.clear();
+    resp::ParserLimits limits;
+    limits.max_bulk_bytes = server_->max_request_bytes_;
+    auto used = resp::Parse(in_, &commands_, limits);
+    std::string out;
+    bool keep_open = true;
+    if (!used.ok()) {
+      // Not RESP: answer what came before, then say why and close (as Redis does).
+      keep_open = false;
+      server_->handler_->Execute(commands_, &out);
+      resp::AppendError(&out, "ERR " + used.status().message());
+      in_.clear();
+    } else {
+      in_.erase(0, *used);
+      if (in_.size() > server_->max_request_bytes_ + 1024) {
+        keep_open = false;
+        resp::AppendError(&out, "ERR Protocol error: request over the size limit");
+      } else if (!commands_.empty()) {
+        keep_open = server_->handler_->Execute(commands_, &out);
+      }
+    }
+    if (out.empty()) return Read();
+    out_ = std::move(out);
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this(), keep_open](boost::system::error_code ec, size_t) {
+                       if (ec) return;
+                       if (keep_open && !self->server_->stopping_) return self->Read();
+                       boost::system::error_code ignored;
+                       self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                     });
+  }
+
+  tcp::socket socket_;
+  RespServer* const server_;
+  std::array<char, 64 * 1024> chunk_;
+  std::string in_;  // received, not yet a complete command
+  std::string out_;
+  std::vector<resp::Command> commands_;
+};
+
+RespServer::RespServer(net::io_context& io, RespHandler* handler, size_t max_request_bytes)
+    : io_(io),
+      acceptor_(net::make_strand(io)),
+      handler_(handler),
+      max_request_bytes_(max_request_bytes) {}
+
+RespServer::~RespServer() = default;
+
+Status RespServer::Start(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (ec) return InvalidArgument("bad listen address '" + host + "': " + ec.message());
+  const tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  return Status::Ok();
+}
+
+void RespServer::Accept() {
+  acceptor_.async_accept(net::make_strand(io_),
+                         [this](boost::system::error_code ec, tcp::socket socket) {
+                           if (ec) {
+                             if (stopping_ || ec == net::error::operation_aborted) return;
+                           } else {
+                             socket.set_option(tcp::no_delay(true), ec);
+                             std::make_shared<Connection>(std::move(socket), this)->Start();
+                           }
+                           if (!stopping_) Accept();
+                         });
+}
+
+void RespServer::Stop() {
+  stopping_ = true;
+  net::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+}
+
+}  // namespace geodatastore::server
