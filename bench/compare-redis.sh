@@ -50,7 +50,7 @@ done
 # One run: prints "rps p50 p99" of the single test.
 run() {  # port test pipeline
   redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -r 100000 -c 50 -n "$requests" -P "$3" --csv 2>/dev/null |
-    awk -F'","' 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }'
+    awk -F'","' 'NR == 2 { print $2, $5, $7 }'
 }
 
 printf '| test | pipeline | Redis req/s | geods req/s | geods/Redis | Redis p50 ms | geods p50 ms | Redis p99 ms | geods p99 ms |\n'

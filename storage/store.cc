@@ -361,11 +361,9 @@ StatusOr<std::optional<std::string>> Store::ReadState(v1::CrdtType type,
 
 Status Store::Commit(crdt::ReplicaId origin, uint64_t wall_time_ms,
                      const std::vector<ObjectWrite>& writes) {
-  uint64_t max_seq = 0;
-  for (const ObjectWrite& w : writes) max_seq = std::max(max_seq, w.seq);
-  MetaCounters meta;
-  if (max_seq) meta.emplace_back(SeqMetaKey(origin), max_seq);
-  return WriteObjects(writes, true, origin, wall_time_ms, meta);
+  // The highest seq is the log's last entry (LastSeq); "seq/" is written only when the log is
+  // truncated, so a write costs no meta entry.
+  return WriteObjects(writes, true, origin, wall_time_ms, {});
 }
 
 Status Store::CommitRemote(crdt::ReplicaId origin, uint64_t seq,
@@ -523,10 +521,15 @@ StatusOr<std::vector<v1::DeltaRecord>> Store::ReadLog(crdt::ReplicaId origin, ui
 
 Status Store::TruncateLog(crdt::ReplicaId origin, uint64_t upto) {
   if (upto == 0) return Status::Ok();
+  // The entries go, the highest seq they held stays (LastSeq), in one batch.
+  GDS_ASSIGN_OR_RETURN(uint64_t last, LastSeq(origin));
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(delta_log_, LogKey(origin, 0), LogKey(origin, upto + 1));
+  std::string value;
+  PutFixed64(&value, std::max(last, upto));
+  batch.Put(meta_, SeqMetaKey(origin), value);
   rocksdb::WriteOptions options;
-  return FromRocks(
-      db_->DeleteRange(options, delta_log_, LogKey(origin, 0), LogKey(origin, upto + 1)),
-      "truncating the delta log");
+  return FromRocks(db_->Write(options, &batch), "truncating the delta log");
 }
 
 StatusOr<std::vector<v1::DeltaBatch>> Store::ReadRelay(crdt::ReplicaId origin, uint64_t after,

@@ -15,7 +15,8 @@
 //                    "epoch"                    -> replica epoch, decimal
 //                    "new_epoch"                -> present when the next start must take a
 //                                                  new epoch (a restored checkpoint)
-//                    "seq/" origin: fixed64     -> highest seq logged for origin: fixed64
+//                    "seq/" origin: fixed64     -> highest seq logged for origin when its log
+//                                                  was last truncated: fixed64 (LastSeq)
 //                    "keys/" type name          -> objects of that type: fixed64
 //                    "applied/" origin: fixed64 -> highest seq of origin applied here: fixed64
 //                    "knows/" origin: fixed64   -> highest seq of origin the states here may

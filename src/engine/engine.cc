@@ -301,6 +301,18 @@ Status Engine::AwaitSessionToken(std::string_view token, std::chrono::millisecon
 
 std::string Engine::SessionToken() const { return FormatSessionToken(AppliedVector()); }
 
+StatusOr<bool> Engine::Exists(v1::Family family, std::string_view name) {
+  const storage::ObjectKey key{family, std::string(name)};
+  const std::string encoded = key.Encode();
+  Stripe& stripe = stripes_[StripeOf(encoded)];
+  {
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    if (stripe.cache.contains(encoded)) return true;
+  }
+  GDS_ASSIGN_OR_RETURN(auto type, store_->LookupType(key));
+  return type.has_value();
+}
+
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {
   GDS_RETURN_IF_ERROR(ValidateName(name));
   const storage::ObjectKey key{family, std::string(name)};

@@ -136,6 +136,8 @@ class Engine {
   crdt::Timestamp HlcNow();
 
   StatusOr<ObjectView> Read(v1::Family family, std::string_view name) const;
+  // Whether the object exists (from the cache of hot objects when it is there).
+  StatusOr<bool> Exists(v1::Family family, std::string_view name);
   StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> ListKeys(
       std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const;
 

@@ -245,7 +245,7 @@ void Node::Run() {
   auto work = boost::asio::make_work_guard(io_);
   // Handlers block on storage (an fsync per batch with sync_writes), so more threads than
   // cores keep enough writers in flight for RocksDB to group their commits.
-  const unsigned n = std::max(16u, 4 * std::thread::hardware_concurrency());
+  const unsigned n = getenv("GDS_IO_THREADS") ? atoi(getenv("GDS_IO_THREADS")) : std::max(16u, 4 * std::thread::hardware_concurrency());
   for (unsigned i = 0; i + 1 < n; ++i) threads_.emplace_back([this] { io_.run(); });
   rest_->set_ready(true);
   io_.run();

@@ -115,7 +115,9 @@ bool RespHandler::Execute(const std::vector<resp::Command>& commands, std::strin
         break;
       }
     }
-    if (ElsewhereThan(write->family, write->name)) {
+    // Only a name new to its family can be taken elsewhere.
+    auto here = engine_->Exists(write->family, write->name);
+    if ((!here.ok() || !*here) && ElsewhereThan(write->family, write->name)) {
       resp::AppendError(&replies[i], kWrongType);
       continue;
     }
