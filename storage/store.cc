@@ -155,6 +155,10 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.OptimizeLevelStyleCompaction();
+  // A bloom filter over the memtable's keys: a lookup of a key that is not there (a new
+  // object, a name in another family) skips the skip list.
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.memtable_prefix_bloom_size_ratio = 0.02;
   rocksdb::ColumnFamilyOptions merkle_options = cf_options;
   merkle_options.merge_operator = std::make_shared<XorMergeOperator>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {

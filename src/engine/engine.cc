@@ -21,6 +21,7 @@ std::string Describe(const storage::ObjectKey& key) {
 
 // An object's state as the ops of one batch see it.
 struct Engine::Staged {
+  size_t bytes = 0;  // of the encoded state, as last loaded or written
   storage::ObjectKey key;
   std::optional<v1::CrdtType> type;  // nullopt: does not exist (yet)
   crdt::AnyCrdt state;
@@ -36,6 +37,7 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
     obj->type = hit->second.type;
     obj->state = hit->second.state;
     obj->digest = hit->second.digest;
+    obj->bytes = hit->second.bytes;
     obj->in_store = true;
     return Status::Ok();
   }
@@ -45,6 +47,7 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
   if (!bytes) return Corruption("state of " + Describe(key) + " is missing");
   GDS_ASSIGN_OR_RETURN(obj->state, crdt::DecodeAnyAs(*type, *bytes));
   obj->digest = storage::ObjectDigest(encoded, *bytes);
+  obj->bytes = bytes->size();
   obj->type = *type;
   obj->in_store = true;
   return Status::Ok();
@@ -52,13 +55,21 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
 
 void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) {
   for (auto& [encoded, obj] : staged) {
-    auto& cache = stripes_[StripeOf(encoded)].cache;
-    if (!committed || !obj.type || !obj.digest) {
-      cache.erase(encoded);
-      continue;
+    Stripe& stripe = stripes_[StripeOf(encoded)];
+    auto& cache = stripe.cache;
+    if (auto it = cache.find(encoded); it != cache.end()) {
+      stripe.cached_bytes -= it->second.bytes;
+      cache.erase(it);
     }
-    if (cache.size() >= kCachedPerStripe && !cache.contains(encoded)) cache.erase(cache.begin());
-    cache.insert_or_assign(encoded, Cached{*obj.type, std::move(obj.state), *obj.digest});
+    // Large objects are not kept: a stripe holds at most kCachedBytesPerStripe of states.
+    if (!committed || !obj.type || !obj.digest || obj.bytes > kCachedBytesPerStripe / 4) continue;
+    while (!cache.empty() && (cache.size() >= kCachedPerStripe ||
+                              stripe.cached_bytes + obj.bytes > kCachedBytesPerStripe)) {
+      stripe.cached_bytes -= cache.begin()->second.bytes;
+      cache.erase(cache.begin());
+    }
+    stripe.cached_bytes += obj.bytes;
+    cache.emplace(encoded, Cached{*obj.type, std::move(obj.state), *obj.digest, obj.bytes});
   }
 }
 
@@ -229,6 +240,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       w.created = !obj.in_store && !obj.type;
       w.old_digest = obj.digest;
       obj.digest = w.digest = storage::ObjectDigest(encoded, w.state);
+      obj.bytes = w.state.size();
       if (changed) {
         w.delta = crdt::EncodeAny(*delta);
         std::lock_guard<std::mutex> seq_lock(seq_mu_);
@@ -547,6 +559,7 @@ StatusOr<uint64_t> Engine::CollectTombstones(const std::vector<TombstoneSnapshot
     w.old_digest = obj.digest;
     w.digest = storage::ObjectDigest(encoded[i], w.state);
     obj.digest = w.digest;
+    obj.bytes = w.state.size();
   }
   if (status.ok()) status = store_->CommitRepair(writes);
   CacheStaged(staged, status.ok());
@@ -634,6 +647,7 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       const storage::Digest digest = storage::ObjectDigest(encoded, w.state);
       const bool same = !w.created && !w.type_changed && w.old_digest && *w.old_digest == digest;
       obj.digest = w.digest = digest;
+      obj.bytes = w.state.size();
       if (!same) ++changed;
       if (same && !write_unchanged) continue;
       list.push_back(std::move(w));

@@ -162,16 +162,19 @@ class Engine {
 
  private:
   static constexpr size_t kStripes = 1024;
-  static constexpr size_t kCachedPerStripe = 64;
+  static constexpr size_t kCachedPerStripe = 256;
+  static constexpr size_t kCachedBytesPerStripe = 256 << 10;  // of encoded states
 
   struct Cached {
     v1::CrdtType type;
     crdt::AnyCrdt state;
     storage::Digest digest;  // of the stored state (storage/merkle.h)
+    size_t bytes = 0;        // of the encoded state
   };
   struct Stripe {
     std::mutex mu;
     absl::flat_hash_map<std::string, Cached> cache;  // encoded object key -> state; guarded by mu
+    size_t cached_bytes = 0;                         // guarded by mu
   };
 
   struct Staged;     // one object's state as the ops of a batch see it

@@ -133,7 +133,9 @@ Status Node::Start() {
       [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
   resp_handler_ = std::make_unique<RespHandler>(engine_.get(), config_);
-  resp_ = std::make_unique<RespServer>(io_, resp_handler_.get(), config_.limits.max_request_bytes);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  resp_ = std::make_unique<RespServer>(resp_handler_.get(), config_.limits.max_request_bytes,
+                                       config_.storage.sync_writes ? 4 * cores : cores);
   config::SplitHostPort(config_.listen.resp, &host, &port);
   GDS_RETURN_IF_ERROR(resp_->Start(host, port));
   grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get(),
@@ -245,7 +247,7 @@ void Node::Run() {
   auto work = boost::asio::make_work_guard(io_);
   // Handlers block on storage (an fsync per batch with sync_writes), so more threads than
   // cores keep enough writers in flight for RocksDB to group their commits.
-  const unsigned n = getenv("GDS_IO_THREADS") ? atoi(getenv("GDS_IO_THREADS")) : std::max(16u, 4 * std::thread::hardware_concurrency());
+  const unsigned n = std::max(16u, 4 * std::thread::hardware_concurrency());
   for (unsigned i = 0; i + 1 < n; ++i) threads_.emplace_back([this] { io_.run(); });
   rest_->set_ready(true);
   io_.run();

@@ -1,5 +1,6 @@
 #include "server/resp_server.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -71,13 +72,13 @@ class RespServer::Connection : public std::enable_shared_from_this<Connection> {
   std::vector<resp::Command> commands_;
 };
 
-RespServer::RespServer(net::io_context& io, RespHandler* handler, size_t max_request_bytes)
-    : io_(io),
-      acceptor_(net::make_strand(io)),
+RespServer::RespServer(RespHandler* handler, size_t max_request_bytes, unsigned threads)
+    : acceptor_(net::make_strand(io_)),
+      thread_count_(std::max(1u, threads)),
       handler_(handler),
       max_request_bytes_(max_request_bytes) {}
 
-RespServer::~RespServer() = default;
+RespServer::~RespServer() { Stop(); }
 
 Status RespServer::Start(const std::string& host, uint16_t port) {
   boost::system::error_code ec;
@@ -94,6 +95,7 @@ Status RespServer::Start(const std::string& host, uint16_t port) {
   }
   port_ = acceptor_.local_endpoint().port();
   Accept();
+  for (unsigned i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { io_.run(); });
   return Status::Ok();
 }
 
@@ -111,11 +113,14 @@ void RespServer::Accept() {
 }
 
 void RespServer::Stop() {
-  stopping_ = true;
+  if (stopping_.exchange(true)) return;
   net::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   });
+  io_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
 
 }  // namespace geodatastore::server
