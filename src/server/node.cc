@@ -17,7 +17,7 @@ Node::~Node() {
     stopping_ = true;
   }
   collector_cv_.notify_all();
-  if (collector_thread_.joinable()) collector_thread_.join();
+  if (housekeeping_.joinable()) housekeeping_.join();
   io_.stop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
@@ -148,8 +148,8 @@ Status Node::Start() {
         engine_.get(),
         engine::TombstoneOptions{.interval_ms =
                                      uint64_t{config_.anti_entropy.tombstone_interval_s} * 1000});
-    collector_thread_ = std::thread([this] { CollectTombstones(); });
   }
+  housekeeping_ = std::thread([this] { Housekeeping(); });
   rest_->set_tombstones([this] {
     std::lock_guard<std::mutex> lock(collector_mu_);
     if (!collector_) return nlohmann::json{{"collection", "off"}};
@@ -168,11 +168,22 @@ Status Node::Start() {
   return Status::Ok();
 }
 
-void Node::CollectTombstones() {
+void Node::Housekeeping() {
   const auto started = std::chrono::steady_clock::now();
+  uint64_t truncated = 0;
   std::unique_lock<std::mutex> lock(collector_mu_);
-  while (
-      !collector_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
+  for (uint64_t tick = 0;
+       !collector_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+       ++tick) {
+    // Nobody to ship the delta log to: keep it short, once a second (peers added later are
+    // repaired by anti-entropy, as after any truncation).
+    const uint64_t committed = engine_->CommittedSeq();
+    if (!replication_ && tick % 5 == 0 && committed > truncated) {
+      Status s = store_->TruncateLog(engine_->identity().replica, committed);
+      if (s.ok()) truncated = committed;
+      if (!s.ok()) spdlog::warn("truncating the delta log: {}", s.ToString());
+    }
+    if (!collector_) continue;
     std::map<std::string, v1::Progress> progress;
     size_t nodes = 1;
     if (replication_) {
@@ -253,7 +264,7 @@ void Node::Run() {
   io_.run();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
-  if (collector_thread_.joinable()) collector_thread_.join();
+  if (housekeeping_.joinable()) housekeeping_.join();
   grpc_.reset();
   replication_.reset();
   replicator_.reset();

@@ -48,8 +48,9 @@ class Node {
 
  private:
   void Shutdown();
-  // Tombstone collection: steps the collector's rounds until stopped (its own thread).
-  void CollectTombstones();
+  // Until stopped, on its own thread: steps the tombstone collector's rounds, and keeps the
+  // delta log of a node without peers short.
+  void Housekeeping();
   // from: the sending node; origin_region: the region of the node whose write lost or won.
   void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,
                        const std::string& origin_region);
@@ -75,7 +76,7 @@ class Node {
   std::mutex collector_mu_;
   std::condition_variable collector_cv_;
   bool stopping_ = false;  // guarded by collector_mu_
-  std::thread collector_thread_;
+  std::thread housekeeping_;
 };
 
 }  // namespace geodatastore::server
