@@ -35,9 +35,11 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
   auto& cache = stripes_[StripeOf(encoded)].cache;
   if (auto hit = cache.find(encoded); hit != cache.end()) {
     obj->type = hit->second.type;
-    obj->state = hit->second.state;
+    obj->state = std::move(hit->second.state);  // no copy: a large set keeps its dot index
     obj->digest = hit->second.digest;
     obj->bytes = hit->second.bytes;
+    cached_bytes_ -= hit->second.bytes;
+    cache.erase(hit);
     obj->in_store = true;
     return Status::Ok();
   }
@@ -55,20 +57,19 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
 
 void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) {
   for (auto& [encoded, obj] : staged) {
-    Stripe& stripe = stripes_[StripeOf(encoded)];
-    auto& cache = stripe.cache;
+    auto& cache = stripes_[StripeOf(encoded)].cache;
     if (auto it = cache.find(encoded); it != cache.end()) {
-      stripe.cached_bytes -= it->second.bytes;
+      cached_bytes_ -= it->second.bytes;
       cache.erase(it);
     }
-    // Large objects are not kept: a stripe holds at most kCachedBytesPerStripe of states.
-    if (!committed || !obj.type || !obj.digest || obj.bytes > kCachedBytesPerStripe / 4) continue;
-    while (!cache.empty() && (cache.size() >= kCachedPerStripe ||
-                              stripe.cached_bytes + obj.bytes > kCachedBytesPerStripe)) {
-      stripe.cached_bytes -= cache.begin()->second.bytes;
+    if (!committed || !obj.type || !obj.digest || obj.bytes > kMaxCachedObjectBytes) continue;
+    while (!cache.empty() &&
+           (cache.size() >= kCachedPerStripe || cached_bytes_ + obj.bytes > kCacheBudgetBytes)) {
+      cached_bytes_ -= cache.begin()->second.bytes;
       cache.erase(cache.begin());
     }
-    stripe.cached_bytes += obj.bytes;
+    if (cached_bytes_ + obj.bytes > kCacheBudgetBytes) continue;  // other stripes hold it all
+    cached_bytes_ += obj.bytes;
     cache.emplace(encoded, Cached{*obj.type, std::move(obj.state), *obj.digest, obj.bytes});
   }
 }
@@ -160,7 +161,7 @@ StatusOr<ObjectView> Engine::Apply(std::string_view name, const Op& op) {
 }
 
 std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
-    const std::vector<std::pair<std::string, Op>>& ops) {
+    const std::vector<std::pair<std::string, Op>>& ops, bool with_state) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<StatusOr<ObjectView>> results;
   results.reserve(ops.size());
@@ -195,7 +196,6 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     }
 
     v1::CrdtType type;
-    crdt::AnyCrdt state;
     bool created = false;
     if (!obj.type) {
       const std::optional<v1::CrdtType> implicit = op.ImplicitType();
@@ -204,44 +204,48 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
         continue;
       }
       type = *implicit;
-      state = crdt::NewCrdt(type);
       created = true;
     } else {
       type = *obj.type;
-      state = obj.state;
       if (op.type && *op.type != type) {
         results.push_back(WrongType(Describe(key) + " is a " + std::string(crdt::TypeName(type)) +
                                     ", not a " + std::string(crdt::TypeName(*op.type))));
         continue;
       }
       if (op.kind == Op::Kind::kCreate) {  // exists with that type: nothing to do
-        results.push_back(ObjectView{key, type, std::move(state), false});
+        results.push_back(ObjectView{key, type, with_state ? obj.state : crdt::AnyCrdt(), false});
         continue;
       }
     }
-
+    // The op works on the staged state in place (a copy of a large set would cost more than
+    // the op): its delta is computed first, and joined only if valid.
+    crdt::AnyCrdt fresh_state;
+    const crdt::AnyCrdt& state = created ? (fresh_state = crdt::NewCrdt(type)) : obj.state;
     const int64_t members_changed = MembershipChanges(state, op);
     StatusOr<crdt::AnyCrdt> delta = DeltaFor(state, op, {identity_.replica, StampFor(op)});
     if (!delta.ok()) {
       results.push_back(delta.status());
       continue;
     }
-    crdt::AnyCrdt next = state;
-    if (Status joined = crdt::JoinAny(next, *delta); !joined.ok()) {
+    if (created) obj.state = std::move(fresh_state);
+    if (Status joined = crdt::JoinAny(obj.state, *delta); !joined.ok()) {
       results.push_back(Internal(joined.message()));
       continue;
     }
-    const bool changed = !(next == state);
-    if (created || changed) {
+    std::string encoded_state = crdt::EncodeAny(obj.state);
+    const storage::Digest digest = storage::ObjectDigest(encoded, encoded_state);
+    // Unchanged iff the digest of the canonical state is (128-bit XXH3).
+    const bool changed = created || !obj.digest || *obj.digest != digest;
+    if (changed) {
       storage::ObjectWrite w;
       w.type = type;
       w.key = key;
-      w.state = crdt::EncodeAny(next);
+      w.state = std::move(encoded_state);
       w.created = !obj.in_store && !obj.type;
       w.old_digest = obj.digest;
-      obj.digest = w.digest = storage::ObjectDigest(encoded, w.state);
+      obj.digest = w.digest = digest;
       obj.bytes = w.state.size();
-      if (changed) {
+      if (!created || !(obj.state == crdt::NewCrdt(type))) {
         w.delta = crdt::EncodeAny(*delta);
         std::lock_guard<std::mutex> seq_lock(seq_mu_);
         w.seq = next_seq_.fetch_add(1);
@@ -251,8 +255,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       writer_of.push_back(results.size());
     }
     obj.type = type;
-    obj.state = next;
-    results.push_back(ObjectView{key, type, std::move(next), created,
+    results.push_back(ObjectView{key, type, with_state ? obj.state : crdt::AnyCrdt(), created,
                                  writes.empty() || !changed ? 0 : writes.back().seq,
                                  members_changed});
   }
@@ -328,6 +331,13 @@ StatusOr<bool> Engine::Exists(v1::Family family, std::string_view name) {
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {
   GDS_RETURN_IF_ERROR(ValidateName(name));
   const storage::ObjectKey key{family, std::string(name)};
+  {
+    const std::string encoded = key.Encode();
+    const Stripe& stripe = stripes_[StripeOf(encoded)];
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    if (auto hit = stripe.cache.find(encoded); hit != stripe.cache.end())
+      return ObjectView{key, hit->second.type, hit->second.state, false};
+  }
   GDS_ASSIGN_OR_RETURN(auto type, store_->LookupType(key));
   if (!type) return NotFound(Describe(key) + " not found");
   GDS_ASSIGN_OR_RETURN(auto bytes, store_->ReadState(*type, key));

@@ -91,7 +91,10 @@ class Engine {
   StatusOr<ObjectView> Apply(std::string_view name, const Op& op);
   // Applies several ops in one storage batch; each gets its own answer. Ops on the same
   // object are applied in order.
-  std::vector<StatusOr<ObjectView>> ApplyBatch(const std::vector<std::pair<std::string, Op>>& ops);
+  // with_state false: the answers leave ObjectView::state empty (a copy of a large set or
+  // graph costs as much as the write).
+  std::vector<StatusOr<ObjectView>> ApplyBatch(const std::vector<std::pair<std::string, Op>>& ops,
+                                               bool with_state = true);
 
   // Applies a delta batch from another replica (replication/): joins every key's delta into
   // its state and records origin's applied seq, atomically. A batch this node has already
@@ -163,7 +166,9 @@ class Engine {
  private:
   static constexpr size_t kStripes = 1024;
   static constexpr size_t kCachedPerStripe = 256;
-  static constexpr size_t kCachedBytesPerStripe = 256 << 10;  // of encoded states
+  // Encoded bytes of all cached states together, and of one (a larger one is not cached).
+  static constexpr size_t kCacheBudgetBytes = size_t{256} << 20;
+  static constexpr size_t kMaxCachedObjectBytes = size_t{32} << 20;
 
   struct Cached {
     v1::CrdtType type;
@@ -172,9 +177,8 @@ class Engine {
     size_t bytes = 0;        // of the encoded state
   };
   struct Stripe {
-    std::mutex mu;
+    mutable std::mutex mu;
     absl::flat_hash_map<std::string, Cached> cache;  // encoded object key -> state; guarded by mu
-    size_t cached_bytes = 0;                         // guarded by mu
   };
 
   struct Staged;     // one object's state as the ops of a batch see it
@@ -197,7 +201,8 @@ class Engine {
   void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin,
                        const crdt::AnyCrdt& before, const crdt::AnyCrdt& delta,
                        const crdt::AnyCrdt& after, std::vector<Conflict>* conflicts) const;
-  // Loads key's type and state into obj, from the stripe's cache or the store.
+  // Loads key's type and state into obj, from the stripe's cache (moved out: CacheStaged puts
+  // it back after the commit) or the store.
   // REQUIRES: the stripe of encoded is locked.
   Status LoadStaged(const std::string& encoded, const storage::ObjectKey& key, Staged* obj);
   // After a commit: caches every staged object's state, or forgets them all if it failed.
@@ -219,6 +224,7 @@ class Engine {
   std::map<crdt::ReplicaId, uint64_t> applied_;  // remote origins; guarded by seq_mu_
   crdt::VersionVector knows_;                    // joined-in knowledge; guarded by seq_mu_
   std::array<Stripe, kStripes> stripes_;
+  std::atomic<size_t> cached_bytes_{0};  // encoded bytes of every cached state
 
   std::mutex clock_mu_;
   crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_

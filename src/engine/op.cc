@@ -17,9 +17,17 @@ Status Unsupported(const Op& op, v1::CrdtType type) {
                             std::string(crdt::TypeName(type)));
 }
 
-// Applies fn to each element, joining the deltas (a multi-element add is one delta).
+// Applies fn to each element, joining the deltas (a multi-element add is one delta). Each
+// element's delta must see the ones before it (an OR-Set's next dot), so several elements
+// work on a copy of the state; one works on the state itself (a copy of a large set would
+// cost more than the op).
 template <typename T, typename Fn>
 StatusOr<AnyCrdt> ForEachElement(const T& state, const Op& op, Fn&& fn) {
+  if (op.elements.size() == 1) {
+    StatusOr<T> d = fn(state, op.elements[0]);
+    if (!d.ok()) return d.status();
+    return AnyCrdt(std::move(d).value());
+  }
   T scratch = state;
   T delta;
   for (const std::string& e : op.elements) {

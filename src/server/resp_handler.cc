@@ -186,7 +186,11 @@ void RespHandler::Flush(std::vector<PendingWrite>* pending, std::vector<std::str
   std::vector<std::pair<std::string, Op>> ops;
   ops.reserve(pending->size());
   for (PendingWrite& w : *pending) ops.emplace_back(std::move(w.name), std::move(w.op));
-  const auto results = engine_->ApplyBatch(ops);
+  // Only counters answer with their state; a large set is not copied for nothing.
+  const bool counters = std::any_of(pending->begin(), pending->end(), [](const PendingWrite& w) {
+    return w.answer == PendingWrite::Answer::kCounter;
+  });
+  const auto results = engine_->ApplyBatch(ops, counters);
   for (size_t k = 0; k < pending->size(); ++k) {
     const PendingWrite& w = (*pending)[k];
     std::string& reply = (*replies)[w.reply];
