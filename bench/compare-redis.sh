@@ -24,9 +24,9 @@ if ! command -v redis-server >/dev/null; then
   fi
 fi
 work=$(mktemp -d)
-redis_pid="" geods_pid=""
+redis_pid="" node_pid=""
 cleanup() {
-  for p in $redis_pid $geods_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $redis_pid $node_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -37,15 +37,9 @@ redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$work" --appendonly yes \
   --appendfsync everysec --save '' --daemonize no > "$work/redis.log" 2>&1 &
 redis_pid=$!
-cat > "$work/node.yaml" <<YAML
-node: {id: bench-1, region: bench, data_dir: $work/geods}
-listen: {http: "127.0.0.1:0", grpc: "127.0.0.1:0", resp: "127.0.0.1:0"}
-YAML
-"$bin/geods" --config "$work/node.yaml" --ports-file "$work/ports.json" > "$work/geods.log" 2>&1 &
-geods_pid=$!
-for _ in $(seq 1 400); do [ -s "$work/ports.json" ] && break; sleep 0.05; done
-[ -s "$work/ports.json" ] || { echo "geods did not start: $(cat "$work/geods.log")" >&2; exit 1; }
-geods_port=$(sed -E 's/.*"resp": ([0-9]+).*/\1/' "$work/ports.json")
+. scripts/single-node.sh
+start_single_node "$work"
+geods_port=$node_resp
 for port in "$redis_port" "$geods_port"; do
   for _ in $(seq 1 400); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
   redis-cli -p "$port" ping | grep -q PONG || { echo "nothing answers on port $port" >&2; exit 1; }

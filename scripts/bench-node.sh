@@ -8,16 +8,12 @@ seconds=${1:-5}
 ops=${2:-increment}
 bin=build/bin
 work=$(mktemp -d)
-trap 'kill $node 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/node.yaml" <<YAML
-node: {id: bench-1, region: bench, data_dir: $work/data}
-listen: {http: "127.0.0.1:0", grpc: "127.0.0.1:0", resp: "127.0.0.1:0"}
-YAML
-"$bin/geods" --config "$work/node.yaml" --ports-file "$work/ports.json" > "$work/geods.log" 2>&1 &
-node=$!
-for _ in $(seq 1 400); do [ -s "$work/ports.json" ] && break; sleep 0.05; done
-http=$(sed -E 's/.*"http": ([0-9]+).*/\1/' "$work/ports.json")
-grpc=$(sed -E 's/.*"grpc": ([0-9]+).*/\1/' "$work/ports.json")
+node_pid=""
+trap 'kill $node_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/single-node.sh
+start_single_node "$work"
+http=$node_http
+grpc=$node_grpc
 header=""
 status=0
 for op in $ops; do

@@ -4,6 +4,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/version.hpp>
 
+#include "server/listener.h"
+
 namespace geodatastore::server {
 
 namespace beast = boost::beast;
@@ -90,33 +92,12 @@ HttpServer::HttpServer(net::io_context& io, size_t max_body_bytes, Handler handl
 HttpServer::~HttpServer() = default;
 
 Status HttpServer::Start(const std::string& host, uint16_t port) {
-  beast::error_code ec;
-  const auto address = net::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("bad listen address '" + host + "': " + ec.message());
-  const tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status(StatusCode::kUnavailable,
-                  "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
-  }
-  port_ = acceptor_.local_endpoint().port();
-  Accept();
+  GDS_ASSIGN_OR_RETURN(port_, Listen(acceptor_, host, port));
+  AcceptLoop(
+      acceptor_, io_,
+      [this](tcp::socket socket) { std::make_shared<Session>(std::move(socket), this)->Start(); },
+      [this] { return stopping_.load(); });
   return Status::Ok();
-}
-
-void HttpServer::Accept() {
-  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (stopping_ || ec == net::error::operation_aborted) return;
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), this)->Start();
-    }
-    if (!stopping_) Accept();
-  });
 }
 
 void HttpServer::Stop() {

@@ -39,7 +39,6 @@ class HttpServer {
 
  private:
   class Session;
-  void Accept();
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;

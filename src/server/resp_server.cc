@@ -5,6 +5,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include "server/listener.h"
+
 namespace geodatastore::server {
 
 namespace net = boost::asio;
@@ -81,35 +83,15 @@ RespServer::RespServer(RespHandler* handler, size_t max_request_bytes, unsigned 
 RespServer::~RespServer() { Stop(); }
 
 Status RespServer::Start(const std::string& host, uint16_t port) {
-  boost::system::error_code ec;
-  const auto address = net::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("bad listen address '" + host + "': " + ec.message());
-  const tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status(StatusCode::kUnavailable,
-                  "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
-  }
-  port_ = acceptor_.local_endpoint().port();
-  Accept();
+  GDS_ASSIGN_OR_RETURN(port_, Listen(acceptor_, host, port));
+  AcceptLoop(
+      acceptor_, io_,
+      [this](tcp::socket socket) {
+        std::make_shared<Connection>(std::move(socket), this)->Start();
+      },
+      [this] { return stopping_.load(); });
   for (unsigned i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { io_.run(); });
   return Status::Ok();
-}
-
-void RespServer::Accept() {
-  acceptor_.async_accept(net::make_strand(io_),
-                         [this](boost::system::error_code ec, tcp::socket socket) {
-                           if (ec) {
-                             if (stopping_ || ec == net::error::operation_aborted) return;
-                           } else {
-                             socket.set_option(tcp::no_delay(true), ec);
-                             std::make_shared<Connection>(std::move(socket), this)->Start();
-                           }
-                           if (!stopping_) Accept();
-                         });
 }
 
 void RespServer::Stop() {
