@@ -56,7 +56,20 @@ class RespServer::Connection : public std::enable_shared_from_this<Connection> {
       }
     }
     if (out.empty()) return Read();
-    out_ = std::move(out);
+    // Replies are small and the socket's buffer is usually free: write at once, without a
+    // round through the reactor, and wait for the socket only for what did not fit.
+    boost::system::error_code wec;
+    socket_.non_blocking(true, wec);
+    size_t written = 0;
+    if (!wec) written = socket_.write_some(net::buffer(out), wec);
+    if (wec && wec != net::error::would_block && wec != net::error::try_again) return;
+    if (written == out.size()) {
+      if (keep_open && !server_->stopping_) return Read();
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      return;
+    }
+    out_ = out.substr(written);
     net::async_write(socket_, net::buffer(out_),
                      [self = shared_from_this(), keep_open](boost::system::error_code ec, size_t) {
                        if (ec) return;
