@@ -10,6 +10,8 @@
 //     Decode below add and check the type tag and version.
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <concepts>
 #include <string>
 #include <string_view>
@@ -17,7 +19,6 @@
 #include "common/status.h"
 #include "crdt/codec.h"
 #include "geodatastore/v1/crdt.pb.h"
-#include <google/protobuf/arena.h>
 
 namespace geodatastore::crdt {
 

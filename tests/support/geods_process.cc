@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -109,16 +112,25 @@ std::string GeodsProcess::Log() const {
 }
 
 uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  // Below the kernel's ephemeral range (32768-60999 by default), so that listeners started
+  // on port 0 meanwhile (each geods binds its HTTP and RESP ports that way) cannot take it.
+  static std::mt19937 rng(
+      static_cast<uint32_t>(getpid()) ^
+      static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  static std::set<uint16_t> handed_out;  // never the same port twice in one test binary
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const uint16_t port = std::uniform_int_distribution<uint16_t>(20000, 32767)(rng);
+    if (!handed_out.insert(port).second) continue;
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  return 0;
 }
 
 int RunCommand(const std::string& command, std::string* output) {

@@ -55,8 +55,9 @@ class GeodsProcess {
   std::string error_;
 };
 
-// A currently free loopback port (bound, then released: another process may take it first,
-// which is unlikely on a test machine). For configs that must name a peer's port up front.
+// A currently free loopback port below the ephemeral range (bound, then released: a process
+// binding that very port may take it first, which is unlikely; listeners on port 0 cannot).
+// For configs that must name a peer's port up front.
 uint16_t FreePort();
 
 // Runs a shell command; returns its exit code and captures stdout+stderr.
