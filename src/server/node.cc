@@ -256,11 +256,13 @@ void Node::Run() {
     Shutdown();
   });
   auto work = boost::asio::make_work_guard(io_);
+  // Ready before the first request is handled (a request queued since Start must not see
+  // "not ready" because it won the race against this line).
+  rest_->set_ready(true);
   // Handlers block on storage (an fsync per batch with sync_writes), so more threads than
   // cores keep enough writers in flight for RocksDB to group their commits.
   const unsigned n = std::max(16u, 4 * std::thread::hardware_concurrency());
   for (unsigned i = 0; i + 1 < n; ++i) threads_.emplace_back([this] { io_.run(); });
-  rest_->set_ready(true);
   io_.run();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
