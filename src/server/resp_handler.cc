@@ -72,11 +72,14 @@ std::vector<std::string> Members(const crdt::AnyCrdt& state) {
       state);
 }
 
-// A register's values (every concurrent one for an MV register).
-std::vector<std::string> RegisterValues(const crdt::AnyCrdt& state) {
-  if (const auto* r = std::get_if<crdt::LWWRegister>(&state)) return r->Value();
-  if (const auto* r = std::get_if<crdt::MVRegister>(&state)) return r->Value();
-  return {};
+// What GET answers for a register: its value, the greatest for an MV register with
+// concurrent values; nothing for a cleared one (DEL sets "").
+std::optional<std::string> RegisterValue(const crdt::AnyCrdt& state) {
+  std::vector<std::string> values;
+  if (const auto* r = std::get_if<crdt::LWWRegister>(&state)) values = r->Value();
+  if (const auto* r = std::get_if<crdt::MVRegister>(&state)) values = r->Value();
+  if (values.empty() || (values.size() == 1 && values[0].empty())) return std::nullopt;
+  return *std::max_element(values.begin(), values.end());
 }
 
 }  // namespace
@@ -222,10 +225,8 @@ void RespHandler::Flush(std::vector<PendingWrite>* pending, std::vector<std::str
 void RespHandler::Get(const std::string& name, std::string* reply, bool nil_on_wrong_type) {
   auto reg = engine_->Read(v1::REGISTERS, name);
   if (reg.ok()) {
-    const std::vector<std::string> values = RegisterValues(reg->state);
-    // An MV register with concurrent values answers the greatest; a cleared one nothing.
-    if (values.empty() || (values.size() == 1 && values[0].empty())) return resp::AppendNull(reply);
-    return resp::AppendBulk(reply, *std::max_element(values.begin(), values.end()));
+    const std::optional<std::string> value = RegisterValue(reg->state);
+    return value ? resp::AppendBulk(reply, *value) : resp::AppendNull(reply);
   }
   if (reg.status().code() != StatusCode::kNotFound) return ErrorFor(reg.status(), reply);
   auto counter = engine_->Read(v1::COUNTERS, name);
@@ -241,11 +242,8 @@ void RespHandler::Del(const resp::Command& cmd, std::string* reply) {
   for (size_t i = 1; i < cmd.size(); ++i) {
     const std::string& name = cmd[i];
     bool done = false;
-    if (auto r = engine_->Read(v1::REGISTERS, name); r.ok()) {
-      const auto values = RegisterValues(r->state);
-      if (!values.empty() && !(values.size() == 1 && values[0].empty())) {
-        done = engine_->Apply(name, {.kind = Kind::kSet, .value = ""}).ok();
-      }
+    if (auto r = engine_->Read(v1::REGISTERS, name); r.ok() && RegisterValue(r->state)) {
+      done = engine_->Apply(name, {.kind = Kind::kSet, .value = ""}).ok();
     }
     if (auto r = engine_->Read(v1::COUNTERS, name); r.ok()) {
       const int64_t value = CounterValue(r->state).value_or(0);
@@ -331,8 +329,7 @@ bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
     for (size_t i = 1; i < argc; ++i) {
       bool exists = false;
       if (auto r = engine_->Read(v1::REGISTERS, cmd[i]); r.ok()) {
-        const auto values = RegisterValues(r->state);
-        exists = !values.empty() && !(values.size() == 1 && values[0].empty());
+        exists = RegisterValue(r->state).has_value();
         if (exists) type = "string";
       } else if (auto c = engine_->Read(v1::COUNTERS, cmd[i]); c.ok()) {
         exists = CounterValue(c->state).value_or(0) != 0;
