@@ -40,6 +40,50 @@ class XorMergeOperator final : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "geodatastore.Xor128"; }
 };
 
+// A type's column family: merge operands are deltas (or states) of that type, joined into
+// the state in order. A piece that does not decode is skipped, and a state that does not is
+// kept as it is (a read reports it): a merge never fails, since a failed merge would stop
+// flushes and compactions, and with them every write.
+class JoinMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  explicit JoinMergeOperator(v1::CrdtType type)
+      : type_(type), name_("geodatastore.Join." + std::string(crdt::TypeName(type))) {}
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    crdt::AnyCrdt state = crdt::NewCrdt(type_);
+    if (in.existing_value != nullptr) {
+      auto base = crdt::DecodeAnyAs(type_, in.existing_value->ToStringView());
+      if (!base.ok()) {
+        out->existing_operand = *in.existing_value;
+        return true;
+      }
+      state = std::move(*base);
+    }
+    JoinOperands(in.operand_list, state);
+    out->new_value = crdt::EncodeAny(state);
+    return true;
+  }
+
+  // No PartialMergeMulti: joining deltas without their state into one another costs
+  // O(k^2) for k of them (their causal contexts do not start at the state's), and a flush
+  // would stall writes on it. Operands wait for the state (a compaction, or a read).
+
+  const char* Name() const override { return name_.c_str(); }
+
+ private:
+  void JoinOperands(const std::vector<rocksdb::Slice>& operands, crdt::AnyCrdt& into) const {
+    for (const rocksdb::Slice& operand : operands) {
+      auto delta = crdt::DecodeAnyAs(type_, operand.ToStringView());
+      if (delta.ok()) static_cast<void>(crdt::JoinAny(into, *delta));
+    }
+  }
+
+  const v1::CrdtType type_;
+  const std::string name_;
+};
+
+std::string DirtyMetaKey(std::string_view object_key) { return "dirty/" + std::string(object_key); }
+
 // merkle_keys CF: type | bucket (fixed32) | object key -> digest.
 std::string MerkleKey(v1::CrdtType type, uint32_t bucket, std::string_view object_key = {}) {
   std::string key(1, static_cast<char>(type));
@@ -174,7 +218,9 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       {kRelayLog, cf_options},
       {kMerkleKeys, merkle_options}};
   for (v1::CrdtType t : crdt::kAllTypes) {
-    descriptors.push_back({std::string(crdt::TypeName(t)), cf_options});
+    rocksdb::ColumnFamilyOptions type_options = cf_options;
+    type_options.merge_operator = std::make_shared<JoinMergeOperator>(t);
+    descriptors.push_back({std::string(crdt::TypeName(t)), type_options});
   }
 
   std::unique_ptr<Store> store(new Store());
@@ -217,7 +263,7 @@ Status Store::OpenMerkle() {
     }
     GDS_RETURN_IF_ERROR(FromRocks(it->status(), "loading the Merkle trees"));
     merkle_ready_ = true;
-    return Status::Ok();
+    return LoadDirty();
   }
   // No trees (a new database, one from before them, or a rebuild cut short): empty both
   // column families, then rebuild from a snapshot in the background. Writes from now on
@@ -226,6 +272,9 @@ Status Store::OpenMerkle() {
   const std::string end(1, '\xff');
   GDS_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), merkle_keys_, "", end),
                                 "clearing Merkle data"));
+  GDS_RETURN_IF_ERROR(FromRocks(
+      db_->DeleteRange(rocksdb::WriteOptions(), meta_, DirtyMetaKey(""), DirtyMetaKey(end)),
+      "clearing deferred digests"));
   {
     // A database without objects (a new one): its trees are empty, nothing to rebuild.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), catalog_));
@@ -246,6 +295,34 @@ Status Store::OpenMerkle() {
     rebuild_status_ = s;
   });
   return Status::Ok();
+}
+
+// REQUIRES: merkle_mu_ held (called from OpenMerkle).
+Status Store::LoadDirty() {
+  const std::string prefix = DirtyMetaKey("");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view value = it->value().ToStringView();
+    if (value.size() != 17) return Corruption("a deferred digest of the wrong size");
+    const auto type = static_cast<v1::CrdtType>(static_cast<uint8_t>(value[0]));
+    if (TypeFamily(type) == nullptr) return Corruption("a deferred digest of an unknown type");
+    dirty_[std::string(it->key().ToStringView().substr(prefix.size()))] =
+        Dirty{type, Digest::FromBytes(value.substr(1))};
+  }
+  return FromRocks(it->status(), "loading deferred digests");
+}
+
+std::vector<std::string> Store::DirtyKeys() const {
+  std::lock_guard<std::mutex> lock(merkle_mu_);
+  std::vector<std::string> out;
+  out.reserve(dirty_.size());
+  for (const auto& [key, entry] : dirty_) out.push_back(key);
+  return out;
+}
+
+bool Store::IsDirty(std::string_view encoded_key) const {
+  std::lock_guard<std::mutex> lock(merkle_mu_);
+  return dirty_.contains(std::string(encoded_key));
 }
 
 Status Store::RebuildMerkle(const rocksdb::Snapshot* snapshot) {
@@ -403,28 +480,63 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     entry.clear_covered_seq();  // what anti-entropy covered here, not downstream
     batch.Put(relay_log_, LogKey(origin, relay->to_seq()), entry.SerializeAsString());
   }
+  bool rebuilding;
+  bool any_dirty;
+  {
+    std::lock_guard<std::mutex> lock(merkle_mu_);
+    rebuilding = !merkle_ready_;
+    any_dirty = !dirty_.empty();
+  }
+  // Deferred digests as this batch leaves them: an entry per object it makes or finds dirty
+  // (nullopt: brought up to date).
+  std::map<std::string, std::optional<Dirty>> dirty_after;
   bool counts_change = false;
   for (const ObjectWrite& w : writes) {
     rocksdb::ColumnFamilyHandle* cf = TypeFamily(w.type);
     if (cf == nullptr)
       return InvalidArgument("no column family for type " + std::to_string(w.type));
     const std::string key = w.key.Encode();
-    batch.Put(cf, key, w.state);
-    // The object's Merkle leaf and key digest: out with the old digest, in with the new.
-    const uint32_t bucket = BucketOf(key);
-    const Digest digest = w.digest ? *w.digest : ObjectDigest(key, w.state);
-    const Digest old = w.old_digest.value_or(Digest{});
-    auto change = [&](v1::CrdtType type, const Digest& from, const Digest& to) {
-      if (from == to) return;
-      auto [it, fresh] = index_changes.try_emplace(MerkleKey(type, bucket, key), from, to);
-      if (!fresh) it->second.second = to;  // a later write of the same object in the batch
-      leaf_changes[{type, bucket}] ^= from ^ to;
-    };
-    if (w.type_changed) {
-      change(w.old_type, old, Digest{});
-      change(w.type, Digest{}, digest);
+    std::optional<Dirty> dirty;
+    if (auto it = dirty_after.find(key); it != dirty_after.end()) {
+      dirty = it->second;
+    } else if (any_dirty) {
+      std::lock_guard<std::mutex> lock(merkle_mu_);
+      if (auto found = dirty_.find(key); found != dirty_.end()) dirty = found->second;
+    }
+    if (w.deferred) {
+      if (w.created || w.type_changed || rebuilding)
+        return InvalidArgument("a deferred write of a new object or while the trees are rebuilt");
+      batch.Merge(cf, key, w.delta);
+      if (!dirty) {
+        const Dirty entry{w.type, w.old_digest.value_or(Digest{})};
+        std::string value(1, static_cast<char>(w.type));
+        const auto bytes = entry.indexed.Bytes();
+        value.append(bytes.data(), bytes.size());
+        batch.Put(meta_, DirtyMetaKey(key), value);
+        dirty_after[key] = entry;
+      }
     } else {
-      change(w.type, old, digest);
+      batch.Put(cf, key, w.state);
+      // The object's Merkle leaf and key digest: out with the old digest, in with the new.
+      const uint32_t bucket = BucketOf(key);
+      const Digest digest = w.digest ? *w.digest : ObjectDigest(key, w.state);
+      const Digest old = dirty ? dirty->indexed : w.old_digest.value_or(Digest{});
+      auto change = [&](v1::CrdtType type, const Digest& from, const Digest& to) {
+        if (from == to) return;
+        auto [it, fresh] = index_changes.try_emplace(MerkleKey(type, bucket, key), from, to);
+        if (!fresh) it->second.second = to;  // a later write of the same object in the batch
+        leaf_changes[{type, bucket}] ^= from ^ to;
+      };
+      if (w.type_changed) {
+        change(dirty ? dirty->type : w.old_type, old, Digest{});
+        change(w.type, Digest{}, digest);
+      } else {
+        change(w.type, old, digest);
+      }
+      if (dirty) {
+        batch.Delete(meta_, DirtyMetaKey(key));
+        dirty_after[key] = std::nullopt;
+      }
     }
     if (w.created || w.type_changed) {
       batch.Put(catalog_, key, std::string(1, static_cast<char>(w.type)));
@@ -451,11 +563,6 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     PutFixed64(&value, meta_value);
     batch.Put(meta_, meta_key, value);
   }
-  bool rebuilding;
-  {
-    std::lock_guard<std::mutex> lock(merkle_mu_);
-    rebuilding = !merkle_ready_;
-  }
   for (const auto& [key, change] : index_changes) {
     const auto& [from, to] = change;
     if (rebuilding) {
@@ -473,6 +580,13 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
   auto toggle = [&] {
     std::lock_guard<std::mutex> lock(merkle_mu_);
     for (const auto& [leaf, d] : leaf_changes) trees_[leaf.first].Toggle(leaf.second, d);
+    for (auto& [key, entry] : dirty_after) {
+      if (entry) {
+        dirty_[key] = *entry;
+      } else {
+        dirty_.erase(key);
+      }
+    }
   };
   if (!counts_change) {
     GDS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing a batch"));

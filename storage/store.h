@@ -24,6 +24,13 @@
 //                    "relay_origin/" origin: fixed64 -> node id, NUL, region (gateways)
 //                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64,
 //                                                  then its replica id: fixed64
+//                    "dirty/" object_key        -> type: byte, then the 16-byte digest the
+//                                                  Merkle index holds for it (a deferred
+//                                                  digest; see ObjectWrite::deferred)
+//
+// A state is written whole (Put) or, for a large object, as its delta merged in (Merge): the
+// type's column family joins merge operands into the state (reads, flushes and compactions
+// do), so an op on a 100,000-member set writes what it changed, not the set.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -38,6 +45,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -93,6 +101,12 @@ struct ObjectWrite {
   std::optional<Digest> old_digest;
   // The Merkle digest of state, if the caller has it (else the store computes it).
   std::optional<Digest> digest;
+  // A large object's op: state is left empty, delta is merged into the stored state, and the
+  // object's Merkle digest is brought up to date later, by a write of its whole state (the
+  // store remembers it as dirty meanwhile, also across restarts: DirtyKeys). Hashing and
+  // rewriting a large state on every op would make each op cost as much as the object.
+  // REQUIRES: not created, not type_changed, the trees are ready (merkle_ready()).
+  bool deferred = false;
 };
 
 // What a peer has acknowledged of this node's writes, and the replica (epoch) it was then.
@@ -205,6 +219,12 @@ class Store {
   StatusOr<std::vector<BucketEntry>> BucketEntries(v1::CrdtType type,
                                                    const std::vector<uint32_t>& buckets) const;
 
+  // Objects (encoded keys) whose Merkle digest is deferred (ObjectWrite::deferred): the
+  // trees and key digests hold what they were before. A write of the whole state (any
+  // write that is not deferred) brings the digest up to date.
+  std::vector<std::string> DirtyKeys() const;
+  bool IsDirty(std::string_view encoded_key) const;
+
   // A consistent copy of the database in dir (which must not exist), marked so that a node
   // started on it takes a new replica epoch.
   Status Checkpoint(const std::string& dir);
@@ -214,6 +234,7 @@ class Store {
   Store() = default;
   rocksdb::ColumnFamilyHandle* TypeFamily(v1::CrdtType type) const;
   Status OpenMerkle();
+  Status LoadDirty();
   Status RebuildMerkle(const rocksdb::Snapshot* snapshot);
   using MetaCounters = std::vector<std::pair<std::string, uint64_t>>;
   // The part of Commit, CommitRemote and CommitRepair that writes states, catalog entries,
@@ -244,7 +265,12 @@ class Store {
   mutable std::mutex merkle_mu_;
   std::array<MerkleTree, 16> trees_;  // guarded by merkle_mu_; indexed by CrdtType
   bool merkle_ready_ = false;         // guarded by merkle_mu_
-  Status rebuild_status_;             // guarded by merkle_mu_
+  struct Dirty {
+    v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
+    Digest indexed;  // what the key digest index and the tree hold for the object
+  };
+  std::unordered_map<std::string, Dirty> dirty_;  // encoded key -> ...; guarded by merkle_mu_
+  Status rebuild_status_;                         // guarded by merkle_mu_
   std::thread rebuild_;
   std::atomic<bool> stopping_{false};
 };

@@ -26,7 +26,8 @@ struct Engine::Staged {
   std::optional<v1::CrdtType> type;  // nullopt: does not exist (yet)
   crdt::AnyCrdt state;
   bool in_store = false;  // exists in the store (the catalog entry is written)
-  // The Merkle digest of the state as the writes staged so far leave it in the store.
+  // The Merkle digest of the state as the writes staged so far leave it in the store; none
+  // if not stored yet, or after a deferred write (the store keeps the object dirty).
   std::optional<storage::Digest> digest;
 };
 
@@ -62,7 +63,7 @@ void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) 
       cached_bytes_ -= it->second.bytes;
       cache.erase(it);
     }
-    if (!committed || !obj.type || !obj.digest || obj.bytes > kMaxCachedObjectBytes) continue;
+    if (!committed || !obj.type || obj.bytes > kMaxCachedObjectBytes) continue;
     while (!cache.empty() &&
            (cache.size() >= kCachedPerStripe || cached_bytes_ + obj.bytes > kCacheBudgetBytes)) {
       cached_bytes_ -= cache.begin()->second.bytes;
@@ -70,7 +71,7 @@ void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) 
     }
     if (cached_bytes_ + obj.bytes > kCacheBudgetBytes) continue;  // other stripes hold it all
     cached_bytes_ += obj.bytes;
-    cache.emplace(encoded, Cached{*obj.type, std::move(obj.state), *obj.digest, obj.bytes});
+    cache.emplace(encoded, Cached{*obj.type, std::move(obj.state), obj.digest, obj.bytes});
   }
 }
 
@@ -87,10 +88,50 @@ Status Engine::Start() {
   next_seq_.store(last + 1);
   GDS_ASSIGN_OR_RETURN(auto applied, store_->LoadApplied());
   GDS_ASSIGN_OR_RETURN(auto knows, store_->LoadKnowledge());
-  std::lock_guard<std::mutex> lock(seq_mu_);
-  for (const auto& [origin, seq] : applied) applied_[origin] = seq;
-  for (const auto& [origin, seq] : knows) knows_.Raise(origin, seq);
-  return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(seq_mu_);
+    for (const auto& [origin, seq] : applied) applied_[origin] = seq;
+    for (const auto& [origin, seq] : knows) knows_.Raise(origin, seq);
+  }
+  // Digests a stop left deferred.
+  return FlushDigests().status();
+}
+
+bool Engine::DigestsDeferrable() {
+  if (digests_deferrable_.load(std::memory_order_relaxed)) return true;
+  if (!store_->merkle_ready()) return false;  // a rebuild sums digests as it goes
+  digests_deferrable_ = true;                 // ready stays ready
+  return true;
+}
+
+StatusOr<size_t> Engine::FlushDigests() {
+  size_t flushed = 0;
+  for (const std::string& encoded : store_->DirtyKeys()) {
+    storage::ObjectKey key;
+    if (!storage::ObjectKey::Decode(encoded, &key)) return Corruption("a deferred digest's key");
+    std::lock_guard<std::mutex> lock(stripes_[StripeOf(encoded)].mu);
+    if (!store_->IsDirty(encoded)) continue;  // an op wrote it whole meanwhile
+    std::map<std::string, Staged> staged;
+    Staged& obj = staged[encoded];
+    Status s = LoadStaged(encoded, key, &obj);
+    if (s.ok() && !obj.type) s = Corruption(Describe(key) + " has a deferred digest but no state");
+    if (s.ok()) {
+      std::vector<storage::ObjectWrite> writes(1);
+      storage::ObjectWrite& w = writes.front();
+      w.type = *obj.type;
+      w.key = key;
+      w.state = crdt::EncodeAny(obj.state);
+      w.digest = storage::ObjectDigest(encoded, w.state);
+      w.old_digest = obj.digest;
+      obj.digest = w.digest;
+      obj.bytes = w.state.size();
+      s = store_->CommitRepair(writes);
+    }
+    CacheStaged(staged, s.ok());
+    GDS_RETURN_IF_ERROR(s);
+    ++flushed;
+  }
+  return flushed;
 }
 
 uint64_t Engine::CommittedSeq() const {
@@ -232,21 +273,30 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       results.push_back(Internal(joined.message()));
       continue;
     }
-    std::string encoded_state = crdt::EncodeAny(obj.state);
-    const storage::Digest digest = storage::ObjectDigest(encoded, encoded_state);
-    // Unchanged iff the digest of the canonical state is (128-bit XXH3).
-    const bool changed = created || !obj.digest || *obj.digest != digest;
+    // A large object's op writes its delta only, and its digest waits (ObjectWrite::deferred):
+    // encoding, hashing and writing the whole state would cost as much as the object.
+    const bool defer = !created && obj.bytes > kDeferAboveBytes && DigestsDeferrable();
+    storage::ObjectWrite w;
+    bool changed;
+    if (defer) {
+      w.delta = crdt::EncodeAny(*delta);
+      changed = w.delta != crdt::EncodeAny(crdt::NewCrdt(type));  // an empty delta does nothing
+      w.deferred = true;
+    } else {
+      w.state = crdt::EncodeAny(obj.state);
+      w.digest = storage::ObjectDigest(encoded, w.state);
+      // Unchanged iff the digest of the canonical state is (128-bit XXH3).
+      changed = created || !obj.digest || *obj.digest != *w.digest;
+    }
     if (changed) {
-      storage::ObjectWrite w;
       w.type = type;
       w.key = key;
-      w.state = std::move(encoded_state);
       w.created = !obj.in_store && !obj.type;
       w.old_digest = obj.digest;
-      obj.digest = w.digest = digest;
-      obj.bytes = w.state.size();
+      obj.digest = w.digest;  // none when deferred: the store keeps the object dirty
+      obj.bytes = defer ? obj.bytes + w.delta.size() : w.state.size();
       if (!created || !(obj.state == crdt::NewCrdt(type))) {
-        w.delta = crdt::EncodeAny(*delta);
+        if (!defer) w.delta = crdt::EncodeAny(*delta);
         std::lock_guard<std::mutex> seq_lock(seq_mu_);
         w.seq = next_seq_.fetch_add(1);
         in_flight_.insert(w.seq);

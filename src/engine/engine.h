@@ -132,6 +132,11 @@ class Engine {
   // Drops the snapshots' tombstones that their objects still hold unchanged, without a log
   // entry (every replica collects on its own). Returns how many tombstones went.
   StatusOr<uint64_t> CollectTombstones(const std::vector<TombstoneSnapshot>& snapshots);
+  // Brings the Merkle digests of large objects up to date (their ops defer them:
+  // storage::ObjectWrite::deferred), each by one write of its whole state. Anti-entropy
+  // calls it before it compares trees; the node, now and then. Returns how many.
+  StatusOr<size_t> FlushDigests();
+
   // Highest seq of origin applied here (own seqs for this node's replica).
   uint64_t Applied(crdt::ReplicaId origin) const;
   // Highest own seq below which every seq is committed (safe to ship).
@@ -169,12 +174,16 @@ class Engine {
   // Encoded bytes of all cached states together, and of one (a larger one is not cached).
   static constexpr size_t kCacheBudgetBytes = size_t{256} << 20;
   static constexpr size_t kMaxCachedObjectBytes = size_t{32} << 20;
+  // Ops on objects whose encoded state is larger write their delta only (merged into the
+  // stored state) and defer the object's Merkle digest (FlushDigests).
+  static constexpr size_t kDeferAboveBytes = 4096;
 
   struct Cached {
     v1::CrdtType type;
     crdt::AnyCrdt state;
-    storage::Digest digest;  // of the stored state (storage/merkle.h)
-    size_t bytes = 0;        // of the encoded state
+    // Of the state (storage/merkle.h); none after a deferred write (FlushDigests).
+    std::optional<storage::Digest> digest;
+    size_t bytes = 0;  // of the encoded state
   };
   struct Stripe {
     mutable std::mutex mu;
@@ -214,6 +223,7 @@ class Engine {
                              std::vector<ObjectView>* pending);
   size_t StripeOf(const std::string& encoded_key) const;
   crdt::Stamp StampFor(const Op& op);
+  bool DigestsDeferrable();
 
   storage::Store* const store_;
   const storage::NodeIdentity identity_;
@@ -225,6 +235,7 @@ class Engine {
   crdt::VersionVector knows_;                    // joined-in knowledge; guarded by seq_mu_
   std::array<Stripe, kStripes> stripes_;
   std::atomic<size_t> cached_bytes_{0};  // encoded bytes of every cached state
+  std::atomic<bool> digests_deferrable_{false};
 
   std::mutex clock_mu_;
   crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_

@@ -18,6 +18,9 @@ class EngineSyncHost final : public antientropy::SyncHost {
   bool Ready() const override { return engine_->store()->merkle_ready(); }
   std::vector<storage::Digest> TreeNodes(v1::CrdtType type, int level,
                                          const std::vector<uint32_t>& indices) const override {
+    // A comparison starts at the roots: bring deferred digests up to date first. (A failure
+    // leaves them as they were: this session may miss those objects, a later one will not.)
+    if (level == 0) static_cast<void>(engine_->FlushDigests());
     return engine_->store()->TreeNodes(type, level, indices);
   }
   StatusOr<std::vector<storage::BucketEntry>> BucketEntries(
