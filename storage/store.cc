@@ -506,7 +506,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
     if (w.deferred) {
       if (w.created || w.type_changed || rebuilding)
         return InvalidArgument("a deferred write of a new object or while the trees are rebuilt");
-      batch.Merge(cf, key, w.delta);
+      for (const std::string& operand : w.operands) batch.Merge(cf, key, operand);
       if (!dirty) {
         const Dirty entry{w.type, w.old_digest.value_or(Digest{})};
         std::string value(1, static_cast<char>(w.type));

@@ -101,12 +101,14 @@ struct ObjectWrite {
   std::optional<Digest> old_digest;
   // The Merkle digest of state, if the caller has it (else the store computes it).
   std::optional<Digest> digest;
-  // A large object's op: state is left empty, delta is merged into the stored state, and the
-  // object's Merkle digest is brought up to date later, by a write of its whole state (the
-  // store remembers it as dirty meanwhile, also across restarts: DirtyKeys). Hashing and
-  // rewriting a large state on every op would make each op cost as much as the object.
+  // A large object's op or replicated deltas: state is left empty, operands (deltas of
+  // type, in order) are merged into the stored state, and the object's Merkle digest is
+  // brought up to date later, by a write of its whole state (the store remembers the object
+  // as dirty meanwhile, also across restarts: DirtyKeys). Hashing and rewriting a large state
+  // on every op would make each op cost as much as the object.
   // REQUIRES: not created, not type_changed, the trees are ready (merkle_ready()).
   bool deferred = false;
+  std::vector<std::string> operands;  // with deferred
 };
 
 // What a peer has acknowledged of this node's writes, and the replica (epoch) it was then.

@@ -282,6 +282,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       w.delta = crdt::EncodeAny(*delta);
       changed = w.delta != crdt::EncodeAny(crdt::NewCrdt(type));  // an empty delta does nothing
       w.deferred = true;
+      w.operands.push_back(w.delta);
     } else {
       w.state = crdt::EncodeAny(obj.state);
       w.digest = storage::ObjectDigest(encoded, w.state);
@@ -409,6 +410,8 @@ namespace {
 
 // Large sets are not scanned for lost removes: the cost would grow with the set.
 constexpr size_t kMaxScannedForConflicts = 10000;
+// Nor is any object whose encoded state is larger: the state before the join is a copy.
+constexpr size_t kMaxBytesCheckedForConflicts = size_t{1} << 20;
 
 }  // namespace
 
@@ -500,9 +503,10 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
     if (only_covered) break;
     GDS_ASSIGN_OR_RETURN(Incoming in,
                          DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta()));
+    in.bytes = kd.delta();  // a large object takes it as a merge operand
     incoming.push_back(std::move(in));
   }
-  auto joined = JoinIncoming(incoming, origin, conflicts, /*write_unchanged=*/true,
+  auto joined = JoinIncoming(incoming, origin, conflicts, /*deltas=*/true,
                              [&](const std::vector<storage::ObjectWrite>& list) {
                                return store_->CommitRemote(
                                    origin, std::max(applied, batch.to_seq()), list,
@@ -535,7 +539,7 @@ StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states
       raised.emplace_back(origin, seq);
     }
   }
-  return JoinIncoming(incoming, 0, conflicts, /*write_unchanged=*/false,
+  return JoinIncoming(incoming, 0, conflicts, /*deltas=*/false,
                       [&](const std::vector<storage::ObjectWrite>& list) {
                         return store_->CommitRepair(list, raised);
                       });
@@ -641,8 +645,7 @@ StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::Cr
 
 StatusOr<uint64_t> Engine::JoinIncoming(
     std::vector<Incoming>& incoming, crdt::ReplicaId origin, std::vector<TypeConflict>* conflicts,
-    bool write_unchanged,
-    const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit) {
+    bool deltas, const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit) {
   std::vector<size_t> locks;
   for (const Incoming& in : incoming) locks.push_back(StripeOf(in.encoded));
   std::sort(locks.begin(), locks.end());
@@ -687,13 +690,16 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       obj.type = in.type;
       obj.state = crdt::NewCrdt(in.type);
     }
-    const crdt::AnyCrdt before = conflicts ? obj.state : crdt::AnyCrdt();
+    // Large objects are not checked for conflicts: the copy would cost as much as the object.
+    const bool detect = conflicts != nullptr && obj.bytes <= kMaxBytesCheckedForConflicts;
+    const crdt::AnyCrdt before = detect ? obj.state : crdt::AnyCrdt();
     if (Status joined = crdt::JoinAny(obj.state, in.delta); !joined.ok()) {
       status = Internal(joined.message());
       break;
     }
-    if (conflicts) DetectConflicts(in.key, origin, before, in.delta, obj.state, conflicts);
+    if (detect) DetectConflicts(in.key, origin, before, in.delta, obj.state, conflicts);
     w.type = *obj.type;
+    if (deltas) w.operands.push_back(std::move(in.bytes));
   }
 
   uint64_t changed = 0;
@@ -702,6 +708,17 @@ StatusOr<uint64_t> Engine::JoinIncoming(
     for (auto& [encoded, w] : writes) {
       if (w.type == v1::CRDT_TYPE_UNSPECIFIED) continue;  // every delta for it lost a type conflict
       Staged& obj = staged[encoded];
+      if (deltas && !w.created && !w.type_changed && obj.bytes > kDeferAboveBytes &&
+          DigestsDeferrable()) {
+        // As a local op on a large object (ApplyBatch): its deltas merged in, digest deferred.
+        w.deferred = true;
+        for (const std::string& operand : w.operands) obj.bytes += operand.size();
+        obj.digest.reset();
+        ++changed;
+        list.push_back(std::move(w));
+        continue;
+      }
+      w.operands.clear();
       w.state = crdt::EncodeAny(obj.state);
       if (!w.type_changed && w.created) w.old_digest.reset();
       const storage::Digest digest = storage::ObjectDigest(encoded, w.state);
@@ -709,7 +726,7 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       obj.digest = w.digest = digest;
       obj.bytes = w.state.size();
       if (!same) ++changed;
-      if (same && !write_unchanged) continue;
+      if (same && !deltas) continue;
       list.push_back(std::move(w));
     }
     status = commit(list);

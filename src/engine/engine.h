@@ -196,16 +196,18 @@ class Engine {
     std::string encoded;
     v1::CrdtType type;
     crdt::AnyCrdt delta;
+    std::string bytes;  // deltas only: as received
   };
   StatusOr<Incoming> DecodeIncoming(storage::ObjectKey key, v1::CrdtType type,
                                     const std::string& bytes) const;
   // Joins every incoming delta or state into its object (a type conflict: the lower tag
-  // wins) under the stripes' locks and writes the results through commit, unchanged objects
-  // too if write_unchanged. Returns how many objects changed.
+  // wins) under the stripes' locks and writes the results through commit. deltas: they are
+  // replicated deltas (with bytes): unchanged objects are written too, and a large object
+  // takes its deltas as merge operands, its digest deferred (as ApplyBatch does); otherwise
+  // full states, and only changed objects are written. Returns how many objects changed.
   StatusOr<uint64_t> JoinIncoming(
       std::vector<Incoming>& incoming, crdt::ReplicaId origin, std::vector<TypeConflict>* conflicts,
-      bool write_unchanged,
-      const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit);
+      bool deltas, const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit);
   // Appends the conflicts that joining delta into before (giving after) resolved.
   void DetectConflicts(const storage::ObjectKey& key, crdt::ReplicaId origin,
                        const crdt::AnyCrdt& before, const crdt::AnyCrdt& delta,
