@@ -1,5 +1,8 @@
 #include "crdt/any_crdt.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace geodatastore::crdt {
 
 namespace {
@@ -72,6 +75,15 @@ Status JoinAny(AnyCrdt& into, const AnyCrdt& other) {
   std::visit([&](auto& state) { state.Join(std::get<std::decay_t<decltype(state)>>(other)); },
              into);
   return Status::Ok();
+}
+
+std::optional<int64_t> CounterValue(const AnyCrdt& value) {
+  if (const auto* pn = std::get_if<PNCounter>(&value)) return pn->Value();
+  if (const auto* g = std::get_if<GCounter>(&value)) {
+    return static_cast<int64_t>(
+        std::min<uint64_t>(g->Value(), std::numeric_limits<int64_t>::max()));
+  }
+  return std::nullopt;
 }
 
 std::optional<Tombstones> TombstonesOf(const AnyCrdt& value) {

@@ -45,6 +45,9 @@ StatusOr<AnyCrdt> DecodeAnyAs(v1::CrdtType type, std::string_view bytes);
 // Joins other into into; kWrongType if their types differ (and into is unchanged).
 Status JoinAny(AnyCrdt& into, const AnyCrdt& other);
 
+// A counter's value (a g_counter's clamped to INT64_MAX); nullopt for other types.
+std::optional<int64_t> CounterValue(const AnyCrdt& value);
+
 // Tombstone collection, for the types that hold tombstones (2P-Set, LWW-element-set, LWW
 // graph). What value holds as tombstones, as a state of its type, with how many and the
 // latest stamp among them (LWW types); nullopt when it holds none.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -195,6 +196,19 @@ crdt::Stamp Engine::StampFor(const Op& op) {
   return {hlc_.Now(), identity_.replica};
 }
 
+StatusOr<std::optional<v1::Family>> Engine::FamilyHolding(
+    std::string_view name, v1::Family except, const std::map<std::string, Staged>& staged) const {
+  for (v1::Family f : {v1::COUNTERS, v1::REGISTERS, v1::SETS, v1::GRAPHS}) {
+    if (f == except) continue;
+    const storage::ObjectKey key{f, std::string(name)};
+    if (auto it = staged.find(key.Encode()); it != staged.end() && it->second.type)
+      return std::optional<v1::Family>(f);
+    GDS_ASSIGN_OR_RETURN(auto type, store_->LookupType(key));
+    if (type) return std::optional<v1::Family>(f);
+  }
+  return std::optional<v1::Family>();
+}
+
 StatusOr<ObjectView> Engine::Apply(std::string_view name, const Op& op) {
   std::vector<std::pair<std::string, Op>> ops;
   ops.emplace_back(std::string(name), op);
@@ -239,6 +253,15 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     v1::CrdtType type;
     bool created = false;
     if (!obj.type) {
+      if (op.one_keyspace) {
+        auto elsewhere = FamilyHolding(name, op.family(), staged);
+        if (!elsewhere.ok() || *elsewhere) {
+          results.push_back(
+              !elsewhere.ok() ? elsewhere.status()
+                              : WrongType(Describe({**elsewhere, std::string(name)}) + " exists"));
+          continue;
+        }
+      }
       const std::optional<v1::CrdtType> implicit = op.ImplicitType();
       if (!implicit) {
         results.push_back(NotFound(Describe(key) + " not found"));
@@ -308,7 +331,7 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     obj.type = type;
     results.push_back(ObjectView{key, type, with_state ? obj.state : crdt::AnyCrdt(), created,
                                  writes.empty() || !changed ? 0 : writes.back().seq,
-                                 members_changed});
+                                 members_changed, crdt::CounterValue(obj.state)});
   }
 
   Status committed = Status::Ok();
@@ -366,18 +389,6 @@ Status Engine::AwaitSessionToken(std::string_view token, std::chrono::millisecon
 }
 
 std::string Engine::SessionToken() const { return FormatSessionToken(AppliedVector()); }
-
-StatusOr<bool> Engine::Exists(v1::Family family, std::string_view name) {
-  const storage::ObjectKey key{family, std::string(name)};
-  const std::string encoded = key.Encode();
-  Stripe& stripe = stripes_[StripeOf(encoded)];
-  {
-    std::lock_guard<std::mutex> lock(stripe.mu);
-    if (stripe.cache.contains(encoded)) return true;
-  }
-  GDS_ASSIGN_OR_RETURN(auto type, store_->LookupType(key));
-  return type.has_value();
-}
 
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {
   GDS_RETURN_IF_ERROR(ValidateName(name));

@@ -53,6 +53,9 @@ struct ObjectView {
   bool created = false;         // this op created the object
   uint64_t seq = 0;             // the op's delta-log sequence number; 0 if it changed nothing
   int64_t members_changed = 0;  // kAdd, kRemove of a set: MembershipChanges before the op
+  // After an op on a counter: its value (a g_counter's clamped to INT64_MAX), also when the
+  // answer leaves state empty.
+  std::optional<int64_t> counter_value;
 };
 
 // A conflict resolved while applying remote deltas. kinds:
@@ -144,8 +147,6 @@ class Engine {
   crdt::Timestamp HlcNow();
 
   StatusOr<ObjectView> Read(v1::Family family, std::string_view name) const;
-  // Whether the object exists (from the cache of hot objects when it is there).
-  StatusOr<bool> Exists(v1::Family family, std::string_view name);
   StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> ListKeys(
       std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const;
 
@@ -220,6 +221,9 @@ class Engine {
   // REQUIRES: their stripes are locked.
   void CacheStaged(std::map<std::string, Staged>& staged, bool committed);
   Status Validate(std::string_view name, const Op& op) const;
+  // A family other than except in which name exists (in the store or staged), if any.
+  StatusOr<std::optional<v1::Family>> FamilyHolding(
+      std::string_view name, v1::Family except, const std::map<std::string, Staged>& staged) const;
   StatusOr<ObjectView> Stage(std::string_view name, const Op& op,
                              std::vector<storage::ObjectWrite>* writes,
                              std::vector<ObjectView>* pending);

@@ -39,6 +39,9 @@ struct Op {
   std::optional<uint64_t> timestamp;  // kSet and LWW ops: caller's timestamp, milliseconds
   std::string vertex;                 // kAddVertex, kRemoveVertex
   std::string from, to;               // edges
+  // One keyspace (the Redis protocol): an op that would create the object is refused with
+  // kWrongType if the name exists in another family.
+  bool one_keyspace = false;
 
   // The family whose names the op addresses.
   v1::Family family() const;

@@ -47,16 +47,6 @@ bool ParseInt(std::string_view s, int64_t* n) {
   return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
 }
 
-// The value of a counter state; nullopt if it is not one.
-std::optional<int64_t> CounterValue(const crdt::AnyCrdt& state) {
-  if (const auto* pn = std::get_if<crdt::PNCounter>(&state)) return pn->Value();
-  if (const auto* g = std::get_if<crdt::GCounter>(&state)) {
-    return static_cast<int64_t>(
-        std::min<uint64_t>(g->Value(), std::numeric_limits<int64_t>::max()));
-  }
-  return std::nullopt;
-}
-
 // The visible elements of a set state (empty for other types).
 std::vector<std::string> Members(const crdt::AnyCrdt& state) {
   return std::visit(
@@ -98,37 +88,61 @@ std::optional<v1::Family> RespHandler::ElsewhereThan(v1::Family family,
 }
 
 bool RespHandler::Execute(const std::vector<resp::Command>& commands, std::string* out) {
-  std::vector<std::string> replies(commands.size());
-  std::vector<PendingWrite> pending;
-  bool keep_open = true;
-  size_t i = 0;
-  for (; i < commands.size() && keep_open; ++i) {
-    std::optional<PendingWrite> write = ParseWrite(commands[i], i, &replies[i]);
+  Pipeline pipeline = Begin(commands);
+  Apply({&pipeline});
+  return Finish(pipeline, out);
+}
+
+RespHandler::Pipeline RespHandler::Begin(const std::vector<resp::Command>& commands) {
+  Pipeline p;
+  p.replies.resize(commands.size());
+  size_t& i = p.executed;
+  for (; i < commands.size() && p.keep_open; ++i) {
+    std::optional<PendingWrite> write = ParseWrite(commands[i], i, &p.replies[i]);
     if (!write) {
-      if (!replies[i].empty()) continue;  // a write answered at once (an error)
-      Flush(&pending, &replies);
-      keep_open = RunCommand(commands[i], &replies[i]);
+      if (!p.replies[i].empty()) continue;  // a write answered at once (an error)
+      Flush(&p.pending, &p.replies);
+      p.keep_open = RunCommand(commands[i], &p.replies[i]);
       continue;
     }
     // The name's family is checked against the store: writes queued for it in another
     // family land first.
-    for (const PendingWrite& w : pending) {
+    for (const PendingWrite& w : p.pending) {
       if (w.name == write->name && w.family != write->family) {
-        Flush(&pending, &replies);
+        Flush(&p.pending, &p.replies);
         break;
       }
     }
-    // Only a name new to its family can be taken elsewhere.
-    auto here = engine_->Exists(write->family, write->name);
-    if ((!here.ok() || !*here) && ElsewhereThan(write->family, write->name)) {
-      resp::AppendError(&replies[i], kWrongType);
-      continue;
-    }
-    pending.push_back(std::move(*write));
+    // A name new to its family and taken in another is refused by the engine (one keyspace).
+    write->op.one_keyspace = true;
+    p.pending.push_back(std::move(*write));
   }
-  Flush(&pending, &replies);
-  for (size_t k = 0; k < i; ++k) out->append(replies[k]);
-  return keep_open;
+  return p;
+}
+
+void RespHandler::Apply(const std::vector<Pipeline*>& pipelines) {
+  if (pipelines.size() == 1) return Flush(&pipelines[0]->pending, &pipelines[0]->replies);
+  // One batch: every pipeline's writes, each answered into its own replies.
+  std::vector<PendingWrite> all;
+  std::vector<std::string> replies;
+  std::vector<std::pair<Pipeline*, size_t>> owner;  // of each reply in replies
+  for (Pipeline* p : pipelines) {
+    for (PendingWrite& w : p->pending) {
+      owner.emplace_back(p, w.reply);
+      w.reply = replies.size();
+      replies.emplace_back();
+      all.push_back(std::move(w));
+    }
+    p->pending.clear();
+  }
+  Flush(&all, &replies);
+  for (size_t k = 0; k < replies.size(); ++k)
+    owner[k].first->replies[owner[k].second] = std::move(replies[k]);
+}
+
+bool RespHandler::Finish(const Pipeline& pipeline, std::string* out) {
+  for (size_t k = 0; k < pipeline.executed; ++k) out->append(pipeline.replies[k]);
+  return pipeline.keep_open;
 }
 
 std::optional<RespHandler::PendingWrite> RespHandler::ParseWrite(const resp::Command& cmd,
@@ -189,11 +203,8 @@ void RespHandler::Flush(std::vector<PendingWrite>* pending, std::vector<std::str
   std::vector<std::pair<std::string, Op>> ops;
   ops.reserve(pending->size());
   for (PendingWrite& w : *pending) ops.emplace_back(std::move(w.name), std::move(w.op));
-  // Only counters answer with their state; a large set is not copied for nothing.
-  const bool counters = std::any_of(pending->begin(), pending->end(), [](const PendingWrite& w) {
-    return w.answer == PendingWrite::Answer::kCounter;
-  });
-  const auto results = engine_->ApplyBatch(ops, counters);
+  // No state copies: counters answer with counter_value, sets with members_changed.
+  const auto results = engine_->ApplyBatch(ops, /*with_state=*/false);
   for (size_t k = 0; k < pending->size(); ++k) {
     const PendingWrite& w = (*pending)[k];
     std::string& reply = (*replies)[w.reply];
@@ -209,7 +220,7 @@ void RespHandler::Flush(std::vector<PendingWrite>* pending, std::vector<std::str
     }
     switch (w.answer) {
       case PendingWrite::Answer::kCounter:
-        resp::AppendInteger(&reply, CounterValue(r->state).value_or(0));
+        resp::AppendInteger(&reply, r->counter_value.value_or(0));
         break;
       case PendingWrite::Answer::kOk:
         resp::AppendSimple(&reply, "OK");
@@ -230,7 +241,8 @@ void RespHandler::Get(const std::string& name, std::string* reply, bool nil_on_w
   }
   if (reg.status().code() != StatusCode::kNotFound) return ErrorFor(reg.status(), reply);
   auto counter = engine_->Read(v1::COUNTERS, name);
-  if (counter.ok()) return resp::AppendBulk(reply, std::to_string(*CounterValue(counter->state)));
+  if (counter.ok())
+    return resp::AppendBulk(reply, std::to_string(*crdt::CounterValue(counter->state)));
   if (counter.status().code() != StatusCode::kNotFound) return ErrorFor(counter.status(), reply);
   if (!nil_on_wrong_type && ElsewhereThan(v1::REGISTERS, name))
     return resp::AppendError(reply, kWrongType);
@@ -246,7 +258,7 @@ void RespHandler::Del(const resp::Command& cmd, std::string* reply) {
       done = engine_->Apply(name, {.kind = Kind::kSet, .value = ""}).ok();
     }
     if (auto r = engine_->Read(v1::COUNTERS, name); r.ok()) {
-      const int64_t value = CounterValue(r->state).value_or(0);
+      const int64_t value = crdt::CounterValue(r->state).value_or(0);
       if (value != 0 && std::holds_alternative<crdt::PNCounter>(r->state)) {
         const Op op{.kind = value > 0 ? Kind::kDecrement : Kind::kIncrement,
                     .amount = static_cast<uint64_t>(value > 0 ? value : -value)};
@@ -332,7 +344,7 @@ bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
         exists = RegisterValue(r->state).has_value();
         if (exists) type = "string";
       } else if (auto c = engine_->Read(v1::COUNTERS, cmd[i]); c.ok()) {
-        exists = CounterValue(c->state).value_or(0) != 0;
+        exists = crdt::CounterValue(c->state).value_or(0) != 0;
         if (exists) type = "string";
       } else if (auto s = engine_->Read(v1::SETS, cmd[i]); s.ok()) {
         exists = !Members(s->state).empty();

@@ -35,7 +35,6 @@ class RespHandler {
   // asked to close the connection (QUIT): the replies so far are still to be sent.
   bool Execute(const std::vector<resp::Command>& commands, std::string* out);
 
- private:
   struct PendingWrite {
     size_t reply;  // index into the pipeline's replies
     std::string name;
@@ -43,7 +42,22 @@ class RespHandler {
     engine::Op op;
     enum class Answer { kCounter, kOk, kMembers } answer;
   };
+  // A connection's commands, run up to their trailing writes, which wait in pending so that
+  // the writes of several connections can be applied as one storage batch (group commit).
+  struct Pipeline {
+    std::vector<std::string> replies;
+    std::vector<PendingWrite> pending;
+    size_t executed = 0;  // commands run (a QUIT stops the rest)
+    bool keep_open = true;
+  };
+  // Execute in three steps: Begin runs the commands but the trailing writes; Apply applies
+  // the pending writes of any number of pipelines in one batch (in order); Finish appends
+  // the replies. Execute is Begin, Apply of its pipeline alone, Finish.
+  Pipeline Begin(const std::vector<resp::Command>& commands);
+  void Apply(const std::vector<Pipeline*>& pipelines);
+  static bool Finish(const Pipeline& pipeline, std::string* out);
 
+ private:
   // Applies the pending writes as one batch and fills their replies.
   void Flush(std::vector<PendingWrite>* pending, std::vector<std::string>* replies);
   // A write command, parsed; nullopt for other commands, or with an error in reply.

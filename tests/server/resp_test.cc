@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "cli/http_client.h"
@@ -200,6 +202,52 @@ TEST_F(RespTest, PipelinedCommandsAnswerInOrder) {
   EXPECT_EQ(c.Receive(expected.size()), expected);
   // The writes went through the store: another connection sees them.
   EXPECT_EQ(Cli({"GET", "p"}), "\"50\"");
+}
+
+// Writes of many connections are applied as one group commit: every connection must still
+// get its own answers, each exactly once. 24 connections INCR one counter 200 times each, one
+// request at a time, each also SETting a name of its own.
+TEST_F(RespTest, ConcurrentConnectionsShareGroupCommitsAndGetTheirOwnAnswers) {
+  constexpr int kConnections = 24, kRounds = 200;
+  std::vector<std::vector<int64_t>> seen(kConnections);
+  std::vector<std::string> failures(kConnections);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kConnections; ++t) {
+    threads.emplace_back([&, t] {
+      RawConnection c(port_);
+      if (!c.connected()) return void(failures[t] = "not connected");
+      for (int i = 0; i < kRounds; ++i) {
+        c.Send(Frame({"INCR", "shared"}));
+        const std::string reply = c.Receive(1);
+        std::string rest = reply;
+        while (rest.find("\r\n") == std::string::npos) {
+          const std::string more = c.Receive(1);
+          if (more.empty()) return void(failures[t] = "no answer to INCR");
+          rest += more;
+        }
+        if (rest[0] != ':' || rest.size() != rest.find("\r\n") + 2)
+          return void(failures[t] = "INCR answered " + rest);
+        seen[t].push_back(std::stoll(rest.substr(1)));
+        const std::string own = "own" + std::to_string(t);
+        c.Send(Frame({"SET", own, std::to_string(i)}));
+        if (c.Receive(5) != "+OK\r\n") return void(failures[t] = "SET not answered +OK");
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  std::set<int64_t> all;
+  for (int t = 0; t < kConnections; ++t) {
+    EXPECT_EQ(failures[t], "") << "connection " << t;
+    ASSERT_EQ(seen[t].size(), static_cast<size_t>(kRounds)) << "connection " << t;
+    EXPECT_TRUE(std::is_sorted(seen[t].begin(), seen[t].end())) << "connection " << t;
+    all.insert(seen[t].begin(), seen[t].end());
+    EXPECT_EQ(Cli({"GET", "own" + std::to_string(t)}), "\"" + std::to_string(kRounds - 1) + "\"");
+  }
+  // Every value from 1 to the total answered exactly once.
+  EXPECT_EQ(all.size(), static_cast<size_t>(kConnections * kRounds));
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kConnections * kRounds);
+  EXPECT_EQ(Cli({"GET", "shared"}), "\"" + std::to_string(kConnections * kRounds) + "\"");
 }
 
 TEST_F(RespTest, MalformedFramesCloseTheConnectionAndNeverCrashTheNode) {
