@@ -34,14 +34,47 @@ void JoinEntries(Map& into, const Map& other) {
   MergeInto(into, other, [](auto& mine, const auto& theirs) { mine.second.Join(theirs.second); });
 }
 
-// Erases from into the entries of tombstones that into still holds unchanged; true if any.
+// What tombstone collection takes of an entry: the whole entry if its remove wins (the
+// element is gone); only its remove stamp if the element is present anyway (a remove older
+// than the add: no later add or remove can need it again, and a replica that got the add
+// after collecting the remove holds the entry without it); nothing without a remove stamp.
+inline std::optional<LwwEntry> TombstonePart(const LwwEntry& entry, LwwBias bias) {
+  if (!entry.removed) return std::nullopt;
+  if (!entry.Present(bias)) return entry;
+  return LwwEntry::Remove(*entry.removed);
+}
+
+// The tombstone parts of entries, and how many there are.
 template <typename Map>
-bool CollectEntries(Map& into, const Map& tombstones) {
+Map TombstoneEntries(const Map& entries, LwwBias bias) {
+  Map out;
+  for (const auto& [key, entry] : entries) {
+    if (auto part = TombstonePart(entry, bias)) out.emplace_hint(out.end(), key, *part);
+  }
+  return out;
+}
+template <typename Map>
+size_t CountTombstones(const Map& entries, LwwBias bias) {
+  size_t n = 0;
+  for (const auto& [key, entry] : entries) n += TombstonePart(entry, bias).has_value();
+  return n;
+}
+
+// Drops from into the tombstone parts (TombstoneEntries, earlier) it still holds: an entry
+// still exactly as it was goes; a remove stamp unchanged on an element now present goes
+// from its entry (so replicas that collected before and after a later add agree). True if
+// anything changed.
+template <typename Map>
+bool CollectEntries(Map& into, const Map& tombstones, LwwBias bias) {
   bool changed = false;
-  for (const auto& [key, entry] : tombstones) {
+  for (const auto& [key, part] : tombstones) {
     auto it = into.find(key);
-    if (it != into.end() && it->second == entry) {
+    if (it == into.end()) continue;
+    if (it->second == part) {
       into.erase(it);
+      changed = true;
+    } else if (part.removed && it->second.removed == part.removed && it->second.Present(bias)) {
+      it->second.removed.reset();
       changed = true;
     }
   }

@@ -29,21 +29,16 @@ std::vector<std::string> LWWElementSet::Value() const {
   return out;
 }
 
-size_t LWWElementSet::tombstones() const {
-  return std::count_if(elements_.begin(), elements_.end(),
-                       [&](const auto& e) { return !e.second.Present(bias_); });
-}
+size_t LWWElementSet::tombstones() const { return CountTombstones(elements_, bias_); }
 
 LWWElementSet LWWElementSet::Tombstones() const {
   LWWElementSet out(bias_);
-  for (const auto& [element, entry] : elements_) {
-    if (!entry.Present(bias_)) out.elements_.emplace(element, entry);
-  }
+  out.elements_ = TombstoneEntries(elements_, bias_);
   return out;
 }
 
 bool LWWElementSet::Collect(const LWWElementSet& tombstones) {
-  return CollectEntries(elements_, tombstones.elements_);
+  return CollectEntries(elements_, tombstones.elements_, bias_);
 }
 
 std::optional<Stamp> LWWElementSet::LatestStamp() const { return LatestStampOf(elements_); }

@@ -33,11 +33,11 @@ class LWWElementSet {
   bool Contains(std::string_view element) const;
   std::vector<std::string> Value() const;
   LwwBias bias() const { return bias_; }
-  // Elements whose remove currently wins: tombstones.
+  // Tombstones: elements whose remove currently wins, and remove stamps older than the
+  // element's add (crdt/lww_element.h, TombstonePart).
   size_t tombstones() const;
-  // Tombstone collection: the entries whose remove wins, as a state; Collect erases those
-  // entries that are still exactly as they were (a later add or remove keeps them). True if
-  // anything changed.
+  // Tombstone collection: the tombstones, as a state; Collect drops those that are still as
+  // they were (a later add or remove keeps a removed element). True if anything changed.
   LWWElementSet Tombstones() const;
   bool Collect(const LWWElementSet& tombstones);
   // The latest stamp in the state (none: nullopt).

@@ -128,25 +128,19 @@ std::vector<std::vector<std::string>> LWWGraph::Paths(std::string_view from, std
 }
 
 size_t LWWGraph::tombstones() const {
-  auto removed = [](const auto& kv) { return !kv.second.Present(kBias); };
-  return std::count_if(vertices_.begin(), vertices_.end(), removed) +
-         std::count_if(edges_.begin(), edges_.end(), removed);
+  return CountTombstones(vertices_, kBias) + CountTombstones(edges_, kBias);
 }
 
 LWWGraph LWWGraph::Tombstones() const {
   LWWGraph out;
-  for (const auto& [vertex, entry] : vertices_) {
-    if (!entry.Present(kBias)) out.vertices_.emplace(vertex, entry);
-  }
-  for (const auto& [edge, entry] : edges_) {
-    if (!entry.Present(kBias)) out.edges_.emplace(edge, entry);
-  }
+  out.vertices_ = TombstoneEntries(vertices_, kBias);
+  out.edges_ = TombstoneEntries(edges_, kBias);
   return out;
 }
 
 bool LWWGraph::Collect(const LWWGraph& tombstones) {
-  const bool vertices = CollectEntries(vertices_, tombstones.vertices_);
-  return CollectEntries(edges_, tombstones.edges_) || vertices;
+  const bool vertices = CollectEntries(vertices_, tombstones.vertices_, kBias);
+  return CollectEntries(edges_, tombstones.edges_, kBias) || vertices;
 }
 
 std::optional<Stamp> LWWGraph::LatestStamp() const {

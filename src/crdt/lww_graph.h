@@ -59,7 +59,7 @@ class LWWGraph {
   std::vector<std::vector<std::string>> Paths(std::string_view from, std::string_view to,
                                               size_t max_paths = kDefaultMaxPaths) const;
   Snapshot Value() const { return {Vertices(), Edges()}; }
-  // Vertices and edges whose remove wins: tombstones.
+  // Vertices and edges whose remove wins, and stale remove stamps: tombstones.
   size_t tombstones() const;
   // Tombstone collection, as LWWElementSet's: vertices and edges whose remove wins.
   LWWGraph Tombstones() const;

@@ -298,7 +298,8 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     }
     // A large object's op writes its delta only, and its digest waits (ObjectWrite::deferred):
     // encoding, hashing and writing the whole state would cost as much as the object.
-    const bool defer = !created && obj.bytes > kDeferAboveBytes && DigestsDeferrable();
+    const bool defer =
+        !created && obj.bytes > options_.defer_digests_above_bytes && DigestsDeferrable();
     storage::ObjectWrite w;
     bool changed;
     if (defer) {
@@ -719,8 +720,8 @@ StatusOr<uint64_t> Engine::JoinIncoming(
     for (auto& [encoded, w] : writes) {
       if (w.type == v1::CRDT_TYPE_UNSPECIFIED) continue;  // every delta for it lost a type conflict
       Staged& obj = staged[encoded];
-      if (deltas && !w.created && !w.type_changed && obj.bytes > kDeferAboveBytes &&
-          DigestsDeferrable()) {
+      if (deltas && !w.created && !w.type_changed &&
+          obj.bytes > options_.defer_digests_above_bytes && DigestsDeferrable()) {
         // As a local op on a large object (ApplyBatch): its deltas merged in, digest deferred.
         w.deferred = true;
         for (const std::string& operand : w.operands) obj.bytes += operand.size();

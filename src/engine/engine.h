@@ -43,6 +43,10 @@ struct Limits {
 struct EngineOptions {
   Limits limits;
   uint64_t max_clock_offset_ms = 500;
+  // Ops on objects whose encoded state is larger write their delta only (a RocksDB merge
+  // operand) and defer the object's Merkle digest (FlushDigests). Tests set 0: every op on
+  // an existing object goes that way.
+  size_t defer_digests_above_bytes = 4096;
 };
 
 // An object as a client sees it after an op or a read.
@@ -175,9 +179,6 @@ class Engine {
   // Encoded bytes of all cached states together, and of one (a larger one is not cached).
   static constexpr size_t kCacheBudgetBytes = size_t{256} << 20;
   static constexpr size_t kMaxCachedObjectBytes = size_t{32} << 20;
-  // Ops on objects whose encoded state is larger write their delta only (merged into the
-  // stored state) and defer the object's Merkle digest (FlushDigests).
-  static constexpr size_t kDeferAboveBytes = 4096;
 
   struct Cached {
     v1::CrdtType type;

@@ -89,8 +89,12 @@ class Simulation : public ::testing::TestWithParam<std::tuple<replication::Topol
     auto store = storage::Store::Open({"/sim/" + n.id, false, n.env.get()});
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     n.store = std::move(store).value();
-    n.engine = std::make_unique<engine::Engine>(n.store.get(), n.identity, &n.clock,
-                                                engine::EngineOptions{});
+    // Every op on an existing object writes its delta as a merge operand and defers the
+    // object's digest (engine::EngineOptions), as ops on large objects do in a node.
+    engine::EngineOptions engine_options;
+    engine_options.defer_digests_above_bytes = 0;
+    n.engine =
+        std::make_unique<engine::Engine>(n.store.get(), n.identity, &n.clock, engine_options);
     ASSERT_TRUE(n.engine->Start().ok());
     n.host = std::make_unique<engine::EngineReplicationHost>(n.engine.get());
     std::vector<replication::PeerInfo> peers;
@@ -473,6 +477,10 @@ void Simulation::RunAndCheck(bool log_loss) {
       EXPECT_EQ(crdt::EncodeAny(a->state), crdt::EncodeAny(b->state))
           << key.name << " differs on " << n->id << ": " << Describe(a->state) << " vs "
           << Describe(b->state);
+      // What the store holds (a state and the deltas merged into it) is the engine's state.
+      auto stored = n->store->ReadState(type, key);
+      ASSERT_TRUE(stored.ok() && stored->has_value()) << key.name;
+      EXPECT_EQ(**stored, crdt::EncodeAny(b->state)) << key.name << " stored on " << n->id;
     }
   }
   // Counters: the sum of acknowledged ops. OR-Sets: the add-wins model.
