@@ -144,36 +144,6 @@ antientropy::SessionStats Sync(Node& a, Node& b, Status* status = nullptr) {
   return session.stats();
 }
 
-TEST(MerkleTrees, FollowEveryWriteIncludingRemoteAppliesAndTypeConflicts) {
-  Node a("a"), b("b");
-  ASSERT_TRUE(a.WaitReady() && b.WaitReady());
-  std::mt19937 rng(7);
-  for (int i = 0; i < 2000; ++i) RandomOp(i % 3 == 0 ? b : a, rng, 50);
-  // The same name with two types on the two nodes, then b's deltas applied on a.
-  ASSERT_TRUE(a.engine->Apply("x", {.kind = Kind::kAdd, .elements = {"1"}}).ok());
-  ASSERT_TRUE(b.engine->Apply("x", {.kind = Kind::kCreate, .type = v1::G_SET}).ok());
-  auto log = b.store->ReadLog(b.engine->identity().replica, 1, UINT64_MAX, 1 << 30);
-  ASSERT_TRUE(log.ok());
-  v1::DeltaBatch batch;
-  batch.set_origin(b.engine->identity().replica);
-  batch.set_from_seq(1);
-  batch.set_to_seq(log->back().seq());
-  for (const v1::DeltaRecord& r : *log) {
-    v1::KeyDelta* kd = batch.add_deltas();
-    kd->set_family(r.family());
-    kd->set_name(r.name());
-    kd->set_type(r.type());
-    kd->set_delta(r.delta());
-  }
-  ASSERT_TRUE(a.engine->ApplyRemote(batch, nullptr).ok());
-  ExpectTreesMatchStates(a);
-  ExpectTreesMatchStates(b);
-  // And after reopening (the leaves come back from RocksDB).
-  a.Open("a");
-  ASSERT_TRUE(a.store->merkle_ready());
-  ExpectTreesMatchStates(a);
-}
-
 // The deltas node from logged with seqs in [first, last], as one batch.
 v1::DeltaBatch LogBatch(Node& from, uint64_t first, uint64_t last = UINT64_MAX) {
   auto log = from.store->ReadLog(from.engine->identity().replica, first, last, 1 << 30);
@@ -190,6 +160,23 @@ v1::DeltaBatch LogBatch(Node& from, uint64_t first, uint64_t last = UINT64_MAX) 
     kd->set_delta(r.delta());
   }
   return batch;
+}
+
+TEST(MerkleTrees, FollowEveryWriteIncludingRemoteAppliesAndTypeConflicts) {
+  Node a("a"), b("b");
+  ASSERT_TRUE(a.WaitReady() && b.WaitReady());
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) RandomOp(i % 3 == 0 ? b : a, rng, 50);
+  // The same name with two types on the two nodes, then b's deltas applied on a.
+  ASSERT_TRUE(a.engine->Apply("x", {.kind = Kind::kAdd, .elements = {"1"}}).ok());
+  ASSERT_TRUE(b.engine->Apply("x", {.kind = Kind::kCreate, .type = v1::G_SET}).ok());
+  ASSERT_TRUE(a.engine->ApplyRemote(LogBatch(b, 1), nullptr).ok());
+  ExpectTreesMatchStates(a);
+  ExpectTreesMatchStates(b);
+  // And after reopening (the leaves come back from RocksDB).
+  a.Open("a");
+  ASSERT_TRUE(a.store->merkle_ready());
+  ExpectTreesMatchStates(a);
 }
 
 // Ops on large objects write their deltas as RocksDB merge operands and defer the object's
