@@ -12,7 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev
-  zlib1g-dev
+  zlib1g-dev libgoogle-perftools-dev
   curl python3 redis-tools prometheus
 )
 
