@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <map>
 #include <thread>
 
@@ -55,6 +54,18 @@ Status Engine::LoadStaged(const std::string& encoded, const storage::ObjectKey& 
   obj->type = *type;
   obj->in_store = true;
   return Status::Ok();
+}
+
+storage::ObjectWrite Engine::WholeStateWrite(const std::string& encoded, Staged& obj) {
+  storage::ObjectWrite w;
+  w.type = *obj.type;
+  w.key = obj.key;
+  w.state = crdt::EncodeAny(obj.state);
+  w.old_digest = obj.digest;
+  w.digest = storage::ObjectDigest(encoded, w.state);
+  obj.digest = w.digest;
+  obj.bytes = w.state.size();
+  return w;
 }
 
 void Engine::CacheStaged(std::map<std::string, Staged>& staged, bool committed) {
@@ -117,15 +128,8 @@ StatusOr<size_t> Engine::FlushDigests() {
     Status s = LoadStaged(encoded, key, &obj);
     if (s.ok() && !obj.type) s = Corruption(Describe(key) + " has a deferred digest but no state");
     if (s.ok()) {
-      std::vector<storage::ObjectWrite> writes(1);
-      storage::ObjectWrite& w = writes.front();
-      w.type = *obj.type;
-      w.key = key;
-      w.state = crdt::EncodeAny(obj.state);
-      w.digest = storage::ObjectDigest(encoded, w.state);
-      w.old_digest = obj.digest;
-      obj.digest = w.digest;
-      obj.bytes = w.state.size();
+      std::vector<storage::ObjectWrite> writes;
+      writes.push_back(WholeStateWrite(encoded, obj));
       s = store_->CommitRepair(writes);
     }
     CacheStaged(staged, s.ok());
@@ -628,14 +632,7 @@ StatusOr<uint64_t> Engine::CollectTombstones(const std::vector<TombstoneSnapshot
     }
     if (!*changed) continue;
     collected += before - crdt::TombstonesOf(obj.state).value_or(crdt::Tombstones()).count;
-    storage::ObjectWrite& w = writes.emplace_back();
-    w.type = *obj.type;
-    w.key = obj.key;
-    w.state = crdt::EncodeAny(obj.state);
-    w.old_digest = obj.digest;
-    w.digest = storage::ObjectDigest(encoded[i], w.state);
-    obj.digest = w.digest;
-    obj.bytes = w.state.size();
+    writes.push_back(WholeStateWrite(encoded[i], obj));
   }
   if (status.ok()) status = store_->CommitRepair(writes);
   CacheStaged(staged, status.ok());

@@ -221,6 +221,9 @@ class Engine {
   // After a commit: caches every staged object's state, or forgets them all if it failed.
   // REQUIRES: their stripes are locked.
   void CacheStaged(std::map<std::string, Staged>& staged, bool committed);
+  // A write of obj's whole state, not logged (a repair); obj's digest and size follow it.
+  // REQUIRES: obj exists (type set).
+  static storage::ObjectWrite WholeStateWrite(const std::string& encoded, Staged& obj);
   Status Validate(std::string_view name, const Op& op) const;
   // A family other than except in which name exists (in the store or staged), if any.
   StatusOr<std::optional<v1::Family>> FamilyHolding(
