@@ -213,6 +213,11 @@ StatusOr<std::optional<v1::Family>> Engine::FamilyHolding(
   return std::optional<v1::Family>();
 }
 
+StatusOr<std::optional<v1::Family>> Engine::FamilyHolding(std::string_view name,
+                                                          v1::Family except) const {
+  return FamilyHolding(name, except, {});
+}
+
 StatusOr<ObjectView> Engine::Apply(std::string_view name, const Op& op) {
   std::vector<std::pair<std::string, Op>> ops;
   ops.emplace_back(std::string(name), op);

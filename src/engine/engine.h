@@ -151,6 +151,9 @@ class Engine {
   crdt::Timestamp HlcNow();
 
   StatusOr<ObjectView> Read(v1::Family family, std::string_view name) const;
+  // A family other than except in which name exists, if any (one keyspace: the Redis
+  // protocol's WRONGTYPE).
+  StatusOr<std::optional<v1::Family>> FamilyHolding(std::string_view name, v1::Family except) const;
   StatusOr<std::vector<std::pair<storage::ObjectKey, v1::CrdtType>>> ListKeys(
       std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const;
 

@@ -79,12 +79,8 @@ RespHandler::RespHandler(engine::Engine* engine, const config::Config& config)
 
 std::optional<v1::Family> RespHandler::ElsewhereThan(v1::Family family,
                                                      const std::string& name) const {
-  for (v1::Family f : {v1::COUNTERS, v1::REGISTERS, v1::SETS, v1::GRAPHS}) {
-    if (f == family) continue;
-    auto type = engine_->store()->LookupType(storage::ObjectKey{f, name});
-    if (type.ok() && type->has_value()) return f;
-  }
-  return std::nullopt;
+  auto elsewhere = engine_->FamilyHolding(name, family);
+  return elsewhere.ok() ? *elsewhere : std::nullopt;
 }
 
 bool RespHandler::Execute(const std::vector<resp::Command>& commands, std::string* out) {
