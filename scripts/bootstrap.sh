@@ -13,7 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev
   zlib1g-dev libgoogle-perftools-dev
-  curl python3 redis-tools prometheus
+  libssl-dev libsodium-dev openssl
+  curl python3 redis-tools redis-server prometheus
 )
 
 missing=()
