@@ -86,8 +86,15 @@ void GrpcAntiEntropy::Stop() {
   if (scheduler_.joinable()) scheduler_.join();
 }
 
-grpc::Status GrpcAntiEntropy::Sync(grpc::ServerContext*, const v1::SyncRequest* request,
+grpc::Status GrpcAntiEntropy::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                                    v1::SyncReply* reply) {
+  if (links_) {
+    std::string node;
+    if (grpc::Status allowed = links_->Authenticate(*context, request->from(), &node);
+        !allowed.ok()) {
+      return allowed;
+    }
+  }
   if (blocked_ && blocked_(request->from()))
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "partitioned (fault injection)");
   const Status s = Respond(host_, *request, reply);
@@ -107,7 +114,8 @@ v1::AntiEntropyService::Stub* GrpcAntiEntropy::StubFor(const SyncPeer& peer) {
     grpc::ChannelArguments args = PeerChannelArgs();
     args.SetMaxReceiveMessageSize(64 << 20);
     stub = v1::AntiEntropyService::NewStub(
-        grpc::CreateCustomChannel(peer.address, grpc::InsecureChannelCredentials(), args));
+        links_ ? links_->Dial(peer.address, peer.id, args)
+               : grpc::CreateCustomChannel(peer.address, grpc::InsecureChannelCredentials(), args));
   }
   return stub.get();
 }

@@ -15,12 +15,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "antientropy/scheduler.h"
 #include "antientropy/session.h"
+#include "common/peer_links.h"
 #include "crdt/causal_context.h"
 #include "geodatastore/v1/antientropy.grpc.pb.h"
 #include "geodatastore/v1/api.pb.h"
@@ -73,6 +75,9 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   void set_blocked(std::function<bool(const std::string& peer)> blocked) {
     blocked_ = std::move(blocked);
   }
+  // How calls to and from peers are secured (PeerLinks). Set once, before Start; unset, calls
+  // are plaintext and unchecked (in-process tests).
+  void set_links(PeerLinks links) { links_ = std::move(links); }
   void Start();  // the scheduler thread
   void Stop();
 
@@ -104,6 +109,7 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   const std::string self_id_;
   const std::string self_region_;
   const std::vector<SyncPeer> peers_;
+  std::optional<PeerLinks> links_;
   SyncHost* const host_;
   const SyncOptions options_;
   PeerStates peer_states_;

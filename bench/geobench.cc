@@ -21,6 +21,8 @@
 
 #include "cli/http_client.h"
 #include "geodatastore/v1/api.grpc.pb.h"
+#include "security/auth.h"
+#include "security/tls.h"
 
 namespace {
 
@@ -38,6 +40,9 @@ struct Options {
   int batch = 100;
   int channels = 8;
   bool header = true;
+  std::string cacert;         // TLS when set
+  std::string tls_name;       // the name the node's certificate must carry
+  std::string authorization;  // from --user and $GEODS_PASSWORD
 };
 
 struct ClientResult {
@@ -88,6 +93,7 @@ class OpMaker {
 grpc::Status UnaryCall(v1::CRDTService::Stub& stub, OpMaker& maker, const Options& o) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!o.authorization.empty()) context.AddMetadata("authorization", o.authorization);
   if (o.transport == "echo") {
     v1::EchoReply reply;
     return stub.Echo(&context, v1::EchoRequest(), &reply);
@@ -131,6 +137,7 @@ void RunClient(int id, const Options& o,
   auto stub = v1::CRDTService::NewStub(channels[id % channels.size()]);
   if (o.transport == "grpc-batch") {
     grpc::ClientContext context;
+    if (!o.authorization.empty()) context.AddMetadata("authorization", o.authorization);
     auto stream = stub->StreamBatches(&context);
     v1::BatchRequest batch;
     v1::BatchReply reply;
@@ -185,13 +192,27 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_flag("!--no-header", o.header, "omit the header line");
+  app.add_option("--cacert", o.cacert, "CA file: gRPC over TLS, the node verified with it");
+  app.add_option("--tls-name", o.tls_name, "the name the node's certificate must carry");
+  std::string user;
+  app.add_option("--user", user, "user name (password from $GEODS_PASSWORD)");
   CLI11_PARSE(app, argc, argv);
+  if (!user.empty()) {
+    const char* password = std::getenv("GEODS_PASSWORD");
+    o.authorization =
+        geodatastore::security::BasicAuthorization(user, password == nullptr ? "" : password);
+  }
 
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < std::min(o.channels, o.clients); ++i) {
     grpc::ChannelArguments args;
     args.SetInt("geobench.connection", i);  // distinct arguments: a connection of its own
-    channels.push_back(grpc::CreateCustomChannel(o.grpc, grpc::InsecureChannelCredentials(), args));
+    if (!o.tls_name.empty()) args.SetSslTargetNameOverride(o.tls_name);
+    channels.push_back(grpc::CreateCustomChannel(
+        o.grpc,
+        o.cacert.empty() ? grpc::InsecureChannelCredentials()
+                         : geodatastore::security::ChannelCredentials({o.cacert, "", ""}),
+        args));
   }
   std::vector<ClientResult> results(o.clients);
   std::vector<std::thread> threads;

@@ -2,9 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <boost/asio/ip/address.hpp>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace geodatastore::config {
 
@@ -117,6 +120,41 @@ Status ReadPeers(MapReader& cluster, std::vector<Peer>* peers) {
   return Status::Ok();
 }
 
+// Secure by default (as Redis's protected mode and CockroachDB's --insecure): a listener on
+// a non-loopback address needs TLS (and, for client listeners, users) unless the config says
+// security.insecure explicitly.
+Status CheckExposure(Config& c) {
+  if (c.security.tls_enabled() && c.listen.peer.empty() && !c.cluster.peers.empty()) {
+    return MapReader::Bad("listen.peer",
+                          "is required with security.tls (node-to-node links use their own "
+                          "mutual-TLS listener)");
+  }
+  if (c.security.backup_dir.empty()) {
+    c.security.backup_dir =
+        (std::filesystem::path(c.node.data_dir).lexically_normal().parent_path() / "backups")
+            .string();
+  }
+  if (c.security.insecure) return Status::Ok();
+  const bool clients_safe = c.security.tls.clients && !c.security.users_file.empty();
+  for (auto [key, address, safe] :
+       {std::tuple{"listen.http", c.listen.http, clients_safe},
+        std::tuple{"listen.grpc", c.listen.grpc, clients_safe},
+        std::tuple{"listen.resp", c.listen.resp, clients_safe},
+        std::tuple{"listen.peer", c.listen.peer, c.security.tls_enabled()}}) {
+    std::string host;
+    uint16_t port = 0;
+    if (address.empty() || !SplitHostPort(address, &host, &port)) continue;
+    if (IsLoopbackHost(host) || safe) continue;
+    return MapReader::Bad(
+        key, "binds " + host + ", which is not loopback, without " +
+                 (std::string(key) == "listen.peer"
+                      ? std::string("security.tls")
+                      : std::string("security.tls (clients: true) and security.users_file")) +
+                 "; configure them, or set security.insecure: true to allow it");
+  }
+  return Status::Ok();
+}
+
 StatusOr<Config> Parse(const YAML::Node& doc) {
   Config c;
   MapReader root(doc, "");
@@ -134,6 +172,8 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     GDS_RETURN_IF_ERROR(r.Read("http", &c.listen.http));
     GDS_RETURN_IF_ERROR(r.Read("grpc", &c.listen.grpc));
     GDS_RETURN_IF_ERROR(r.Read("resp", &c.listen.resp));
+    GDS_RETURN_IF_ERROR(r.Read("peer", &c.listen.peer));
+    if (!c.listen.peer.empty()) GDS_RETURN_IF_ERROR(Address("listen.peer", c.listen.peer));
     GDS_RETURN_IF_ERROR(Address("listen.http", c.listen.http));
     GDS_RETURN_IF_ERROR(Address("listen.grpc", c.listen.grpc));
     return Address("listen.resp", c.listen.resp);
@@ -187,6 +227,9 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     GDS_RETURN_IF_ERROR(r.Read("max_key_bytes", &c.limits.max_key_bytes));
     GDS_RETURN_IF_ERROR(r.Read("max_element_bytes", &c.limits.max_element_bytes));
     GDS_RETURN_IF_ERROR(r.Read("max_request_bytes", &c.limits.max_request_bytes));
+    GDS_RETURN_IF_ERROR(r.Read("max_connections", &c.limits.max_connections));
+    GDS_RETURN_IF_ERROR(r.Read("idle_timeout_s", &c.limits.idle_timeout_s));
+    GDS_RETURN_IF_ERROR(Positive("limits.max_connections", c.limits.max_connections));
     GDS_RETURN_IF_ERROR(Positive("limits.max_key_bytes", c.limits.max_key_bytes));
     GDS_RETURN_IF_ERROR(Positive("limits.max_element_bytes", c.limits.max_element_bytes));
     return Positive("limits.max_request_bytes", c.limits.max_request_bytes);
@@ -194,11 +237,32 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
   GDS_RETURN_IF_ERROR(Section(root, "testing", [&](MapReader& r) -> Status {
     return r.Read("fault_injection", &c.testing.fault_injection);
   }));
+  GDS_RETURN_IF_ERROR(Section(root, "security", [&](MapReader& r) -> Status {
+    const bool has_tls = r.Raw("tls") && !r.Raw("tls").IsNull();
+    GDS_RETURN_IF_ERROR(Section(r, "tls", [&](MapReader& t) -> Status {
+      if (!has_tls) return Status::Ok();
+      GDS_RETURN_IF_ERROR(t.Read("ca_file", &c.security.tls.ca_file, true));
+      GDS_RETURN_IF_ERROR(t.Read("cert_file", &c.security.tls.cert_file, true));
+      GDS_RETURN_IF_ERROR(t.Read("key_file", &c.security.tls.key_file, true));
+      return t.Read("clients", &c.security.tls.clients);
+    }));
+    GDS_RETURN_IF_ERROR(r.Read("users_file", &c.security.users_file));
+    GDS_RETURN_IF_ERROR(r.Read("backup_dir", &c.security.backup_dir));
+    return r.Read("insecure", &c.security.insecure);
+  }));
   GDS_RETURN_IF_ERROR(root.RejectUnknown());
+  GDS_RETURN_IF_ERROR(CheckExposure(c));
   return c;
 }
 
 }  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && address.is_loopback();
+}
 
 bool SplitHostPort(std::string_view address, std::string* host, uint16_t* port) {
   const size_t colon = address.rfind(':');

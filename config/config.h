@@ -30,6 +30,9 @@ struct Config {
     std::string http = "127.0.0.1:8080";
     std::string grpc = "127.0.0.1:9090";
     std::string resp = "127.0.0.1:6380";
+    // Node-to-node gRPC (ReplicationService, AntiEntropyService), mutual TLS. Required with
+    // security.tls; without it ("") those services share the grpc listener (plaintext).
+    std::string peer;
   } listen;
   struct Cluster {
     std::string name = "local";
@@ -66,7 +69,21 @@ struct Config {
     uint64_t max_key_bytes = 1024;
     uint64_t max_element_bytes = 65536;
     uint64_t max_request_bytes = 1048576;
+    uint32_t max_connections = 10000;  // per front end (REST, RESP, gRPC), as Redis maxclients
+    uint32_t idle_timeout_s = 300;     // RESP and gRPC client connections; 0: never
   } limits;
+  struct Security {
+    struct Tls {
+      std::string ca_file;    // the cluster CA: peers and clients are verified against it
+      std::string cert_file;  // this node's certificate; its common name is the node id
+      std::string key_file;
+      bool clients = false;  // REST (HTTPS), client gRPC and RESP on TLS too
+    } tls;                   // on when ca_file is set (then all three files are required)
+    std::string users_file;  // users, argon2id hashes, roles; "" = no authentication
+    std::string backup_dir;  // the only place Checkpoint may write; "" = <data_dir>/../backups
+    bool insecure = false;   // allow a non-loopback listener without TLS and users
+    bool tls_enabled() const { return !tls.ca_file.empty(); }
+  } security;
   struct Testing {
     bool fault_injection = false;
   } testing;
@@ -76,6 +93,9 @@ struct Config {
 StatusOr<Config> ParseConfig(std::string_view yaml);
 // Reads and parses a file; the error names the file too.
 StatusOr<Config> LoadConfig(const std::string& path);
+
+// True for 127.0.0.0/8, ::1 and localhost.
+bool IsLoopbackHost(std::string_view host);
 
 // Splits "host:port"; false unless port is 0..65535 and host is non-empty.
 bool SplitHostPort(std::string_view address, std::string* host, uint16_t* port);

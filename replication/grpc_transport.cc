@@ -11,8 +11,6 @@ GrpcReplication::GrpcReplication(std::vector<PeerEndpoint> peers, Replicator* co
     : core_(core), flush_interval_ms_(std::max<uint64_t>(flush_interval_ms, 1)), gzip_(gzip) {
   for (PeerEndpoint& p : peers) {
     auto out = std::make_unique<Outbound>();
-    out->fetch_stub = v1::ReplicationService::NewStub(grpc::CreateCustomChannel(
-        p.address, grpc::InsecureChannelCredentials(), PeerChannelArgs()));
     out->region = p.region;
     out->endpoint = std::move(p);
     outbound_.push_back(std::move(out));
@@ -28,8 +26,15 @@ uint64_t GrpcReplication::NowMs() const {
                                1);
 }
 
+std::shared_ptr<grpc::Channel> GrpcReplication::Dial(const PeerEndpoint& peer,
+                                                     grpc::ChannelArguments args) const {
+  return links_ ? links_->Dial(peer.address, peer.id, std::move(args))
+                : grpc::CreateCustomChannel(peer.address, grpc::InsecureChannelCredentials(), args);
+}
+
 void GrpcReplication::Start() {
   for (auto& peer : outbound_) {
+    peer->fetch_stub = v1::ReplicationService::NewStub(Dial(peer->endpoint, PeerChannelArgs()));
     // Streams only to linked peers (all in mesh); FetchState reaches every peer.
     if (core_->Linked(peer->endpoint.id))
       peer->thread = std::thread([this, p = peer.get()] { SendLoop(p); });
@@ -126,8 +131,7 @@ void GrpcReplication::Dispatch(std::vector<Outgoing> out) {
 void GrpcReplication::SendLoop(Outbound* peer) {
   grpc::ChannelArguments args = PeerChannelArgs();
   if (gzip_) args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
-  auto channel =
-      grpc::CreateCustomChannel(peer->endpoint.address, grpc::InsecureChannelCredentials(), args);
+  auto channel = Dial(peer->endpoint, args);
   auto stub = v1::ReplicationService::NewStub(channel);
   std::chrono::milliseconds backoff(100);
   while (!stopping_) {
@@ -170,8 +174,14 @@ void GrpcReplication::SendLoop(Outbound* peer) {
   }
 }
 
-grpc::Status GrpcReplication::FetchState(grpc::ServerContext*, const v1::FetchStateRequest* request,
+grpc::Status GrpcReplication::FetchState(grpc::ServerContext* context,
+                                         const v1::FetchStateRequest* request,
                                          v1::FetchStateReply* reply) {
+  if (links_) {
+    std::string node;
+    if (grpc::Status allowed = links_->Authenticate(*context, "", &node); !allowed.ok())
+      return allowed;
+  }
   if (!state_reader_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not serving reads");
   const Status s = state_reader_(*request, reply);
   if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, s.message());
@@ -196,7 +206,7 @@ std::vector<GrpcReplication::Fetched> GrpcReplication::FetchFromPeers(
   };
   std::vector<std::shared_ptr<Call>> calls;
   for (auto& peer : outbound_) {
-    if (Blocked(peer->endpoint.id)) continue;
+    if (Blocked(peer->endpoint.id) || !peer->fetch_stub) continue;
     auto call = std::make_shared<Call>();
     call->request = request;
     call->context.set_deadline(deadline);
@@ -238,7 +248,14 @@ grpc::Status GrpcReplication::StreamDeltas(
     inbound_.insert(context);
   }
   v1::ReplicationMessage message;
+  grpc::Status refused = grpc::Status::OK;
   while (!stopping_ && !context->IsCancelled() && stream->Read(&message)) {
+    if (links_) {
+      // A stream speaks for the node its certificate names, and only for it.
+      std::string node;
+      refused = links_->Authenticate(*context, message.from(), &node);
+      if (!refused.ok()) break;
+    }
     if (Blocked(message.from())) continue;
     Kick(message.from());
     std::vector<Outgoing> out;
@@ -250,7 +267,7 @@ grpc::Status GrpcReplication::StreamDeltas(
   }
   std::lock_guard<std::mutex> lock(inbound_mu_);
   inbound_.erase(context);
-  return grpc::Status::OK;
+  return refused;
 }
 
 }  // namespace geodatastore::replication

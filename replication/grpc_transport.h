@@ -17,11 +17,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/peer_links.h"
 #include "geodatastore/v1/replication.grpc.pb.h"
 #include "replication/replicator.h"
 
@@ -40,6 +42,9 @@ class GrpcReplication final : public v1::ReplicationService::Service {
                   bool gzip);
   ~GrpcReplication() override;
 
+  // How calls to and from peers are secured (PeerLinks). Set once, before Start; unset,
+  // calls are plaintext and a message is from whom it says (in-process tests).
+  void set_links(PeerLinks links) { links_ = std::move(links); }
   void Start();
   void Stop();
 
@@ -98,6 +103,7 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   void Kick(const std::string& peer);
   void SendLoop(Outbound* peer);
   bool Blocked(const std::string& peer) const;
+  std::shared_ptr<grpc::Channel> Dial(const PeerEndpoint& peer, grpc::ChannelArguments args) const;
   uint64_t NowMs() const;
 
   Replicator* const core_;
@@ -113,6 +119,7 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   mutable std::mutex partition_mu_;
   std::set<std::string> partition_;  // guarded by partition_mu_
   StateReader state_reader_;
+  std::optional<PeerLinks> links_;
 };
 
 }  // namespace geodatastore::replication

@@ -7,7 +7,13 @@
 #
 # Regions us-east, eu-west, ap-south, in that order, NODES_PER_REGION nodes each; node ids
 # are <region>-<n> with n from 1. Node i (0-based: regions in that order, then node number)
-# listens on REST 127.0.0.1:8080+i, gRPC 127.0.0.1:9090+i, RESP 127.0.0.1:6380+i.
+# listens on REST 127.0.0.1:8080+i, gRPC 127.0.0.1:9090+i, RESP 127.0.0.1:6380+i, and
+# node-to-node gRPC (replication, anti-entropy) 127.0.0.1:7070+i with mutual TLS.
+# Security: start makes deploy/local/tls/ (a cluster CA, one certificate per node whose
+# common name and DNS name are the node id) and deploy/local/users.yaml with an `admin` user
+# whose password is in deploy/local/admin.password (kept across starts). Client listeners are
+# plain on loopback unless SECURE=1: then REST is HTTPS, gRPC and RESP use TLS, and every
+# client must authenticate (curl --cacert deploy/local/tls/ca.pem -u admin:$(cat ...)).
 # Under the base directory: deploy/local/<node-id>.yaml (generated config),
 # deploy/local/nodes.tsv (the layout that was started), data/<node-id>/ (the node's data),
 # data/<node-id>.pid, logs/<node-id>.log (appended to, one marker line per start).
@@ -23,6 +29,9 @@
 #   GDS_READY_TIMEOUT  seconds start waits for each node's /readyz (default 30)
 #   GDS_STOP_TIMEOUT   seconds stop waits after SIGTERM before SIGKILL (default 10)
 #   GDS_EXTRA_YAML     YAML appended to every node's config, e.g. 'testing: {fault_injection: true}'
+#   SECURE             1: client listeners on TLS with authentication too (default 0)
+#   GDS_PEER_TLS       0: node-to-node links in plaintext (benchmarks that measure what TLS
+#                      costs; default 1)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +59,11 @@ NODES_PER_REGION=${NODES_PER_REGION:-1}
 GDS_PORT_OFFSET=${GDS_PORT_OFFSET:-0}
 GDS_READY_TIMEOUT=${GDS_READY_TIMEOUT:-30}
 GDS_STOP_TIMEOUT=${GDS_STOP_TIMEOUT:-10}
+SECURE=${SECURE:-0}
+GDS_PEER_TLS=${GDS_PEER_TLS:-1}
+[[ "$GDS_PEER_TLS" == 0 || "$GDS_PEER_TLS" == 1 ]] || die "GDS_PEER_TLS must be 0 or 1, got '$GDS_PEER_TLS'"
+[[ "$GDS_PEER_TLS" == 1 || "$SECURE" == 0 ]] || die "SECURE=1 needs GDS_PEER_TLS=1"
+[[ "$SECURE" == 0 || "$SECURE" == 1 ]] || die "SECURE must be 0 or 1, got '$SECURE'"
 if ! is_uint "$NODES_PER_REGION" || [ "$NODES_PER_REGION" -lt 1 ] || [ "$NODES_PER_REGION" -gt 100 ]; then
   die "NODES_PER_REGION must be a whole number from 1 to 100, got '$NODES_PER_REGION'"
 fi
@@ -70,6 +84,7 @@ DEPLOY=$BASE/deploy/local
 DATA=$BASE/data
 LOGS=$BASE/logs
 MANIFEST=$DEPLOY/nodes.tsv
+TLS=$DEPLOY/tls
 
 for tool in curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (bash scripts/bootstrap.sh installs it)"
@@ -77,13 +92,14 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Layout: parallel arrays indexed by the global node index.
-IDS=() NODE_REGIONS=() REST=() GRPC=() RESP=()
+IDS=() NODE_REGIONS=() REST=() GRPC=() RESP=() PEER=()
 add_node() { # id region index
   IDS+=("$1")
   NODE_REGIONS+=("$2")
   REST+=($((8080 + GDS_PORT_OFFSET + $3)))
   GRPC+=($((9090 + GDS_PORT_OFFSET + $3)))
   RESP+=($((6380 + GDS_PORT_OFFSET + $3)))
+  PEER+=($((7070 + GDS_PORT_OFFSET + $3)))
 }
 plan_layout() {
   local i=0 region n
@@ -98,11 +114,56 @@ plan_layout() {
 }
 # The layout that start wrote (status follows it, whatever NODES_PER_REGION says now).
 load_manifest() {
-  local id region rest grpc resp
-  while IFS=$'\t' read -r id region rest grpc resp; do
+  local id region rest grpc resp peer secure
+  while IFS=$'\t' read -r id region rest grpc resp peer secure; do
     case "$id" in '' | '#'*) continue ;; esac
     IDS+=("$id") NODE_REGIONS+=("$region") REST+=("$rest") GRPC+=("$grpc") RESP+=("$resp")
+    PEER+=("${peer:-0}")
+    SECURE=${secure:-0}
   done <"$MANIFEST"
+}
+
+# The cluster CA and one certificate per node (common name and DNS name: the node id; also
+# localhost and 127.0.0.1), made once and kept; the admin user's password likewise.
+make_security() {
+  command -v openssl >/dev/null 2>&1 || die "'openssl' is not installed (bash scripts/bootstrap.sh installs it)"
+  mkdir -p "$TLS"
+  chmod 700 "$TLS"
+  if [ ! -s "$TLS/ca.pem" ] || [ ! -s "$TLS/ca.key" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=geodatastore local CA" -keyout "$TLS/ca.key" -out "$TLS/ca.pem" >/dev/null 2>&1 ||
+      die "openssl could not make the cluster CA in $TLS"
+  fi
+  local id
+  for id in "${IDS[@]}"; do
+    [ -s "$TLS/$id.pem" ] && [ -s "$TLS/$id.key" ] && continue
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$id" \
+      -keyout "$TLS/$id.key" -out "$TLS/$id.csr" >/dev/null 2>&1 &&
+      openssl x509 -req -in "$TLS/$id.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
+        -days 825 -out "$TLS/$id.pem" \
+        -extfile <(printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$id") \
+        >/dev/null 2>&1 || die "openssl could not make the certificate of $id"
+    rm -f "$TLS/$id.csr"
+  done
+  chmod 600 "$TLS"/*.key
+  if [ ! -s "$DEPLOY/admin.password" ]; then
+    (umask 077 && openssl rand -hex 16 >"$DEPLOY/admin.password")
+  fi
+  if [ ! -s "$DEPLOY/users.yaml" ] || [ "$DEPLOY/admin.password" -nt "$DEPLOY/users.yaml" ]; then
+    local hash
+    hash=$("$GEODS" hash-password <"$DEPLOY/admin.password") || die "geods hash-password failed"
+    (umask 077 && printf 'users:\n  - {name: admin, password_hash: "%s", roles: [admin]}\n' "$hash" >"$DEPLOY/users.yaml")
+  fi
+}
+
+# curl arguments for a node's REST listener (https and the admin user with SECURE=1).
+rest_url() { # index path
+  if [ "$SECURE" == 1 ]; then echo "https://127.0.0.1:${REST[$1]}$2"; else echo "http://127.0.0.1:${REST[$1]}$2"; fi
+}
+curl_auth() {
+  if [ "$SECURE" == 1 ]; then
+    echo "--cacert $TLS/ca.pem -u admin:$(cat "$DEPLOY/admin.password")"
+  fi
 }
 
 config_path() { echo "$DEPLOY/$1.yaml"; }
@@ -113,14 +174,18 @@ render_config() { # index
   local i=$1 j
   echo "# Generated by scripts/cluster.sh start; rewritten on every start, do not edit."
   echo "node: {id: ${IDS[i]}, region: ${NODE_REGIONS[i]}, data_dir: ./data/${IDS[i]}}"
-  echo "listen: {http: \"127.0.0.1:${REST[i]}\", grpc: \"127.0.0.1:${GRPC[i]}\", resp: \"127.0.0.1:${RESP[i]}\"}"
+  echo "listen: {http: \"127.0.0.1:${REST[i]}\", grpc: \"127.0.0.1:${GRPC[i]}\", resp: \"127.0.0.1:${RESP[i]}\", peer: \"127.0.0.1:${PEER[i]}\"}"
   echo "cluster:"
   echo "  name: local"
   echo "  peers:"
   for ((j = 0; j < ${#IDS[@]}; j++)); do
     [ "$j" -eq "$i" ] && continue
-    echo "    - {id: ${IDS[j]}, region: ${NODE_REGIONS[j]}, grpc: \"127.0.0.1:${GRPC[j]}\"}"
+    echo "    - {id: ${IDS[j]}, region: ${NODE_REGIONS[j]}, grpc: \"127.0.0.1:${PEER[j]}\"}"
   done
+  echo "security:"
+  [ "$GDS_PEER_TLS" == 1 ] && echo "  tls: {ca_file: $TLS/ca.pem, cert_file: $TLS/${IDS[i]}.pem, key_file: $TLS/${IDS[i]}.key, clients: $([ "$SECURE" == 1 ] && echo true || echo false)}"
+  if [ "$SECURE" == 1 ]; then echo "  users_file: $DEPLOY/users.yaml"; fi
+  echo "  backup_dir: ./backups"
   if [ -n "${GDS_EXTRA_YAML:-}" ]; then echo "$GDS_EXTRA_YAML"; fi
 }
 
@@ -226,6 +291,7 @@ cmd_start() {
   plan_layout
   take_lock
   mkdir -p "$DEPLOY" "$DATA" "$LOGS"
+  make_security
 
   local i id pid file cfg old running=() to_start=() planned=" ${IDS[*]} "
   # Refuse to mix layouts: a running node must be part of this layout with the same config.
@@ -255,12 +321,13 @@ cmd_start() {
   # Nothing of another layout runs now: drop its configs, write this one.
   for file in "$DEPLOY"/*.yaml; do
     [ -e "$file" ] || continue
+    [ "$file" == "$DEPLOY/users.yaml" ] && continue
     [[ "$planned" == *" $(basename "$file" .yaml) "* ]] || rm -f "$file"
   done
   {
-    echo "# node_id	region	rest	grpc	resp   (written by scripts/cluster.sh start)"
+    echo "# node_id	region	rest	grpc	resp	peer	secure   (written by scripts/cluster.sh start)"
     for ((i = 0; i < ${#IDS[@]}; i++)); do
-      printf '%s\t%s\t%s\t%s\t%s\n' "${IDS[i]}" "${NODE_REGIONS[i]}" "${REST[i]}" "${GRPC[i]}" "${RESP[i]}"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${IDS[i]}" "${NODE_REGIONS[i]}" "${REST[i]}" "${GRPC[i]}" "${RESP[i]}" "${PEER[i]}" "$SECURE"
     done
   } >"$MANIFEST"
   for i in "${to_start[@]}"; do
@@ -269,12 +336,12 @@ cmd_start() {
 
   # Every port of every node to start must be free before any node starts.
   local ports=() taken
-  for i in "${to_start[@]}"; do ports+=("${REST[i]}" "${GRPC[i]}" "${RESP[i]}"); done
+  for i in "${to_start[@]}"; do ports+=("${REST[i]}" "${GRPC[i]}" "${RESP[i]}" "${PEER[i]}"); done
   if [ ${#ports[@]} -gt 0 ]; then
     taken=$(taken_ports "${ports[@]}")
     if [ -n "$taken" ]; then
       for i in "${to_start[@]}"; do
-        for port in ${REST[i]} ${GRPC[i]} ${RESP[i]}; do
+        for port in ${REST[i]} ${GRPC[i]} ${RESP[i]} ${PEER[i]}; do
           if grep -qx "$port" <<<"$taken"; then
             echo "$PROG: port 127.0.0.1:$port of ${IDS[i]} is already in use by another process" >&2
             log_tail "${IDS[i]}"
@@ -319,10 +386,11 @@ cmd_start() {
         failed=$id
         break
       fi
-      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:${REST[i]}/readyz" 2>/dev/null || true)
+      # shellcheck disable=SC2046
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 $(curl_auth) "$(rest_url "$i" /readyz)" 2>/dev/null || true)
       [ "$code" == "200" ] && break
       if [ "$SECONDS" -ge "$deadline" ]; then
-        echo "$PROG: $id did not become ready on http://127.0.0.1:${REST[i]}/readyz within ${GDS_READY_TIMEOUT}s (last answer: $([ "${code:-000}" == 000 ] && echo "none, nothing listens" || echo "HTTP $code"))" >&2
+        echo "$PROG: $id did not become ready on $(rest_url "$i" /readyz) within ${GDS_READY_TIMEOUT}s (last answer: $([ "${code:-000}" == 000 ] && echo "none, nothing listens" || echo "HTTP $code"))" >&2
         failed=$id
         break
       fi
@@ -349,14 +417,21 @@ cmd_start() {
   fi
 
   echo "geodatastore local cluster: ${#IDS[@]} node(s), NODES_PER_REGION=$NODES_PER_REGION, all ready"
-  printf '%-14s %-10s %-17s %-17s %-17s %-8s %s\n' NODE REGION REST GRPC RESP PID ""
+  printf '%-14s %-10s %-17s %-17s %-17s %-17s %-8s %s\n' NODE REGION REST GRPC RESP PEER PID ""
   for ((i = 0; i < ${#IDS[@]}; i++)); do
     local note="started"
     [[ " ${running[*]} " == *" $i "* ]] && note="already running"
-    printf '%-14s %-10s %-17s %-17s %-17s %-8s %s\n' "${IDS[i]}" "${NODE_REGIONS[i]}" \
-      "127.0.0.1:${REST[i]}" "127.0.0.1:${GRPC[i]}" "127.0.0.1:${RESP[i]}" "$(running_pid "${IDS[i]}" || echo '?')" "$note"
+    printf '%-14s %-10s %-17s %-17s %-17s %-17s %-8s %s\n' "${IDS[i]}" "${NODE_REGIONS[i]}" \
+      "127.0.0.1:${REST[i]}" "127.0.0.1:${GRPC[i]}" "127.0.0.1:${RESP[i]}" "127.0.0.1:${PEER[i]}" \
+      "$(running_pid "${IDS[i]}" || echo '?')" "$note"
   done
   echo "configs: $DEPLOY/  data: $DATA/  logs: $LOGS/"
+  echo "node-to-node links: mutual TLS (CA and certificates in $TLS/); admin password: $DEPLOY/admin.password"
+  if [ "$SECURE" == 1 ]; then
+    echo "clients: TLS and authentication, e.g. curl --cacert $TLS/ca.pem -u admin:\$(cat $DEPLOY/admin.password) $(rest_url 0 /admin/status)"
+  else
+    echo "clients: plaintext on loopback without authentication (SECURE=1 for TLS and users)"
+  fi
   echo "status: bash scripts/cluster.sh status   stop: bash scripts/cluster.sh stop"
 }
 
@@ -401,7 +476,8 @@ cmd_status() {
   trap 'rm -rf "$STATUS_TMP"' EXIT
   local tmp=$STATUS_TMP
   for ((i = 0; i < ${#IDS[@]}; i++)); do
-    curl -sf --max-time 2 "http://127.0.0.1:${REST[i]}/admin/status" >"$tmp/$i.json" 2>/dev/null || rm -f "$tmp/$i.json" &
+    # shellcheck disable=SC2046
+    curl -sf --max-time 2 $(curl_auth) "$(rest_url "$i" /admin/status)" >"$tmp/$i.json" 2>/dev/null || rm -f "$tmp/$i.json" &
   done
   wait
   for ((i = 0; i < ${#IDS[@]}; i++)); do

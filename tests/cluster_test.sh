@@ -61,7 +61,7 @@ def free(port):
         s.close()
 for _ in range(200):
     o = random.randrange(8000, 22000)
-    if all(free(base + o + i) for base in (8080, 9090, 6380) for i in range(3)):
+    if all(free(base + o + i) for base in (8080, 9090, 6380, 7070) for i in range(3)):
         print(o); break
 else:
     raise SystemExit("no free port offset found")
@@ -116,6 +116,19 @@ grep -qF '"value":1' <<<"$answer" || fail "increment answered $answer"
 answer=$(curl -sf --max-time 5 "http://127.0.0.1:$(rest 0)/crdt/counters/x") || fail "GET /crdt/counters/x failed"
 grep -qF '"value":1' <<<"$answer" || fail "GET /crdt/counters/x answered $answer"
 echo "ok: counter x = 1 on us-east-1"
+# Node-to-node links are mutual TLS: the write reaches the other regions through them.
+for i in 1 2; do
+  for _ in $(seq 1 200); do
+    curl -sf --max-time 2 "http://127.0.0.1:$(rest "$i")/crdt/counters/x" | grep -qF '"value":1' && break
+    sleep 0.05
+  done
+  curl -sf --max-time 2 "http://127.0.0.1:$(rest "$i")/crdt/counters/x" | grep -qF '"value":1' ||
+    fail "counter x did not replicate to ${ids[i]} over mutual TLS"
+done
+grep -q "peers mutual TLS" "$work/logs/us-east-1.log" || fail "us-east-1 does not run node-to-node mutual TLS"
+[ -s "$work/deploy/local/tls/ca.pem" ] && [ -s "$work/deploy/local/admin.password" ] ||
+  fail "start made no CA or admin password"
+echo "ok: x replicated to eu-west-1 and ap-south-1 over mutual TLS"
 
 # 4. A second start starts no second copy.
 pids=$(cat "$work"/data/*.pid | sort)
@@ -149,5 +162,18 @@ out=$(bash "$cluster" stop 2>&1) || { echo "$out"; fail "a second stop exited no
 out=$(bash "$cluster" status 2>&1) || { echo "$out"; fail "status with the cluster stopped exited non-zero"; }
 [ "$(awk '$3 == "down"' <<<"$out" | wc -l)" -eq 3 ] || { echo "$out"; fail "status after stop does not show three nodes down"; }
 echo "ok: stop ends every node; stop again and status still exit 0"
+
+# 7. SECURE=1: clients on TLS with users; the admin password start wrote opens them.
+out=$(SECURE=1 bash "$cluster" start 2>&1) || { echo "$out"; fail "SECURE=1 start failed"; }
+ca="$work/deploy/local/tls/ca.pem"
+pw=$(cat "$work/deploy/local/admin.password")
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" "https://127.0.0.1:$(rest 0)/admin/status")
+[ "$code" == 401 ] || fail "SECURE=1: /admin/status without credentials answered $code, not 401"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -u "admin:$pw" "https://127.0.0.1:$(rest 0)/admin/status")
+[ "$code" == 200 ] || fail "SECURE=1: /admin/status as admin answered $code, not 200"
+out=$(bash "$cluster" status 2>&1) || { echo "$out"; fail "SECURE=1 status exited non-zero"; }
+[ "$(awk '$3 == "up"' <<<"$out" | wc -l)" -eq 3 ] || { echo "$out"; fail "SECURE=1 status does not show three nodes up"; }
+bash "$cluster" stop >/dev/null 2>&1 || fail "SECURE=1 stop failed"
+echo "ok: SECURE=1 needs credentials, status uses the admin password"
 
 echo "cluster test: 1 passed, 0 failed"

@@ -11,11 +11,14 @@
 
 #include "crdt/any_crdt.h"
 #include "geodatastore/v1/api.grpc.pb.h"
+#include "security/auth.h"
+#include "security/tls.h"
 
 namespace {
 
 using json = nlohmann::json;
 namespace v1 = geodatastore::v1;
+namespace security = geodatastore::security;
 
 struct Options {
   std::string addr = "127.0.0.1:9090";
@@ -23,6 +26,10 @@ struct Options {
   int timeout_ms = 5000;
   std::string consistency;
   std::string session;
+  std::string cacert;    // TLS when set
+  std::string tls_name;  // name to verify the node's certificate for
+  std::string user;
+  std::string password;
 };
 
 std::string TypeName(v1::CrdtType t) { return std::string(geodatastore::crdt::TypeName(t)); }
@@ -95,11 +102,19 @@ void Print(const Options& o, const json& as_json, const std::string& as_text) {
             << "\n";
 }
 
+// A channel to the node: TLS verified against --cacert when given, else plaintext.
+std::shared_ptr<grpc::Channel> Dial(const Options& o) {
+  if (o.cacert.empty()) return grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  if (!o.tls_name.empty()) args.SetSslTargetNameOverride(o.tls_name);
+  return grpc::CreateCustomChannel(o.addr, security::ChannelCredentials({o.cacert, "", ""}), args);
+}
+
 class Client {
  public:
   explicit Client(const Options& o)
       : options_(o),
-        channel_(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials())),
+        channel_(Dial(o)),
         crdt_(v1::CRDTService::NewStub(channel_)),
         admin_(v1::AdminService::NewStub(channel_)) {}
 
@@ -111,6 +126,10 @@ class Client {
                          std::chrono::milliseconds(options_.timeout_ms));
     if (!options_.consistency.empty()) context.AddMetadata("x-consistency", options_.consistency);
     if (!options_.session.empty()) context.AddMetadata("x-session-token", options_.session);
+    if (!options_.user.empty()) {
+      context.AddMetadata("authorization",
+                          security::BasicAuthorization(options_.user, options_.password));
+    }
     const grpc::Status status = call(&context);
     if (status.ok()) {
       on_ok();
@@ -180,6 +199,11 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", o.timeout_ms, "deadline of the call")->capture_default_str();
   app.add_option("--consistency", o.consistency, "eventual | local_quorum | quorum | all");
   app.add_option("--session", o.session, "a session token from an earlier answer");
+  app.add_option("--cacert", o.cacert, "CA file: connect over TLS and verify the node with it");
+  app.add_option("--tls-name", o.tls_name,
+                 "the name the node's certificate must carry (default: the host of --addr)");
+  app.add_option("--user", o.user, "user name (the password from $GEODS_PASSWORD or --password)");
+  app.add_option("--password", o.password, "password (prefer $GEODS_PASSWORD)");
 
   std::function<int(Client&)> action;
   std::string name, a, b, type_name, bias;
@@ -595,6 +619,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (o.password.empty()) {
+    if (const char* env = std::getenv("GEODS_PASSWORD")) o.password = env;
   }
   Client client(o);
   return action ? action(client) : 2;

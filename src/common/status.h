@@ -26,6 +26,8 @@ enum class StatusCode {
   kUnavailable,
   kDeadlineExceeded,
   kInternal,
+  kUnauthenticated,   // no credentials, or wrong ones
+  kPermissionDenied,  // authenticated, but the role does not allow it
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -60,6 +62,12 @@ inline Status WrongType(std::string m) { return {StatusCode::kWrongType, std::mo
 inline Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
+inline Status PermissionDenied(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
 
 // Either a value or a non-OK Status.
 template <typename T>
@@ -110,6 +118,10 @@ inline std::string_view StatusCodeName(StatusCode code) {
       return "deadline_exceeded";
     case StatusCode::kInternal:
       return "internal";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
   }
   return "unknown";
 }

@@ -391,7 +391,18 @@ bool Engine::WaitApplied(const crdt::VersionVector& wanted,
 Status Engine::AwaitSessionToken(std::string_view token, std::chrono::milliseconds timeout) const {
   if (token.empty()) return Status::Ok();
   GDS_ASSIGN_OR_RETURN(crdt::VersionVector wanted, ParseSessionToken(token));
-  if (!WaitApplied(wanted, std::chrono::steady_clock::now() + timeout)) {
+  if (WaitApplied(wanted, std::chrono::steady_clock::now())) return Status::Ok();
+  // Waiting holds the caller's thread: only so many at once (a flood of tokens that can
+  // never be satisfied must not take every thread of a front end).
+  if (session_waits_.fetch_add(1) >= options_.max_session_waits) {
+    --session_waits_;
+    return Status(StatusCode::kUnavailable,
+                  "too many requests are waiting for session tokens this node has not caught up "
+                  "with; retry later");
+  }
+  const bool applied = WaitApplied(wanted, std::chrono::steady_clock::now() + timeout);
+  --session_waits_;
+  if (!applied) {
     return Status(StatusCode::kUnavailable,
                   "this node has not yet applied everything the session token covers");
   }

@@ -47,6 +47,9 @@ struct EngineOptions {
   // operand) and defer the object's Merkle digest (FlushDigests). Tests set 0: every op on
   // an existing object goes that way.
   size_t defer_digests_above_bytes = 4096;
+  // Requests that may wait at once for a session token this node has not caught up with
+  // (each holds a front end's thread); more are refused at once with kUnavailable.
+  int max_session_waits = 8;
 };
 
 // An object as a client sees it after an op or a read.
@@ -249,6 +252,7 @@ class Engine {
   std::array<Stripe, kStripes> stripes_;
   std::atomic<size_t> cached_bytes_{0};  // encoded bytes of every cached state
   std::atomic<bool> digests_deferrable_{false};
+  mutable std::atomic<int> session_waits_{0};  // requests in AwaitSessionToken, waiting
 
   std::mutex clock_mu_;
   crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_

@@ -5,68 +5,14 @@
 #include <thread>
 
 #include "engine/session.h"
+#include "security/backup_path.h"
+#include "security/tls.h"
 #include "server/consistency.h"
 
 namespace geodatastore::server {
 
 using engine::Op;
 using Kind = engine::Op::Kind;
-
-grpc::Status ToGrpcStatus(const Status& status) {
-  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-  switch (status.code()) {
-    case StatusCode::kOk:
-      return grpc::Status::OK;
-    case StatusCode::kInvalidArgument:
-      code = grpc::StatusCode::INVALID_ARGUMENT;
-      break;
-    case StatusCode::kOutOfRange:
-      code = grpc::StatusCode::OUT_OF_RANGE;
-      break;
-    case StatusCode::kNotFound:
-      code = grpc::StatusCode::NOT_FOUND;
-      break;
-    case StatusCode::kWrongType:
-    case StatusCode::kFailedPrecondition:
-      code = grpc::StatusCode::FAILED_PRECONDITION;
-      break;
-    case StatusCode::kAlreadyExists:
-      code = grpc::StatusCode::ALREADY_EXISTS;
-      break;
-    case StatusCode::kUnavailable:
-      code = grpc::StatusCode::UNAVAILABLE;
-      break;
-    case StatusCode::kDeadlineExceeded:
-      code = grpc::StatusCode::DEADLINE_EXCEEDED;
-      break;
-    case StatusCode::kCorruption:
-    case StatusCode::kInternal:
-      code = grpc::StatusCode::INTERNAL;
-      break;
-  }
-  return grpc::Status(code, status.message());
-}
-
-Status FromGrpcStatus(const grpc::Status& status) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::OK:
-      return Status::Ok();
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return InvalidArgument(status.error_message());
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return OutOfRange(status.error_message());
-    case grpc::StatusCode::NOT_FOUND:
-      return NotFound(status.error_message());
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return FailedPrecondition(status.error_message());
-    case grpc::StatusCode::UNAVAILABLE:
-      return Status(StatusCode::kUnavailable, status.error_message());
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Status(StatusCode::kDeadlineExceeded, status.error_message());
-    default:
-      return Internal(status.error_message());
-  }
-}
 
 namespace {
 
@@ -176,10 +122,11 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const grp
 }  // namespace
 
 CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                         replication::GrpcReplication* replication,
+                         security::Authenticator* auth, replication::GrpcReplication* replication,
                          antientropy::GrpcAntiEntropy* anti_entropy)
     : engine_(engine),
       metrics_(metrics),
+      auth_(auth),
       timeout_(config.consistency.timeout_ms),
       replication_(replication),
       anti_entropy_(anti_entropy),
@@ -188,12 +135,14 @@ CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config:
       default_read_(config.consistency.default_read),
       workers_(std::max(16u, 4 * std::thread::hardware_concurrency())) {}
 
-// Checks the request metadata, runs fn, and answers with the session token of the node
-// after the call — all on a worker thread.
-CrdtService::Reactor* CrdtService::Serve(Context* context, std::function<Status()> fn) {
+// Checks the caller's credentials and the request metadata, runs fn, and answers with the
+// session token of the node after the call — all on a worker thread.
+CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action action,
+                                         std::function<Status()> fn) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  boost::asio::post(workers_, [this, context, reactor, fn = std::move(fn)] {
-    Status status = Status::Ok();
+  boost::asio::post(workers_, [this, context, reactor, action, fn = std::move(fn)] {
+    Status status = auth_->Check(Metadata(context, "authorization"), action, "grpc");
+    if (!status.ok()) return reactor->Finish(ToGrpcStatus(status));
     if (std::string level = Metadata(context, "x-consistency"); !level.empty()) {
       if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
     }
@@ -209,7 +158,7 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, std::function<Status(
 
 CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& name, const Op& op,
                                          v1::ObjectValue* reply) {
-  return Serve(context, [this, context, name, op, reply]() -> Status {
+  return Serve(context, security::Action::kWrite, [this, context, name, op, reply]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Apply(name, op));
     ViewToProto(view, reply);
     std::string level = Metadata(context, "x-consistency");
@@ -221,7 +170,7 @@ CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& na
 
 CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family,
                                         const std::string& name, v1::ObjectValue* reply) {
-  return Serve(context, [this, context, family, name, reply]() -> Status {
+  return Serve(context, security::Action::kRead, [this, context, family, name, reply]() -> Status {
     const auto start = std::chrono::steady_clock::now();
     const std::string level = Metadata(context, "x-consistency");
     GDS_ASSIGN_OR_RETURN(engine::Consistency consistency,
@@ -303,7 +252,7 @@ CrdtService::Reactor* CrdtService::GetGraph(Context* c, const v1::GetRequest* r,
 
 CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequest* r,
                                                 v1::NeighborsReply* out) {
-  return Serve(c, [this, r, out]() -> Status {
+  return Serve(c, security::Action::kRead, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
     if (!g.HasVertex(r->vertex())) return NotFound("vertex '" + r->vertex() + "' not found");
@@ -314,7 +263,7 @@ CrdtService::Reactor* CrdtService::GetNeighbors(Context* c, const v1::VertexRequ
 
 CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* r,
                                             v1::PathsReply* out) {
-  return Serve(c, [this, r, out]() -> Status {
+  return Serve(c, security::Action::kRead, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
     const size_t max = r->max_paths() == 0 ? crdt::LWWGraph::kDefaultMaxPaths : r->max_paths();
@@ -328,7 +277,7 @@ CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* 
 
 CrdtService::Reactor* CrdtService::ListKeys(Context* c, const v1::ListKeysRequest* r,
                                             v1::ListKeysReply* out) {
-  return Serve(c, [this, r, out]() -> Status {
+  return Serve(c, security::Action::kRead, [this, r, out]() -> Status {
     std::optional<v1::CrdtType> type;
     if (r->type() != v1::CRDT_TYPE_UNSPECIFIED) type = r->type();
     GDS_ASSIGN_OR_RETURN(auto keys,
@@ -372,7 +321,7 @@ void CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* repl
 
 CrdtService::Reactor* CrdtService::ApplyBatch(Context* c, const v1::BatchRequest* r,
                                               v1::BatchReply* out) {
-  return Serve(c, [this, r, out]() -> Status {
+  return Serve(c, security::Action::kWrite, [this, r, out]() -> Status {
     RunBatch(*r, out);
     return Status::Ok();
   });
@@ -383,7 +332,14 @@ namespace {
 // One StreamBatches call: read a batch, apply it, write its reply, repeat.
 class BatchStream final : public grpc::ServerBidiReactor<v1::BatchRequest, v1::BatchReply> {
  public:
-  explicit BatchStream(CrdtService* service) : service_(service) { StartRead(&request_); }
+  // refused: the caller's credentials do not allow writes (the stream ends with it).
+  BatchStream(CrdtService* service, grpc::Status refused) : service_(service) {
+    if (refused.ok()) {
+      StartRead(&request_);
+    } else {
+      Finish(refused);
+    }
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) return Finish(grpc::Status::OK);
@@ -405,22 +361,34 @@ class BatchStream final : public grpc::ServerBidiReactor<v1::BatchRequest, v1::B
 
 }  // namespace
 
-grpc::ServerBidiReactor<v1::BatchRequest, v1::BatchReply>* CrdtService::StreamBatches(Context*) {
-  return new BatchStream(this);
+grpc::ServerBidiReactor<v1::BatchRequest, v1::BatchReply>* CrdtService::StreamBatches(Context* c) {
+  return new BatchStream(this, ToGrpcStatus(auth_->Check(Metadata(c, "authorization"),
+                                                         security::Action::kWrite, "grpc")));
 }
 
 CrdtService::Reactor* CrdtService::Echo(Context* c, const v1::EchoRequest* r, v1::EchoReply* out) {
-  out->set_payload(r->payload());
-  return Finish(c, grpc::Status::OK);
+  const Status allowed =
+      auth_->Check(Metadata(c, "authorization"), security::Action::kRead, "grpc");
+  if (allowed.ok()) out->set_payload(r->payload());
+  return Finish(c, ToGrpcStatus(allowed));
 }
 
 AdminService::AdminService(engine::Engine* engine, const config::Config& config,
-                           replication::GrpcReplication* replication,
+                           security::Authenticator* auth, replication::GrpcReplication* replication,
                            antientropy::GrpcAntiEntropy* anti_entropy)
-    : engine_(engine), config_(config), replication_(replication), anti_entropy_(anti_entropy) {}
+    : engine_(engine),
+      config_(config),
+      auth_(auth),
+      replication_(replication),
+      anti_entropy_(anti_entropy) {}
+
+Status AdminService::Allowed(Context* c) const {
+  return auth_->Check(Metadata(c, "authorization"), security::Action::kAdmin, "grpc");
+}
 
 AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusRequest*,
                                                v1::StatusReply* out) {
+  if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
   const auto& id = engine_->identity();
   out->set_node_id(id.node_id);
   out->set_region(config_.node.region);
@@ -429,12 +397,18 @@ AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusReque
   out->set_replica_epoch(id.epoch);
   out->set_uptime_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  std::map<std::string, replication::PeerState> states;
+  if (replication_ != nullptr) {
+    for (const replication::PeerView& v : replication_->Peers()) states[v.id] = v.state;
+  }
   for (const config::Peer& p : config_.cluster.peers) {
     v1::PeerStatus* peer = out->add_peers();
     peer->set_id(p.id);
     peer->set_region(p.region);
     peer->set_address(p.grpc);
-    peer->set_state("unknown");
+    auto state = states.find(p.id);
+    peer->set_state(state == states.end() ? "unknown"
+                                          : std::string(replication::PeerStateName(state->second)));
   }
   for (v1::CrdtType t : crdt::kAllTypes) {
     v1::TypeCount* k = out->add_keys();
@@ -450,16 +424,18 @@ AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusReque
 
 AdminService::Reactor* AdminService::Checkpoint(Context* c, const v1::CheckpointRequest* r,
                                                 v1::CheckpointReply* out) {
-  if (r->dir().empty())
-    return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "dir is required"));
-  const Status made = engine_->store()->Checkpoint(r->dir());
-  if (made.ok()) out->set_dir(r->dir());
+  if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
+  auto dir = security::BackupPath(config_.security.backup_dir, r->dir());
+  if (!dir.ok()) return Finish(c, ToGrpcStatus(dir.status()));
+  const Status made = engine_->store()->Checkpoint(*dir);
+  if (made.ok()) out->set_dir(*dir);
   return Finish(
       c, ToGrpcStatus(made.ok() ? made : Status(StatusCode::kFailedPrecondition, made.message())));
 }
 
 AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::LagRequest*,
                                                        v1::LagReply* out) {
+  if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
   out->set_committed_seq(engine_->CommittedSeq());
   if (replication_ != nullptr) {
     const uint64_t now_ms = crdt::SystemClock().NowMillis();
@@ -480,6 +456,7 @@ AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::Lag
 }
 AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest* r,
                                               v1::FullSyncReply* out) {
+  if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
   if (anti_entropy_ == nullptr) {
     return Finish(c, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                   "this node has no peers to synchronize with"));
@@ -499,6 +476,7 @@ AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequ
 }
 AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest* r,
                                                   v1::ConflictsReply* out) {
+  if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
   auto records = engine_->store()->RecentConflicts(r->limit() == 0 ? 100 : r->limit());
   if (!records.ok()) return Finish(c, ToGrpcStatus(records.status()));
   for (v1::ConflictRecord& record : *records) *out->add_conflicts() = std::move(record);
@@ -506,36 +484,79 @@ AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::Conflict
 }
 
 GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                       replication::GrpcReplication* replication,
+                       security::Authenticator* auth, replication::GrpcReplication* replication,
                        antientropy::GrpcAntiEntropy* anti_entropy)
     : config_(config),
-      crdt_(engine, metrics, config, replication, anti_entropy),
-      admin_(engine, config, replication, anti_entropy),
+      crdt_(engine, metrics, config, auth, replication, anti_entropy),
+      admin_(engine, config, auth, replication, anti_entropy),
       replication_(replication),
       anti_entropy_(anti_entropy) {}
 
 GrpcServer::~GrpcServer() {
-  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  const auto now = std::chrono::system_clock::now();
+  if (server_) server_->Shutdown(now);
+  if (peer_server_) peer_server_->Shutdown(now);
 }
 
+namespace {
+
+void ApplyLimits(const config::Config& config, grpc::ServerBuilder* builder) {
+  builder->SetMaxReceiveMessageSize(
+      static_cast<int>(std::max<uint64_t>(config.limits.max_request_bytes, 16 << 20)));
+  if (config.limits.idle_timeout_s > 0) {
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                                static_cast<int>(config.limits.idle_timeout_s * 1000));
+  }
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1000);
+}
+
+security::TlsFiles Files(const config::Config& config) {
+  return {config.security.tls.ca_file, config.security.tls.cert_file, config.security.tls.key_file};
+}
+
+}  // namespace
+
 Status GrpcServer::Start() {
+  const bool peer_listener = !config_.listen.peer.empty();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen.grpc, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(config_.listen.grpc,
+                           config_.security.tls.clients
+                               ? security::ClientServerCredentials(Files(config_))
+                               : grpc::InsecureServerCredentials(),
+                           &port_);
   builder.RegisterService(&crdt_);
   builder.RegisterService(&admin_);
-  if (replication_ != nullptr) builder.RegisterService(replication_);
-  if (anti_entropy_ != nullptr) builder.RegisterService(anti_entropy_);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::max<uint64_t>(config_.limits.max_request_bytes, 16 << 20)));
+  if (!peer_listener && replication_ != nullptr) builder.RegisterService(replication_);
+  if (!peer_listener && anti_entropy_ != nullptr) builder.RegisterService(anti_entropy_);
+  ApplyLimits(config_, &builder);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return Status(StatusCode::kUnavailable, "cannot listen for gRPC on " + config_.listen.grpc);
+  }
+  if (!peer_listener || (replication_ == nullptr && anti_entropy_ == nullptr)) {
+    return Status::Ok();
+  }
+  grpc::ServerBuilder peer;
+  peer.AddListeningPort(config_.listen.peer,
+                        config_.security.tls_enabled()
+                            ? security::PeerServerCredentials(Files(config_))
+                            : grpc::InsecureServerCredentials(),
+                        &peer_port_);
+  if (replication_ != nullptr) peer.RegisterService(replication_);
+  if (anti_entropy_ != nullptr) peer.RegisterService(anti_entropy_);
+  peer.SetMaxReceiveMessageSize(64 << 20);
+  peer_server_ = peer.BuildAndStart();
+  if (!peer_server_ || peer_port_ == 0) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen for node-to-node gRPC on " + config_.listen.peer);
   }
   return Status::Ok();
 }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds deadline) {
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + deadline);
+  const auto until = std::chrono::system_clock::now() + deadline;
+  if (server_) server_->Shutdown(until);
+  if (peer_server_) peer_server_->Shutdown(until);
 }
 
 }  // namespace geodatastore::server

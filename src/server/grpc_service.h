@@ -18,17 +18,17 @@
 #include "engine/engine.h"
 #include "geodatastore/v1/api.grpc.pb.h"
 #include "replication/grpc_transport.h"
+#include "security/auth.h"
 #include "server/metrics.h"
+#include "server/status_codes.h"
 
 namespace geodatastore::server {
 
-grpc::Status ToGrpcStatus(const Status& status);
-Status FromGrpcStatus(const grpc::Status& status);
-
 class CrdtService final : public v1::CRDTService::CallbackService {
  public:
+  // REQUIRES: auth outlives the service.
   CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-              replication::GrpcReplication* replication,
+              security::Authenticator* auth, replication::GrpcReplication* replication,
               antientropy::GrpcAntiEntropy* anti_entropy);
 
   using Context = grpc::CallbackServerContext;
@@ -60,7 +60,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
  private:
   // Runs fn (which must own what it captures, besides the call's request and reply) on the
   // worker pool and finishes the call with its status.
-  Reactor* Serve(Context* context, std::function<Status()> fn);
+  Reactor* Serve(Context* context, security::Action action, std::function<Status()> fn);
   Reactor* Write(Context* context, const std::string& name, const engine::Op& op,
                  v1::ObjectValue* reply);
   Reactor* Read(Context* context, v1::Family family, const std::string& name,
@@ -68,6 +68,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
 
   engine::Engine* const engine_;
   Metrics* const metrics_;
+  security::Authenticator* const auth_;
   const std::chrono::milliseconds timeout_;
   replication::GrpcReplication* const replication_;   // null without peers
   antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers (read repair)
@@ -79,7 +80,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
 
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  AdminService(engine::Engine* engine, const config::Config& config,
+  AdminService(engine::Engine* engine, const config::Config& config, security::Authenticator* auth,
                replication::GrpcReplication* replication,
                antientropy::GrpcAntiEntropy* anti_entropy);
 
@@ -92,23 +93,32 @@ class AdminService final : public v1::AdminService::CallbackService {
   Reactor* GetConflicts(Context*, const v1::ConflictsRequest*, v1::ConflictsReply*) override;
 
  private:
+  // OK for a caller with the admin role (or when authentication is off).
+  Status Allowed(Context* context) const;
+
   engine::Engine* const engine_;
   const config::Config config_;
+  security::Authenticator* const auth_;
   replication::GrpcReplication* const replication_;   // null without peers
   antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
-// Builds a gRPC server with both services on config.listen.grpc.
+// The gRPC servers: CRDTService and AdminService on config.listen.grpc (TLS with
+// security.tls.clients); ReplicationService and AntiEntropyService on config.listen.peer with
+// mutual TLS (a client certificate required and verified), or, without a peer listener, on
+// the client listener.
 class GrpcServer {
  public:
-  // extra: more services to host (replication), owned by the caller.
+  // replication, anti_entropy: the node-to-node services, owned by the caller (null without
+  // peers).
   GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-             replication::GrpcReplication* replication = nullptr,
+             security::Authenticator* auth, replication::GrpcReplication* replication = nullptr,
              antientropy::GrpcAntiEntropy* anti_entropy = nullptr);
   ~GrpcServer();
   Status Start();
   int port() const { return port_; }
+  int peer_port() const { return peer_port_; }
   // Stops accepting and waits (up to the deadline) for in-flight calls.
   void Shutdown(std::chrono::milliseconds deadline);
 
@@ -119,7 +129,9 @@ class GrpcServer {
   replication::GrpcReplication* const replication_;
   antientropy::GrpcAntiEntropy* const anti_entropy_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> peer_server_;  // null without a peer listener
   int port_ = 0;
+  int peer_port_ = 0;
 };
 
 }  // namespace geodatastore::server

@@ -1,5 +1,6 @@
-// HttpServer: an HTTP/1.1 server on Boost.Beast that hands every request to one handler.
-// Connections are kept alive; bodies over the limit get 413 and the connection closes.
+// HttpServer: an HTTP/1.1 server on Boost.Beast that hands every request to one handler,
+// over plain TCP or TLS (HTTPS). Connections are kept alive; bodies over the limit get 413
+// and the connection closes; past max_connections a new connection gets 503 and is closed.
 //
 // Thread safety: Start and Stop from one thread; the handler runs on the io_context's
 // threads, concurrently for different connections.
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "security/tls.h"
 
 namespace geodatastore::server {
 
@@ -24,8 +26,16 @@ class HttpServer {
  public:
   using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+  struct Options {
+    size_t max_body_bytes = 1 << 20;
+    int max_connections = 10000;
+    // HTTPS when set (REQUIRES: it outlives the server).
+    const security::ReloadableSslContext* tls = nullptr;
+    // Counts failed TLS handshakes.
+    std::function<void()> on_handshake_failure;
+  };
   // REQUIRES: io outlives the server.
-  HttpServer(boost::asio::io_context& io, size_t max_body_bytes, Handler handler);
+  HttpServer(boost::asio::io_context& io, Options options, Handler handler);
   ~HttpServer();
 
   // Binds host:port (port 0 picks a free one) and starts accepting.
@@ -38,11 +48,13 @@ class HttpServer {
   int in_flight() const { return in_flight_.load(); }
 
  private:
+  template <typename Stream>
   class Session;
+  void Accept(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  const size_t max_body_bytes_;
+  const Options options_;
   Handler handler_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

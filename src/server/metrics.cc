@@ -53,6 +53,18 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                     .Name("geodatastore_rejected_payloads_total")
                     .Help("Requests or payloads refused as invalid, by reason")
                     .Register(*registry_)),
+      auth_failures_(prometheus::BuildCounter()
+                         .Name("geodatastore_auth_failures_total")
+                         .Help("Client requests refused: no, wrong or insufficient credentials")
+                         .Register(*registry_)),
+      handshake_failures_(prometheus::BuildCounter()
+                              .Name("geodatastore_tls_handshake_failures_total")
+                              .Help("TLS handshakes that failed, by listener")
+                              .Register(*registry_)),
+      certificate_expiry_(prometheus::BuildGauge()
+                              .Name("geodatastore_certificate_expiry_seconds")
+                              .Help("When this node's TLS certificate expires (Unix time)")
+                              .Register(*registry_)),
       http_requests_(prometheus::BuildCounter()
                          .Name("geodatastore_http_requests_total")
                          .Help("HTTP answers by status code")
@@ -151,6 +163,19 @@ void Metrics::OnRead(v1::CrdtType type, double seconds) {
 
 void Metrics::OnRejected(std::string_view reason) {
   rejected_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::OnAuthFailure(std::string_view frontend, std::string_view reason) {
+  auth_failures_.Add({{"frontend", std::string(frontend)}, {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void Metrics::OnHandshakeFailure(std::string_view listener) {
+  handshake_failures_.Add({{"listener", std::string(listener)}}).Increment();
+}
+
+void Metrics::SetCertificateExpiry(int64_t not_after_unix) {
+  certificate_expiry_.Add({}).Set(static_cast<double>(not_after_unix));
 }
 
 void Metrics::OnConflict(v1::CrdtType type, std::string_view kind) {

@@ -64,6 +64,10 @@ class Metrics : public engine::OpObserver {
   void OnSync(const antientropy::SyncResult& result);
   void OnReadRepair(uint64_t replicas) { read_repairs_.Increment(static_cast<double>(replicas)); }
   void OnTombstonesCollected(uint64_t n);
+  void OnAuthFailure(std::string_view frontend, std::string_view reason);
+  void OnHandshakeFailure(std::string_view listener);
+  // When this node's certificate expires (seconds since the epoch).
+  void SetCertificateExpiry(int64_t not_after_unix);
 
   // The Prometheus text exposition of every metric, with gauges refreshed first.
   std::string Render();
@@ -84,6 +88,9 @@ class Metrics : public engine::OpObserver {
   prometheus::Gauge& memtable_bytes_;
   prometheus::Gauge& pending_compaction_bytes_;
   prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Family<prometheus::Counter>& auth_failures_;
+  prometheus::Family<prometheus::Counter>& handshake_failures_;
+  prometheus::Family<prometheus::Gauge>& certificate_expiry_;
   prometheus::Family<prometheus::Counter>& http_requests_;
   prometheus::Gauge& uptime_;
   prometheus::Family<prometheus::Gauge>& peer_up_;

@@ -24,7 +24,74 @@ Node::~Node() {
   }
 }
 
+namespace {
+
+int64_t ModifiedTime(const std::string& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
+}
+
+security::TlsFiles Files(const config::Config& config) {
+  return {config.security.tls.ca_file, config.security.tls.cert_file, config.security.tls.key_file};
+}
+
+}  // namespace
+
+Status Node::StartSecurity() {
+  GDS_ASSIGN_OR_RETURN(auth_, security::Authenticator::Load(config_.security.users_file));
+  auth_->set_failure_hook([this](std::string_view frontend, std::string_view reason) {
+    if (metrics_) metrics_->OnAuthFailure(frontend, reason);
+  });
+  if (!config_.security.tls_enabled()) return Status::Ok();
+  const security::TlsFiles files = Files(config_);
+  GDS_RETURN_IF_ERROR(security::CheckTlsFiles(files));
+  GDS_ASSIGN_OR_RETURN(security::CertificateInfo cert,
+                       security::InspectCertificate(files.cert_file));
+  if (cert.common_name != config_.node.id) {
+    return InvalidArgument("security.tls.cert_file: the certificate names '" + cert.common_name +
+                           "', not this node's id '" + config_.node.id + "'");
+  }
+  cert_mtime_ = ModifiedTime(files.cert_file);
+  if (config_.security.tls.clients) {
+    GDS_ASSIGN_OR_RETURN(client_tls_, security::ReloadableSslContext::Create(files));
+  }
+  return Status::Ok();
+}
+
+void Node::ReloadSecurity() {
+  if (Status s = auth_->Reload(); !s.ok()) spdlog::error("reloading users: {}", s.ToString());
+  if (!config_.security.tls_enabled()) return;
+  cert_mtime_ = ModifiedTime(config_.security.tls.cert_file);
+  // gRPC's credentials watch the files themselves; the REST and RESP contexts are rebuilt.
+  if (client_tls_) {
+    if (Status s = client_tls_->Reload(); !s.ok()) {
+      spdlog::error("reloading TLS certificates (keeping the old ones): {}", s.ToString());
+    }
+  }
+  auto cert = security::InspectCertificate(config_.security.tls.cert_file);
+  if (cert.ok() && metrics_) metrics_->SetCertificateExpiry(cert->not_after_unix);
+  spdlog::info("reloaded users and certificates");
+}
+
+PeerLinks Node::Links() const {
+  PeerLinks links;
+  for (const config::Peer& p : config_.cluster.peers) links.peers.insert(p.id);
+  links.on_refused = [this](const char* reason) {
+    if (metrics_) metrics_->OnRejected(reason);
+  };
+  if (config_.security.tls_enabled()) {
+    links.credentials = security::ChannelCredentials(Files(config_));
+    links.authenticated_node = [](const grpc::ServerContext& context) {
+      auto auth = context.auth_context();
+      return auth ? security::AuthenticatedNode(*auth) : std::string();
+    };
+  }
+  return links;
+}
+
 Status Node::Start() {
+  GDS_RETURN_IF_ERROR(StartSecurity());
   std::error_code ec;
   std::filesystem::create_directories(config_.node.data_dir, ec);
   if (ec)
@@ -65,6 +132,7 @@ Status Node::Start() {
     replication_ = std::make_unique<replication::GrpcReplication>(
         endpoints, replicator_.get(), config_.replication.flush_interval_ms,
         config_.replication.compression == "gzip");
+    replication_->set_links(Links());
     replication_->set_state_reader(
         [this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
           auto view = engine_->Read(request.family(), request.name());
@@ -110,6 +178,7 @@ Status Node::Start() {
         });
   }
   if (anti_entropy_) {
+    anti_entropy_->set_links(Links());
     anti_entropy_->set_blocked(
         [this](const std::string& peer) { return replication_->partition().count(peer) > 0; });
     anti_entropy_->set_resync([this] { return replication_->NeedsResync(); },
@@ -122,24 +191,40 @@ Status Node::Start() {
   }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
-  rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, replication_.get());
+  if (config_.security.tls_enabled()) {
+    auto cert = security::InspectCertificate(config_.security.tls.cert_file);
+    if (cert.ok()) metrics_->SetCertificateExpiry(cert->not_after_unix);
+  }
+  rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, auth_.get(),
+                                    replication_.get());
   rest_->set_anti_entropy(anti_entropy_.get());
 
   std::string host;
   uint16_t port = 0;
   config::SplitHostPort(config_.listen.http, &host, &port);
+  HttpServer::Options http_options{
+      .max_body_bytes = config_.limits.max_request_bytes,
+      .max_connections = static_cast<int>(config_.limits.max_connections),
+      .tls = client_tls_.get(),
+      .on_handshake_failure = [this] { metrics_->OnHandshakeFailure("http"); }};
   http_ = std::make_unique<HttpServer>(
-      io_, config_.limits.max_request_bytes,
+      io_, std::move(http_options),
       [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
-  resp_handler_ = std::make_unique<RespHandler>(engine_.get(), config_);
+  resp_handler_ = std::make_unique<RespHandler>(engine_.get(), config_, auth_.get());
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  resp_ = std::make_unique<RespServer>(resp_handler_.get(), config_.limits.max_request_bytes,
-                                       config_.storage.sync_writes ? 4 * cores : cores);
+  RespServer::Options resp_options{
+      .max_request_bytes = config_.limits.max_request_bytes,
+      .threads = config_.storage.sync_writes ? 4 * cores : cores,
+      .max_connections = static_cast<int>(config_.limits.max_connections),
+      .idle_timeout = std::chrono::seconds(config_.limits.idle_timeout_s),
+      .tls = client_tls_.get(),
+      .on_handshake_failure = [this] { metrics_->OnHandshakeFailure("resp"); }};
+  resp_ = std::make_unique<RespServer>(resp_handler_.get(), std::move(resp_options));
   config::SplitHostPort(config_.listen.resp, &host, &port);
   GDS_RETURN_IF_ERROR(resp_->Start(host, port));
-  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, replication_.get(),
-                                       anti_entropy_.get());
+  grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, auth_.get(),
+                                       replication_.get(), anti_entropy_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
   if (anti_entropy_) anti_entropy_->Start();
@@ -162,9 +247,11 @@ Status Node::Start() {
   });
   spdlog::info(
       "node {} (region {}, replica epoch {}) serving REST on port {}, gRPC on port {}, "
-      "RESP on port {}",
+      "RESP on port {}, node-to-node on port {}; clients {}, peers {}, users {}",
       identity.node_id, config_.node.region, identity.epoch, http_->port(), grpc_->port(),
-      resp_->port());
+      resp_->port(), grpc_->peer_port(), config_.security.tls.clients ? "TLS" : "plaintext",
+      config_.security.tls_enabled() ? "mutual TLS" : "plaintext",
+      auth_->enabled() ? "required" : "off");
   return Status::Ok();
 }
 
@@ -188,6 +275,11 @@ void Node::Housekeeping() {
     if (tick % 300 == 299) {
       auto flushed = engine_->FlushDigests();
       if (!flushed.ok()) spdlog::warn("deferred digests: {}", flushed.status().ToString());
+    }
+    // A renewed certificate is picked up without a restart (gRPC watches its files itself).
+    if (tick % 10 == 0 && config_.security.tls_enabled() &&
+        ModifiedTime(config_.security.tls.cert_file) != cert_mtime_) {
+      ReloadSecurity();
     }
     if (!collector_) continue;
     std::map<std::string, v1::Progress> progress;
@@ -245,8 +337,9 @@ Status Node::WritePortsFile(const std::string& path) const {
   const std::string tmp = path + ".tmp";
   FILE* f = fopen(tmp.c_str(), "w");
   if (f == nullptr) return InvalidArgument("cannot write " + tmp);
-  fprintf(f, "{\"http\": %u, \"grpc\": %d, \"resp\": %u}\n", static_cast<unsigned>(http_port()),
-          grpc_port(), static_cast<unsigned>(resp_port()));
+  fprintf(f, "{\"http\": %u, \"grpc\": %d, \"resp\": %u, \"peer\": %d}\n",
+          static_cast<unsigned>(http_port()), grpc_port(), static_cast<unsigned>(resp_port()),
+          peer_port());
   fclose(f);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -255,12 +348,18 @@ Status Node::WritePortsFile(const std::string& path) const {
 }
 
 void Node::Run() {
-  boost::asio::signal_set signals(io_, SIGTERM, SIGINT);
-  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping", signal);
-    Shutdown();
-  });
+  boost::asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [this, &signals, &on_signal](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+          ReloadSecurity();
+          return signals.async_wait(on_signal);
+        }
+        spdlog::info("signal {}: stopping", signal);
+        Shutdown();
+      };
+  signals.async_wait(on_signal);
   auto work = boost::asio::make_work_guard(io_);
   // Ready before the first request is handled (a request queued since Start must not see
   // "not ready" because it won the race against this line).

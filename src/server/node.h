@@ -20,6 +20,8 @@
 #include "engine/sync_host.h"
 #include "engine/tombstones.h"
 #include "replication/grpc_transport.h"
+#include "security/auth.h"
+#include "security/tls.h"
 #include "server/grpc_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -42,11 +44,17 @@ class Node {
   // The bound ports (useful when the config asked for port 0).
   uint16_t http_port() const { return http_ ? http_->port() : 0; }
   int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
+  int peer_port() const { return grpc_ ? grpc_->peer_port() : 0; }
   uint16_t resp_port() const { return resp_ ? resp_->port() : 0; }
   // Writes {"http": port, ...} to path atomically (a temporary file renamed into place).
   Status WritePortsFile(const std::string& path) const;
 
  private:
+  // Users, certificates and the TLS contexts built from them (security.*).
+  Status StartSecurity();
+  // Re-reads the users file and the certificates (SIGHUP, or a certificate file changed).
+  void ReloadSecurity();
+  PeerLinks Links() const;
   void Shutdown();
   // Until stopped, on its own thread: steps the tombstone collector's rounds, and keeps the
   // delta log of a node without peers short.
@@ -60,6 +68,9 @@ class Node {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<security::Authenticator> auth_;
+  std::unique_ptr<security::ReloadableSslContext> client_tls_;  // with security.tls.clients
+  std::atomic<int64_t> cert_mtime_{0};  // of security.tls.cert_file when last loaded
   std::unique_ptr<RestApi> rest_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;

@@ -134,4 +134,20 @@ void AppendArray(std::string* out, size_t n) {
   out->append("\r\n");
 }
 
+void WrongArity(const Command& cmd, std::string* out) {
+  AppendError(out, "ERR wrong number of arguments for '" + Lower(cmd[0]) + "' command");
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 }  // namespace geodatastore::server::resp

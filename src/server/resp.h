@@ -37,5 +37,10 @@ void AppendInteger(std::string* out, int64_t n);          // :1
 void AppendBulk(std::string* out, std::string_view s);    // $1\r\nx
 void AppendNull(std::string* out);                        // $-1
 void AppendArray(std::string* out, size_t n);             // *n, then n replies
+// -ERR wrong number of arguments for '<command>' command
+void WrongArity(const Command& cmd, std::string* out);
+
+std::string Upper(std::string_view s);
+std::string Lower(std::string_view s);
 
 }  // namespace geodatastore::server::resp

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <limits>
 
+#include "server/status_codes.h"
+
 namespace geodatastore::server {
 
 namespace {
@@ -15,21 +17,9 @@ using Kind = engine::Op::Kind;
 constexpr char kWrongType[] = "WRONGTYPE Operation against a key holding the wrong kind of value";
 constexpr char kNotInteger[] = "ERR value is not an integer or out of range";
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-void WrongArity(const resp::Command& cmd, std::string* reply) {
-  resp::AppendError(reply, "ERR wrong number of arguments for '" + Lower(cmd[0]) + "' command");
-}
+using resp::Lower;
+using resp::Upper;
+using resp::WrongArity;
 
 void ErrorFor(const Status& s, std::string* reply) {
   switch (s.code()) {
@@ -38,7 +28,8 @@ void ErrorFor(const Status& s, std::string* reply) {
     case StatusCode::kOutOfRange:
       return resp::AppendError(reply, "ERR increment or decrement would overflow");
     default:
-      return resp::AppendError(reply, "ERR " + s.message());
+      return resp::AppendError(reply,
+                               std::string(StatusFor(s.code()).resp_prefix) + " " + s.message());
   }
 }
 
@@ -74,8 +65,9 @@ std::optional<std::string> RegisterValue(const crdt::AnyCrdt& state) {
 
 }  // namespace
 
-RespHandler::RespHandler(engine::Engine* engine, const config::Config& config)
-    : engine_(engine), config_(config) {}
+RespHandler::RespHandler(engine::Engine* engine, const config::Config& config,
+                         security::Authenticator* auth)
+    : engine_(engine), config_(config), auth_(auth) {}
 
 std::optional<v1::Family> RespHandler::ElsewhereThan(v1::Family family,
                                                      const std::string& name) const {
@@ -83,17 +75,20 @@ std::optional<v1::Family> RespHandler::ElsewhereThan(v1::Family family,
   return elsewhere.ok() ? *elsewhere : std::nullopt;
 }
 
-bool RespHandler::Execute(const std::vector<resp::Command>& commands, std::string* out) {
-  Pipeline pipeline = Begin(commands);
+bool RespHandler::Execute(const std::vector<resp::Command>& commands, Client* client,
+                          std::string* out) {
+  Pipeline pipeline = Begin(commands, client);
   Apply({&pipeline});
   return Finish(pipeline, out);
 }
 
-RespHandler::Pipeline RespHandler::Begin(const std::vector<resp::Command>& commands) {
+RespHandler::Pipeline RespHandler::Begin(const std::vector<resp::Command>& commands,
+                                         Client* client) {
   Pipeline p;
   p.replies.resize(commands.size());
   size_t& i = p.executed;
   for (; i < commands.size() && p.keep_open; ++i) {
+    if (Gate(commands[i], client, &p.replies[i])) continue;
     std::optional<PendingWrite> write = ParseWrite(commands[i], i, &p.replies[i]);
     if (!write) {
       if (!p.replies[i].empty()) continue;  // a write answered at once (an error)

@@ -5,6 +5,9 @@
 //   SADD, SREM, SMEMBERS, SISMEMBER, SCARD   or_set (created if absent; any set type works)
 //   DEL, EXISTS, TYPE, PING, ECHO, INFO, SELECT 0, QUIT, and enough of COMMAND, CONFIG GET
 //   and CLIENT for redis-cli and redis-benchmark.
+//   AUTH [user] password, HELLO [2 [AUTH user password] [SETNAME name]] as Redis 6 ACL users:
+//   with users configured a connection must authenticate first (-NOAUTH), and a command its
+//   user's role does not allow answers -NOPERM (resp_auth.cc).
 // Redis has one keyspace; geodatastore has one per family (counters, registers, sets). A
 // command on a name that exists in another family answers -WRONGTYPE. DEL empties an
 // object the CRDT way (a set loses the elements seen here, a counter gets the opposite
@@ -22,18 +25,27 @@
 
 #include "config/config.h"
 #include "engine/engine.h"
+#include "security/auth.h"
 #include "server/resp.h"
 
 namespace geodatastore::server {
 
 class RespHandler {
  public:
-  // REQUIRES: engine outlives the handler.
-  RespHandler(engine::Engine* engine, const config::Config& config);
+  // REQUIRES: engine and auth outlive the handler.
+  RespHandler(engine::Engine* engine, const config::Config& config, security::Authenticator* auth);
+
+  // One connection's state: who it authenticated as (nothing yet: only AUTH, HELLO and QUIT
+  // are served while users are configured).
+  struct Client {
+    std::optional<security::Principal> principal;
+  };
+  // A client of a node without users: allowed everything.
+  Client NewClient() const;
 
   // Runs commands in order and appends one reply for each to out. False once a command
   // asked to close the connection (QUIT): the replies so far are still to be sent.
-  bool Execute(const std::vector<resp::Command>& commands, std::string* out);
+  bool Execute(const std::vector<resp::Command>& commands, Client* client, std::string* out);
 
   struct PendingWrite {
     size_t reply;  // index into the pipeline's replies
@@ -53,11 +65,16 @@ class RespHandler {
   // Execute in three steps: Begin runs the commands but the trailing writes; Apply applies
   // the pending writes of any number of pipelines in one batch (in order); Finish appends
   // the replies. Execute is Begin, Apply of its pipeline alone, Finish.
-  Pipeline Begin(const std::vector<resp::Command>& commands);
+  Pipeline Begin(const std::vector<resp::Command>& commands, Client* client);
   void Apply(const std::vector<Pipeline*>& pipelines);
   static bool Finish(const Pipeline& pipeline, std::string* out);
 
  private:
+  // Serves AUTH and HELLO, and refuses what client may not run; true when it answered
+  // (resp_auth.cc).
+  bool Gate(const resp::Command& cmd, Client* client, std::string* reply);
+  void Auth(const resp::Command& cmd, Client* client, std::string* reply);
+  void Hello(const resp::Command& cmd, Client* client, std::string* reply);
   // Applies the pending writes as one batch and fills their replies.
   void Flush(std::vector<PendingWrite>* pending, std::vector<std::string>* replies);
   // A write command, parsed; nullopt for other commands, or with an error in reply.
@@ -74,6 +91,7 @@ class RespHandler {
 
   engine::Engine* const engine_;
   const config::Config config_;
+  security::Authenticator* const auth_;
 };
 
 }  // namespace geodatastore::server

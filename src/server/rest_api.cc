@@ -4,6 +4,7 @@
 
 #include "engine/session.h"
 #include "server/consistency.h"
+#include "server/status_codes.h"
 
 namespace geodatastore::server {
 
@@ -14,26 +15,18 @@ using Kind = engine::Op::Kind;
 
 namespace {
 
-int HttpStatusOf(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kOutOfRange:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kWrongType:
-    case StatusCode::kFailedPrecondition:
-    case StatusCode::kAlreadyExists:
-      return 409;
-    case StatusCode::kUnavailable:
-      return 503;
-    case StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
+int HttpStatusOf(StatusCode code) { return StatusFor(code).http; }
+
+// What a request needs: admin for /admin/*, read for other GETs, write for the rest;
+// nothing for /metrics, /healthz and /readyz (scrapers and probes).
+std::optional<security::Action> RequiredAction(http::verb method,
+                                               const std::vector<std::string>& segments) {
+  if (segments.empty()) return security::Action::kRead;
+  if (segments[0] == "metrics" || segments[0] == "healthz" || segments[0] == "readyz")
+    return std::nullopt;
+  if (segments[0] == "admin") return security::Action::kAdmin;
+  return method == http::verb::get || method == http::verb::head ? security::Action::kRead
+                                                                 : security::Action::kWrite;
 }
 
 int HexDigit(char c) {
@@ -197,8 +190,8 @@ struct RestApi::Call {
 };
 
 RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                 replication::GrpcReplication* replication)
-    : engine_(engine), metrics_(metrics), replication_(replication), config_(config) {
+                 security::Authenticator* auth, replication::GrpcReplication* replication)
+    : engine_(engine), metrics_(metrics), auth_(auth), replication_(replication), config_(config) {
   using V = http::verb;
   // Counters.
   Add(V::post, "/crdt/counters/{}", [this](Call& c) {
@@ -530,6 +523,20 @@ void RestApi::Dispatch(Call& call) {
     bool ok = true;
     call.params.push_back(PercentDecode(segments[i], &ok, false));
     if (!ok) return call.Error(400, "invalid_argument", "malformed percent-encoding in the path");
+  }
+
+  if (std::optional<security::Action> action = RequiredAction(call.request.method(), segments)) {
+    auto header = call.request.find(http::field::authorization);
+    const geodatastore::Status allowed =
+        auth_->Check(header == call.request.end()
+                         ? std::string_view()
+                         : std::string_view(header->value().data(), header->value().size()),
+                     *action, "rest");
+    if (!allowed.ok()) {
+      if (allowed.code() == StatusCode::kUnauthenticated)
+        call.response.set(http::field::www_authenticate, "Basic realm=\"geodatastore\"");
+      return call.Error(allowed);
+    }
   }
 
   // Consistency level and session token apply to every data request.

@@ -16,6 +16,7 @@
 #include "antientropy/grpc_sync.h"
 #include "config/config.h"
 #include "engine/engine.h"
+#include "security/auth.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 
@@ -26,7 +27,7 @@ class RestApi {
   // REQUIRES: engine and metrics outlive the API.
   // replication may be null (a node without peers).
   RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-          replication::GrpcReplication* replication = nullptr);
+          security::Authenticator* auth, replication::GrpcReplication* replication = nullptr);
 
   void Handle(const HttpRequest& request, HttpResponse& response);
 
@@ -57,6 +58,7 @@ class RestApi {
 
   engine::Engine* const engine_;
   Metrics* const metrics_;
+  security::Authenticator* const auth_;
   replication::GrpcReplication* const replication_;
   antientropy::GrpcAntiEntropy* anti_entropy_ = nullptr;
   std::function<nlohmann::json()> tombstones_;

@@ -62,6 +62,38 @@ TEST(Config, EveryErrorIsOneLineNamingTheKey) {
   }
 }
 
+TEST(Config, SecureByDefault) {
+  const std::string node = "node: {id: n1, region: r, data_dir: /d/n1}\n";
+  // Non-loopback client listeners need TLS for clients and users; the peer listener TLS.
+  EXPECT_THAT(ErrorOf(node + "listen: {http: \"0.0.0.0:8080\"}"),
+              HasSubstr("listen.http: binds 0.0.0.0, which is not loopback"));
+  EXPECT_THAT(ErrorOf(node + "listen: {resp: \"10.1.2.3:6379\"}"), HasSubstr("listen.resp"));
+  EXPECT_THAT(ErrorOf(node + "listen: {peer: \"0.0.0.0:7070\"}"),
+              HasSubstr("listen.peer: binds 0.0.0.0, which is not loopback, without security.tls"));
+  const std::string tls =
+      "security:\n  tls: {ca_file: ca.pem, cert_file: n1.pem, key_file: n1.key, clients: true}\n";
+  EXPECT_THAT(ErrorOf(node + "listen: {grpc: \"0.0.0.0:9090\"}\n" + tls),
+              HasSubstr("security.users_file"));
+  auto secured = ParseConfig(node + "listen: {grpc: \"0.0.0.0:9090\", peer: \"0.0.0.0:7070\"}\n" +
+                             tls + "  users_file: users.yaml\n");
+  ASSERT_TRUE(secured.ok()) << secured.status().ToString();
+  EXPECT_TRUE(secured->security.tls_enabled());
+  auto insecure =
+      ParseConfig(node + "listen: {http: \"0.0.0.0:8080\"}\nsecurity: {insecure: true}");
+  EXPECT_TRUE(insecure.ok()) << insecure.status().ToString();
+  // Loopback needs nothing; the backup directory defaults next to the data directory.
+  auto local = ParseConfig(node + "listen: {http: \"localhost:8080\", grpc: \"[::1]:9090\"}");
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_EQ(local->security.backup_dir, "/d/backups");
+  // With TLS and peers, node-to-node traffic needs its own listener; TLS needs all files.
+  EXPECT_THAT(ErrorOf(node + tls + "cluster: {peers: [{id: n2, region: r, grpc: 'h:1'}]}"),
+              HasSubstr("listen.peer: is required with security.tls"));
+  EXPECT_THAT(ErrorOf(node + "security: {tls: {ca_file: ca.pem}}"),
+              HasSubstr("security.tls.cert_file: is required"));
+  EXPECT_THAT(ErrorOf(node + "security: {tls: {ca_file: a, cert_file: b, key_file: c, x: 1}}"),
+              HasSubstr("security.tls.x: unknown key"));
+}
+
 TEST(Config, HostPort) {
   std::string host;
   uint16_t port = 0;

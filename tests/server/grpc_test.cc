@@ -238,16 +238,18 @@ TEST(Checkpoint, ARestoredNodeHasTheDataAndANewReplicaEpoch) {
   const std::string snap = snapshots.Sub("snap");
   nlohmann::json before;
   {
-    GeodsProcess node;
+    // Checkpoints go below the backup directory only.
+    GeodsProcess node({.extra_yaml = "security: {backup_dir: " + snapshots.path() + "}\n"});
     ASSERT_TRUE(node.Start()) << node.error();
     std::string out;
     const std::string geoctl =
         std::string(GDS_GEOCTL_PATH) + " --addr " + node.grpc_address() + " ";
     ASSERT_EQ(RunCommand(geoctl + "set add s x y", &out), 0) << out;
-    ASSERT_EQ(RunCommand(geoctl + "admin checkpoint " + snap, &out), 0) << out;
+    EXPECT_EQ(RunCommand(geoctl + "admin checkpoint /tmp/gds-not-a-backup-dir", &out), 1) << out;
+    ASSERT_EQ(RunCommand(geoctl + "admin checkpoint snap", &out), 0) << out;
     ASSERT_EQ(RunCommand(geoctl + "--json admin status", &out), 0) << out;
     before = nlohmann::json::parse(out);
-    EXPECT_EQ(RunCommand(geoctl + "admin checkpoint " + snap, &out), 1);  // exists already
+    EXPECT_EQ(RunCommand(geoctl + "admin checkpoint snap", &out), 1);  // exists already
     EXPECT_EQ(node.Stop(), 0);
   }
   GeodsProcess restored({.data_dir = snap});

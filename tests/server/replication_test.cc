@@ -10,6 +10,7 @@
 #include "cli/http_client.h"
 #include "support/geods_process.h"
 #include "support/redis_cli.h"
+#include "support/test_pki.h"
 
 namespace geodatastore::testing {
 namespace {
@@ -25,9 +26,12 @@ class ReplicationTest : public ::testing::Test {
   }
   virtual std::string Topology() const { return "mesh"; }
 
+  // Node-to-node links on mutual TLS, as in production: each node its own certificate.
   void SetUp() override {
     const Layout layout = Nodes();
     kNodes = static_cast<int>(layout.size());
+    ASSERT_TRUE(pki_.ok()) << pki_.error();
+    for (const auto& [id, region] : layout) ASSERT_TRUE(pki_.Issue(id, id)) << pki_.error();
     std::vector<uint16_t> ports;
     for (int i = 0; i < kNodes; ++i) ports.push_back(FreePort());
     for (int i = 0; i < kNodes; ++i) {
@@ -43,8 +47,9 @@ class ReplicationTest : public ::testing::Test {
           .extra_yaml = "cluster:\n  name: test\n  peers:\n" + peers +
                         "testing: {fault_injection: true}\nconsistency: {timeout_ms: 1000}\n" +
                         "anti_entropy: {interval_s: 3600, tombstone_interval_s: 1}\n" +
-                        "replication: {topology: " + Topology() + "}\n",
-          .grpc_port = ports[i]}));
+                        "replication: {topology: " + Topology() + "}\n" + "security:\n" +
+                        pki_.TlsYaml(layout[i].first, false),
+          .peer_port = ports[i]}));
     }
     for (auto& n : nodes_) ASSERT_TRUE(n->Start()) << n->error();
     for (auto& n : nodes_) clients_.push_back(std::make_unique<HttpClient>(n->http_port()));
@@ -114,6 +119,7 @@ class ReplicationTest : public ::testing::Test {
   }
 
   int kNodes = 0;
+  TestPki pki_;
   std::vector<std::unique_ptr<GeodsProcess>> nodes_;
   std::vector<std::unique_ptr<HttpClient>> clients_;
 };

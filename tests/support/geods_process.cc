@@ -32,7 +32,10 @@ GeodsProcess::GeodsProcess(Options options)
   config << "node: {id: " << options.node_id << ", region: " << options.region
          << ", data_dir: " << data_dir_ << "}\n"
          << "listen: {http: \"127.0.0.1:0\", grpc: \"127.0.0.1:" << options.grpc_port
-         << "\", resp: \"127.0.0.1:0\"}\n"
+         << "\", resp: \"127.0.0.1:0\""
+         << (options.peer_port ? ", peer: \"127.0.0.1:" + std::to_string(options.peer_port) + "\""
+                               : std::string())
+         << "}\n"
          << options.extra_yaml << "\n";
 }
 
@@ -75,6 +78,7 @@ bool GeodsProcess::Start(std::chrono::seconds deadline) {
         http_port_ = json["http"].get<uint16_t>();
         grpc_port_ = json["grpc"].get<uint16_t>();
         resp_port_ = json["resp"].get<uint16_t>();
+        peer_port_ = json.value("peer", uint16_t{0});
         return true;
       }
     }

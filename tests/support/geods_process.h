@@ -20,6 +20,8 @@ class GeodsProcess {
     std::string extra_yaml;  // appended to the generated config
     std::string data_dir;    // default: a fresh directory
     uint16_t grpc_port = 0;  // default: any free port
+    // The node-to-node listener (listen.peer); 0: none (peers use the gRPC listener).
+    uint16_t peer_port = 0;
   };
 
   explicit GeodsProcess(Options options);
@@ -37,6 +39,7 @@ class GeodsProcess {
   uint16_t http_port() const { return http_port_; }
   uint16_t grpc_port() const { return grpc_port_; }
   uint16_t resp_port() const { return resp_port_; }
+  uint16_t peer_port() const { return peer_port_; }
   std::string grpc_address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
@@ -52,6 +55,7 @@ class GeodsProcess {
   uint16_t http_port_ = 0;
   uint16_t grpc_port_ = 0;
   uint16_t resp_port_ = 0;
+  uint16_t peer_port_ = 0;
   std::string error_;
 };
 
