@@ -100,6 +100,21 @@ TEST(ORSet, RemoveArrivingBeforeItsAddStillRemoves) {
   EXPECT_FALSE(replica.Contains("x"));
 }
 
+TEST(ORSet, AddAllIsAddOneAfterTheOther) {
+  ORSet base;
+  base.Join(base.Add(1, "b"));
+  ORSet one_by_one = base;
+  for (const char* e : {"c", "a", "b"}) one_by_one.Join(one_by_one.Add(1, e));
+  ORSet all = base;
+  all.Join(base.AddAll(1, std::vector<std::string>{"c", "a", "b"}));
+  EXPECT_EQ(all, one_by_one);
+  // An element named twice gets one dot.
+  ORSet twice = base;
+  twice.Join(base.AddAll(1, std::vector<std::string>{"x", "x"}));
+  EXPECT_THAT(twice.Value(), ElementsAre("b", "x"));
+  EXPECT_EQ(twice.kernel().context().Next(1).counter, 3u);
+}
+
 TEST(LWWElementSet, LaterTimestampWinsWhateverTheOrder) {
   LWWElementSet a, b;
   a.Join(a.Add(At(10, 1), "x"));
