@@ -66,6 +66,12 @@ struct Config {
     uint64_t max_key_bytes = 1024;
     uint64_t max_element_bytes = 65536;
     uint64_t max_request_bytes = 1048576;
+    // A set's or graph's elements (tombstones included) that a client op may bring it to;
+    // replicated deltas merge regardless. 0: no cap.
+    uint64_t max_collection_elements = 1000000;
+    // The budget of one path search (GET .../paths): paths found, and search steps.
+    uint64_t max_paths = 1000;
+    uint64_t max_path_steps = 100000;
   } limits;
   struct Testing {
     bool fault_injection = false;
