@@ -156,7 +156,46 @@ StatusOr<AnyCrdt> GraphDelta(const crdt::LWWGraph& s, const Op& op, const OpCont
   }
 }
 
+// Elements op may add to those state holds (CheckCollectionCap).
+size_t Growth(const AnyCrdt& state, const Op& op, int64_t members_changed) {
+  const auto* graph = std::get_if<crdt::LWWGraph>(&state);
+  switch (op.kind) {
+    case Kind::kAdd:
+      return static_cast<size_t>(members_changed);
+    case Kind::kAddVertex:
+      return graph != nullptr && !graph->HasVertex(op.vertex);
+    case Kind::kAddEdge:
+      return graph != nullptr && !graph->HasEdge(op.from, op.to);
+    default:
+      return 0;
+  }
+}
+
+size_t HeldElements(const AnyCrdt& state) {
+  return std::visit(
+      [](const auto& s) -> size_t {
+        if constexpr (requires { s.held_elements(); }) {
+          return s.held_elements();
+        } else {
+          return 0;
+        }
+      },
+      state);
+}
+
 }  // namespace
+
+Status CheckCollectionCap(std::string_view what, const AnyCrdt& state, const Op& op,
+                          int64_t members_changed, size_t cap) {
+  const size_t growth = Growth(state, op, members_changed);
+  if (cap == 0 || growth == 0) return Status::Ok();
+  const size_t held = HeldElements(state);
+  if (held + growth <= cap) return Status::Ok();
+  return ResourceExhausted(std::string(what) + " holds " + std::to_string(held) +
+                           " elements; this " + std::string(op.Name()) + " would add up to " +
+                           std::to_string(growth) + ", past limits.max_collection_elements (" +
+                           std::to_string(cap) + ")");
+}
 
 v1::Family Op::family() const {
   switch (kind) {

@@ -269,6 +269,21 @@ TEST(RestLimits, OverLimitKeyElementAndBodyAreRefused) {
   EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"element", "1234"}}).status, 200);
 }
 
+TEST(RestLimits, AddsPastTheCollectionCapAre422AndChangeNothing) {
+  GeodsProcess node({.extra_yaml = "limits: {max_collection_elements: 3}"});
+  ASSERT_TRUE(node.Start()) << node.error();
+  HttpClient client(node.http_port());
+  EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"elements", {"a", "b"}}}).status, 200);
+  HttpResult over = client.Post("/crdt/sets/s/add", {{"elements", {"c", "d"}}});
+  EXPECT_EQ(over.status, 422) << over.body;
+  EXPECT_EQ(over.json["code"], "resource_exhausted");
+  EXPECT_THAT(over.body, HasSubstr("limits.max_collection_elements (3)"));
+  EXPECT_EQ(client.Get("/crdt/sets/s").json["elements"], json::array({"a", "b"}));
+  EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"element", "c"}}).status, 200);
+  EXPECT_THAT(client.Get("/metrics").body,
+              HasSubstr("geodatastore_rejected_payloads_total{reason=\"limit\"} 1"));
+}
+
 TEST_F(RestTest, AcknowledgedWritesSurviveARestart) {
   Expect(200, client_->Post("/crdt/counters/n/increment", {{"value", 41}}));
   Expect(200, client_->Post("/crdt/sets/s/add", {{"element", "kept"}}));
