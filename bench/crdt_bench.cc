@@ -4,12 +4,16 @@
 //   mutate/<type>/<n>  one op on a state of n entries: delta mutator plus joining the delta
 //                      (or_set: an add and a remove of a fresh element, two ops)
 //   encode/<type>/<n>, decode/<type>/<n>: canonical bytes of replica A, and back
+//   bulk_add/<type>/<n> one client op adding n distinct elements (in random order) to an
+//                      empty set, as the engine runs it: members changed, delta, join
 // Entries are: replicas for counters, elements for sets, concurrent values for the
 // MV-Register, vertices (plus a path of edges) for the graph; an LWW-Register holds one
 // value whatever n, so its n is only the number of writes it saw.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <tuple>
 
@@ -22,6 +26,7 @@
 #include "crdt/or_set.h"
 #include "crdt/pn_counter.h"
 #include "crdt/two_p_set.h"
+#include "engine/op.h"
 
 namespace geodatastore::crdt {
 namespace {
@@ -173,6 +178,21 @@ void BM_Decode(benchmark::State& state) {
 }
 
 template <typename T>
+void BM_BulkAdd(benchmark::State& state) {
+  engine::Op op{.kind = engine::Op::Kind::kAdd};
+  for (int64_t i = 0; i < state.range(0); ++i) op.elements.push_back(Key("e", i));
+  std::shuffle(op.elements.begin(), op.elements.end(), std::mt19937(42));
+  for (auto _ : state) {
+    AnyCrdt s = T();
+    benchmark::DoNotOptimize(engine::MembershipChanges(s, op));
+    StatusOr<AnyCrdt> delta = engine::DeltaFor(s, op, {1, StampAt(0, 1)});
+    if (!delta.ok() || !JoinAny(s, *delta).ok()) state.SkipWithError("add failed");
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+template <typename T>
 void RegisterType() {
   const std::string type(TypeName(T::kType));
   for (auto [name, fn] :
@@ -183,6 +203,13 @@ void RegisterType() {
         ->Arg(1000)
         ->Arg(100000)
         ->Unit(benchmark::kMicrosecond);
+  }
+  if constexpr (requires(const T& s) { s.Contains(std::string_view()); }) {
+    benchmark::RegisterBenchmark(("bulk_add/" + type).c_str(), &BM_BulkAdd<T>)
+        ->Arg(1000)
+        ->Arg(10000)
+        ->Arg(100000)
+        ->Unit(benchmark::kMillisecond);
   }
 }
 

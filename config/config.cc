@@ -155,6 +155,21 @@ Status CheckExposure(Config& c) {
   return Status::Ok();
 }
 
+Status ReadLimits(MapReader& r, Config::Limits* limits) {
+  for (auto [key, value] : {std::pair{"max_key_bytes", &limits->max_key_bytes},
+                            std::pair{"max_element_bytes", &limits->max_element_bytes},
+                            std::pair{"max_request_bytes", &limits->max_request_bytes},
+                            std::pair{"max_paths", &limits->max_paths},
+                            std::pair{"max_path_steps", &limits->max_path_steps}}) {
+    GDS_RETURN_IF_ERROR(r.Read(key, value));
+    GDS_RETURN_IF_ERROR(Positive(r.Key(key), *value));
+  }
+  GDS_RETURN_IF_ERROR(r.Read("max_connections", &limits->max_connections));
+  GDS_RETURN_IF_ERROR(r.Read("idle_timeout_s", &limits->idle_timeout_s));
+  GDS_RETURN_IF_ERROR(Positive(r.Key("max_connections"), limits->max_connections));
+  return r.Read("max_collection_elements", &limits->max_collection_elements);
+}
+
 StatusOr<Config> Parse(const YAML::Node& doc) {
   Config c;
   MapReader root(doc, "");
@@ -223,17 +238,8 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
   GDS_RETURN_IF_ERROR(Section(root, "storage", [&](MapReader& r) -> Status {
     return r.Read("sync_writes", &c.storage.sync_writes);
   }));
-  GDS_RETURN_IF_ERROR(Section(root, "limits", [&](MapReader& r) -> Status {
-    GDS_RETURN_IF_ERROR(r.Read("max_key_bytes", &c.limits.max_key_bytes));
-    GDS_RETURN_IF_ERROR(r.Read("max_element_bytes", &c.limits.max_element_bytes));
-    GDS_RETURN_IF_ERROR(r.Read("max_request_bytes", &c.limits.max_request_bytes));
-    GDS_RETURN_IF_ERROR(r.Read("max_connections", &c.limits.max_connections));
-    GDS_RETURN_IF_ERROR(r.Read("idle_timeout_s", &c.limits.idle_timeout_s));
-    GDS_RETURN_IF_ERROR(Positive("limits.max_connections", c.limits.max_connections));
-    GDS_RETURN_IF_ERROR(Positive("limits.max_key_bytes", c.limits.max_key_bytes));
-    GDS_RETURN_IF_ERROR(Positive("limits.max_element_bytes", c.limits.max_element_bytes));
-    return Positive("limits.max_request_bytes", c.limits.max_request_bytes);
-  }));
+  GDS_RETURN_IF_ERROR(
+      Section(root, "limits", [&](MapReader& r) { return ReadLimits(r, &c.limits); }));
   GDS_RETURN_IF_ERROR(Section(root, "testing", [&](MapReader& r) -> Status {
     return r.Read("fault_injection", &c.testing.fault_injection);
   }));

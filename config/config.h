@@ -71,6 +71,12 @@ struct Config {
     uint64_t max_request_bytes = 1048576;
     uint32_t max_connections = 10000;  // per front end (REST, RESP, gRPC), as Redis maxclients
     uint32_t idle_timeout_s = 300;     // RESP and gRPC client connections; 0: never
+    // A set's or graph's elements (tombstones included) that a client op may bring it to;
+    // replicated deltas merge regardless. 0: no cap.
+    uint64_t max_collection_elements = 1000000;
+    // The budget of one path search (GET .../paths): paths found, and search steps.
+    uint64_t max_paths = 1000;
+    uint64_t max_path_steps = 100000;
   } limits;
   struct Security {
     struct Tls {

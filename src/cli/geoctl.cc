@@ -390,7 +390,8 @@ int main(int argc, char** argv) {
   g_paths->add_option("name", name)->required();
   g_paths->add_option("from", a)->required();
   g_paths->add_option("to", b)->required();
-  g_paths->add_option("--max", max_paths, "at most this many paths (default 10000)");
+  g_paths->add_option("--max", max_paths,
+                      "at most this many paths (default: all, within the node's budget)");
   g_paths->callback([&] {
     action = [&](Client& c) {
       v1::PathsRequest r;

@@ -20,9 +20,10 @@ enum class StatusCode {
   kFailedPrecondition,  // valid, but not allowed in this state: re-adding a removed 2P-Set element
   kNotFound,
   kAlreadyExists,
-  kWrongType,   // the name exists with another CRDT type
-  kOutOfRange,  // arithmetic overflow
-  kCorruption,  // undecodable or non-canonical bytes from disk or a peer
+  kWrongType,          // the name exists with another CRDT type
+  kOutOfRange,         // arithmetic overflow
+  kResourceExhausted,  // a budget or cap of the node reached: a path search, a full collection
+  kCorruption,         // undecodable or non-canonical bytes from disk or a peer
   kUnavailable,
   kDeadlineExceeded,
   kInternal,
@@ -60,6 +61,9 @@ inline Status FailedPrecondition(std::string m) {
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status WrongType(std::string m) { return {StatusCode::kWrongType, std::move(m)}; }
 inline Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
+inline Status ResourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
 inline Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status Unauthenticated(std::string m) {
@@ -110,6 +114,8 @@ inline std::string_view StatusCodeName(StatusCode code) {
       return "wrong_type";
     case StatusCode::kOutOfRange:
       return "out_of_range";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
     case StatusCode::kCorruption:
       return "corruption";
     case StatusCode::kUnavailable:

@@ -86,6 +86,18 @@ std::optional<int64_t> CounterValue(const AnyCrdt& value) {
   return std::nullopt;
 }
 
+std::vector<std::string> SetMembers(const AnyCrdt& value) {
+  return std::visit(
+      [](const auto& state) -> std::vector<std::string> {
+        if constexpr (requires { state.Contains(std::string_view()); }) {
+          return state.Value();
+        } else {
+          return {};
+        }
+      },
+      value);
+}
+
 std::optional<Tombstones> TombstonesOf(const AnyCrdt& value) {
   return std::visit(
       [](const auto& state) -> std::optional<Tombstones> {

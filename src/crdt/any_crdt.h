@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "crdt/g_counter.h"
 #include "crdt/g_set.h"
@@ -47,6 +48,8 @@ Status JoinAny(AnyCrdt& into, const AnyCrdt& other);
 
 // A counter's value (a g_counter's clamped to INT64_MAX); nullopt for other types.
 std::optional<int64_t> CounterValue(const AnyCrdt& value);
+// The visible elements of a set, sorted; empty for other types.
+std::vector<std::string> SetMembers(const AnyCrdt& value);
 
 // Tombstone collection, for the types that hold tombstones (2P-Set, LWW-element-set, LWW
 // graph). What value holds as tombstones, as a state of its type, with how many and the

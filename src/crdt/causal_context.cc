@@ -81,15 +81,20 @@ void CausalContext::Join(const CausalContext& other) {
 }
 
 void CausalContext::Compact() {
+  // Only the first cloud dots of each replica can be folded or dropped: the cloud is sorted,
+  // so after the first dot that is neither, the search skips to the next replica. A delta
+  // of many adds keeps its fresh dots in the cloud, and Join calls this once per add: it
+  // must not cost the whole cloud each time.
   for (auto it = cloud_.begin(); it != cloud_.end();) {
-    const uint64_t known = compact_.Get(it->replica);
-    if (it->counter == known + 1) {
-      compact_.Raise(it->replica, it->counter);
+    const ReplicaId replica = it->replica;
+    uint64_t known = compact_.Get(replica);
+    while (it != cloud_.end() && it->replica == replica && it->counter <= known + 1) {
+      known = std::max(known, it->counter);
       it = cloud_.erase(it);
-    } else if (it->counter <= known) {
-      it = cloud_.erase(it);
-    } else {
-      ++it;
+    }
+    compact_.Raise(replica, known);
+    if (it != cloud_.end() && it->replica == replica) {
+      it = cloud_.upper_bound(Dot{replica, UINT64_MAX});
     }
   }
 }

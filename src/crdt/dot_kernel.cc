@@ -54,10 +54,21 @@ DotKernel& DotKernel::operator=(const DotKernel& other) {
 }
 
 DotKernel DotKernel::AddDelta(ReplicaId replica, std::string_view key) const {
-  DotKernel delta = RemoveDelta(key);
-  const Dot dot = context_.Next(replica);
-  delta.context_.Add(dot);
-  delta.entries_.emplace(std::string(key), DotList{dot});
+  const std::string one(key);
+  return AddAllDelta(replica, {&one, 1});
+}
+
+DotKernel DotKernel::AddAllDelta(ReplicaId replica, std::span<const std::string> keys) const {
+  DotKernel delta;
+  Dot dot = context_.Next(replica);
+  for (const std::string& key : keys) {
+    if (!delta.entries_.try_emplace(key, DotList{dot}).second) continue;  // named before
+    if (auto ours = entries_.find(key); ours != entries_.end()) {
+      for (const Dot& d : ours->second) delta.context_.Add(d);
+    }
+    delta.context_.Add(dot);
+    ++dot.counter;
+  }
   return delta;
 }
 

@@ -16,6 +16,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +44,9 @@ class DotKernel {
 
   // Delta: key tagged with a fresh dot of replica; the dots key had are superseded.
   DotKernel AddDelta(ReplicaId replica, std::string_view key) const;
+  // Delta: AddDelta of every key, as if applied one after the other (a key named twice gets
+  // one dot). O(k log n) for k keys: one delta, no copy of this kernel.
+  DotKernel AddAllDelta(ReplicaId replica, std::span<const std::string> keys) const;
   // Delta: like AddDelta, but every other key is superseded too (an MV-Register write).
   DotKernel ReplaceAllDelta(ReplicaId replica, std::string_view key) const;
   // Delta: key's dots superseded, nothing added. Empty if key is absent.

@@ -23,6 +23,8 @@ class GSet {
 
   bool Contains(std::string_view element) const { return elements_.count(element) > 0; }
   size_t size() const { return elements_.size(); }
+  // Elements held (the cap of a collection counts these). O(1).
+  size_t held_elements() const { return elements_.size(); }
   std::vector<std::string> Value() const { return {elements_.begin(), elements_.end()}; }
   void Join(const GSet& other) { UnionInto(elements_, other.elements_); }
   bool operator==(const GSet&) const = default;

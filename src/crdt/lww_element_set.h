@@ -33,6 +33,8 @@ class LWWElementSet {
   bool Contains(std::string_view element) const;
   std::vector<std::string> Value() const;
   LwwBias bias() const { return bias_; }
+  // Elements held: members and tombstones. O(1).
+  size_t held_elements() const { return elements_.size(); }
   // Tombstones: elements whose remove currently wins, and remove stamps older than the
   // element's add (crdt/lww_element.h, TombstonePart).
   size_t tombstones() const;

@@ -92,19 +92,28 @@ std::vector<std::string> LWWGraph::Neighbors(std::string_view vertex) const {
   return out;
 }
 
-std::vector<std::vector<std::string>> LWWGraph::Paths(std::string_view from, std::string_view to,
-                                                      size_t max_paths) const {
-  std::vector<std::vector<std::string>> paths;
-  if (!HasVertex(from) || !HasVertex(to) || max_paths == 0) return paths;
+StatusOr<std::vector<LWWGraph::Path>> LWWGraph::Paths(std::string_view from, std::string_view to,
+                                                      const PathBudget& budget,
+                                                      size_t limit) const {
+  std::vector<Path> paths;
+  if (!HasVertex(from) || !HasVertex(to) || limit == 0) return paths;
+  if (from == to) return std::vector<Path>{Path{std::string(from)}};
   std::map<std::string, std::vector<std::string>, std::less<>> adjacency;
   for (const Edge& e : Edges()) adjacency[e.first].push_back(e.second);
+  auto over_budget = [&](const std::string& what) {
+    return ResourceExhausted("paths from '" + std::string(from) + "' to '" + std::string(to) +
+                             "' exceed the path budget: " + what);
+  };
 
   // Depth-first search over simple paths; each frame holds the next neighbor to try.
-  std::vector<std::string> path{std::string(from)};
+  Path path{std::string(from)};
   std::set<std::string, std::less<>> on_path{std::string(from)};
   std::vector<size_t> next{0};
-  if (from == to) return {path};
-  while (!path.empty() && paths.size() < max_paths) {
+  size_t steps = 0;
+  while (!path.empty() && paths.size() < limit) {
+    if (++steps > budget.max_steps) {
+      return over_budget("more than " + std::to_string(budget.max_steps) + " steps (max_steps)");
+    }
     auto adj = adjacency.find(path.back());
     const size_t i = next.back()++;
     if (adj == adjacency.end() || i >= adj->second.size()) {
@@ -116,6 +125,10 @@ std::vector<std::vector<std::string>> LWWGraph::Paths(std::string_view from, std
     const std::string& v = adj->second[i];
     if (on_path.count(v) > 0) continue;
     if (v == to) {
+      if (paths.size() == budget.max_paths) {
+        return over_budget("more than " + std::to_string(budget.max_paths) + " paths (max_paths)");
+      }
+      steps += path.size() + 1;  // the answer's size counts against the steps too
       paths.push_back(path);
       paths.back().push_back(v);
       continue;

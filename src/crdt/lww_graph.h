@@ -10,6 +10,7 @@
 // Thread safety: plain value.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,8 +34,16 @@ class LWWGraph {
     std::vector<Edge> edges;            // sorted
     bool operator==(const Snapshot&) const = default;
   };
-  // Paths() stops after this many paths unless told otherwise.
-  static constexpr size_t kDefaultMaxPaths = 10000;
+  using Path = std::vector<std::string>;
+  // What one Paths() call may cost. The number of simple paths grows factorially with the
+  // vertices (a complete graph of 13 has about 10^8 between two of them), so the search is
+  // bounded rather than the graph.
+  struct PathBudget {
+    size_t max_paths = 1000;  // paths found
+    // Steps: every edge the search follows or tries, plus every vertex of every path found
+    // (so the answer's size is bounded too).
+    size_t max_steps = 100000;
+  };
 
   // Delta adding vertex at stamp; empty if the vertex is already visible (re-stamping it
   // would hide its edges).
@@ -52,12 +61,16 @@ class LWWGraph {
   std::vector<Edge> Edges() const;
   size_t vertex_count() const { return Vertices().size(); }
   size_t edge_count() const { return Edges().size(); }
+  // Vertices and edges held, tombstones included. O(1).
+  size_t held_elements() const { return vertices_.size() + edges_.size(); }
   // Targets of the visible edges leaving vertex, sorted.
   std::vector<std::string> Neighbors(std::string_view vertex) const;
-  // Every simple path from -> to over visible edges, in lexicographic order, at most
-  // max_paths of them.
-  std::vector<std::vector<std::string>> Paths(std::string_view from, std::string_view to,
-                                              size_t max_paths = kDefaultMaxPaths) const;
+  // Every simple path from -> to over visible edges, in lexicographic order; only the first
+  // `limit` when a limit is given. kResourceExhausted, naming the budget, when the search
+  // would find more than budget.max_paths paths or take more than budget.max_steps steps.
+  StatusOr<std::vector<Path>> Paths(std::string_view from, std::string_view to,
+                                    const PathBudget& budget,
+                                    size_t limit = std::numeric_limits<size_t>::max()) const;
   Snapshot Value() const { return {Vertices(), Edges()}; }
   // Vertices and edges whose remove wins, and stale remove stamps: tombstones.
   size_t tombstones() const;

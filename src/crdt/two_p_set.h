@@ -27,6 +27,8 @@ class TwoPSet {
     return added_.count(element) > 0 && removed_.count(element) == 0;
   }
   std::vector<std::string> Value() const;
+  // Elements held: every element added, removed ones included until collected. O(1).
+  size_t held_elements() const { return added_.size(); }
   // Removed elements held as tombstones.
   size_t tombstones() const { return removed_.size(); }
   // Tombstone collection (antientropy/tombstones.h): the removed elements, as a state that

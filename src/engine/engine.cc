@@ -295,6 +295,12 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
     crdt::AnyCrdt fresh_state;
     const crdt::AnyCrdt& state = created ? (fresh_state = crdt::NewCrdt(type)) : obj.state;
     const int64_t members_changed = MembershipChanges(state, op);
+    if (Status capped = CheckCollectionCap(Describe(key), state, op, members_changed,
+                                           options_.limits.max_collection_elements);
+        !capped.ok()) {
+      results.push_back(capped);
+      continue;
+    }
     StatusOr<crdt::AnyCrdt> delta = DeltaFor(state, op, {identity_.replica, StampFor(op)});
     if (!delta.ok()) {
       results.push_back(delta.status());

@@ -38,6 +38,10 @@ namespace geodatastore::engine {
 struct Limits {
   size_t max_key_bytes = 1024;
   size_t max_element_bytes = 65536;
+  // The elements (tombstones included) a client op may bring a set or graph to; 0: no cap.
+  // Replicated deltas and joined states merge regardless: replicas must converge.
+  size_t max_collection_elements = 1000000;
+  crdt::LWWGraph::PathBudget paths;  // of one path search; front ends pass it to Paths()
 };
 
 struct EngineOptions {
@@ -164,6 +168,7 @@ class Engine {
   Status ValidateName(std::string_view name) const;
 
   const storage::NodeIdentity& identity() const { return identity_; }
+  const Limits& limits() const { return options_.limits; }
   storage::Store* store() const { return store_; }
   // Highest sequence number this node has assigned.
   uint64_t last_seq() const { return next_seq_.load() - 1; }

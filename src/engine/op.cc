@@ -1,6 +1,7 @@
 #include "engine/op.h"
 
-#include <algorithm>
+#include <absl/container/flat_hash_set.h>
+
 #include <limits>
 
 #include "storage/store.h"
@@ -17,23 +18,16 @@ Status Unsupported(const Op& op, v1::CrdtType type) {
                             std::string(crdt::TypeName(type)));
 }
 
-// Applies fn to each element, joining the deltas (a multi-element add is one delta). Each
-// element's delta must see the ones before it (an OR-Set's next dot), so several elements
-// work on a copy of the state; one works on the state itself (a copy of a large set would
-// cost more than the op).
+// Applies fn to each element, joining the deltas (a multi-element op is one delta).
+// REQUIRES: an element's delta does not depend on the deltas of the elements before it
+// (an OR-Set's add does, through its next dot: it has ORSet::AddAll instead). So every
+// delta is taken from the state itself, never from a copy: O(k log n) for k elements.
 template <typename T, typename Fn>
 StatusOr<AnyCrdt> ForEachElement(const T& state, const Op& op, Fn&& fn) {
-  if (op.elements.size() == 1) {
-    StatusOr<T> d = fn(state, op.elements[0]);
-    if (!d.ok()) return d.status();
-    return AnyCrdt(std::move(d).value());
-  }
-  T scratch = state;
   T delta;
   for (const std::string& e : op.elements) {
-    StatusOr<T> d = fn(scratch, e);
+    StatusOr<T> d = fn(state, e);
     if (!d.ok()) return d.status();
-    scratch.Join(*d);
     delta.Join(*d);
   }
   return AnyCrdt(std::move(delta));
@@ -107,9 +101,7 @@ StatusOr<AnyCrdt> SetDelta(const crdt::ORSet& s, const Op& op, const OpContext& 
     case Kind::kCreate:
       return AnyCrdt(crdt::ORSet());
     case Kind::kAdd:
-      return ForEachElement(s, op, [&](const crdt::ORSet& x, const std::string& e) {
-        return Lift(x.Add(ctx.replica, e));
-      });
+      return AnyCrdt(s.AddAll(ctx.replica, op.elements));
     case Kind::kRemove:
       return ForEachElement(
           s, op, [](const crdt::ORSet& x, const std::string& e) { return Lift(x.Remove(e)); });
@@ -164,7 +156,46 @@ StatusOr<AnyCrdt> GraphDelta(const crdt::LWWGraph& s, const Op& op, const OpCont
   }
 }
 
+// Elements op may add to those state holds (CheckCollectionCap).
+size_t Growth(const AnyCrdt& state, const Op& op, int64_t members_changed) {
+  const auto* graph = std::get_if<crdt::LWWGraph>(&state);
+  switch (op.kind) {
+    case Kind::kAdd:
+      return static_cast<size_t>(members_changed);
+    case Kind::kAddVertex:
+      return graph != nullptr && !graph->HasVertex(op.vertex);
+    case Kind::kAddEdge:
+      return graph != nullptr && !graph->HasEdge(op.from, op.to);
+    default:
+      return 0;
+  }
+}
+
+size_t HeldElements(const AnyCrdt& state) {
+  return std::visit(
+      [](const auto& s) -> size_t {
+        if constexpr (requires { s.held_elements(); }) {
+          return s.held_elements();
+        } else {
+          return 0;
+        }
+      },
+      state);
+}
+
 }  // namespace
+
+Status CheckCollectionCap(std::string_view what, const AnyCrdt& state, const Op& op,
+                          int64_t members_changed, size_t cap) {
+  const size_t growth = Growth(state, op, members_changed);
+  if (cap == 0 || growth == 0) return Status::Ok();
+  const size_t held = HeldElements(state);
+  if (held + growth <= cap) return Status::Ok();
+  return ResourceExhausted(std::string(what) + " holds " + std::to_string(held) +
+                           " elements; this " + std::string(op.Name()) + " would add up to " +
+                           std::to_string(growth) + ", past limits.max_collection_elements (" +
+                           std::to_string(cap) + ")");
+}
 
 v1::Family Op::family() const {
   switch (kind) {
@@ -256,11 +287,10 @@ int64_t MembershipChanges(const AnyCrdt& state, const Op& op) {
       [&](const auto& s) -> int64_t {
         if constexpr (requires { s.Contains(std::string_view()); }) {
           int64_t n = 0;
-          std::vector<std::string_view> seen;
+          absl::flat_hash_set<std::string_view> seen;  // an op may name an element twice
+          seen.reserve(op.elements.size());
           for (const std::string& e : op.elements) {
-            if (std::find(seen.begin(), seen.end(), e) != seen.end()) continue;
-            seen.push_back(e);
-            if (s.Contains(e) == (op.kind == Kind::kRemove)) ++n;
+            if (seen.insert(e).second && s.Contains(e) == (op.kind == Kind::kRemove)) ++n;
           }
           return n;
         } else {

@@ -60,6 +60,14 @@ struct OpContext {
 // an add those absent, for a remove those present (what Redis's SADD and SREM answer).
 int64_t MembershipChanges(const crdt::AnyCrdt& state, const Op& op);
 
+// kResourceExhausted when op could bring the set or graph `what` (named in the message) past
+// cap elements held, tombstones included (0: no cap). It counts every element op adds that is
+// not visible now (members_changed: MembershipChanges(state, op)), a vertex or an edge not
+// visible now; an element re-added over its tombstone counts too, so the cap errs on the
+// refusing side. Ops that add nothing always pass.
+Status CheckCollectionCap(std::string_view what, const crdt::AnyCrdt& state, const Op& op,
+                          int64_t members_changed, size_t cap);
+
 // The delta that op makes on state. kFailedPrecondition when the type does not support the
 // op (decrement of a g_counter, remove from a g_set, re-adding a removed 2p_set element),
 // kInvalidArgument for bad arguments (a negative g_counter value), kNotFound for

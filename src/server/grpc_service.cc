@@ -151,6 +151,7 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action acti
     if (status.ok()) status = fn();
     context->AddInitialMetadata("x-session-token", engine_->SessionToken());
     if (status.code() == StatusCode::kInvalidArgument) metrics_->OnRejected("bad_request");
+    if (status.code() == StatusCode::kResourceExhausted) metrics_->OnRejected("limit");
     reactor->Finish(ToGrpcStatus(status));
   });
   return reactor;
@@ -266,8 +267,9 @@ CrdtService::Reactor* CrdtService::GetPaths(Context* c, const v1::PathsRequest* 
   return Serve(c, security::Action::kRead, [this, r, out]() -> Status {
     GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Read(v1::GRAPHS, r->name()));
     const auto& g = std::get<crdt::LWWGraph>(view.state);
-    const size_t max = r->max_paths() == 0 ? crdt::LWWGraph::kDefaultMaxPaths : r->max_paths();
-    for (const auto& path : g.Paths(r->from(), r->to(), max)) {
+    const size_t limit = r->max_paths() == 0 ? std::numeric_limits<size_t>::max() : r->max_paths();
+    GDS_ASSIGN_OR_RETURN(auto paths, g.Paths(r->from(), r->to(), engine_->limits().paths, limit));
+    for (const auto& path : paths) {
       v1::Path* p = out->add_paths();
       for (const std::string& v : path) p->add_vertices(v);
     }

@@ -51,7 +51,7 @@ Metrics::Metrics(std::string region, const storage::Store* store,
               .Add({})),
       rejected_(prometheus::BuildCounter()
                     .Name("geodatastore_rejected_payloads_total")
-                    .Help("Requests or payloads refused as invalid, by reason")
+                    .Help("Requests or payloads refused as invalid or over a limit, by reason")
                     .Register(*registry_)),
       auth_failures_(prometheus::BuildCounter()
                          .Name("geodatastore_auth_failures_total")

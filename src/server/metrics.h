@@ -8,6 +8,7 @@
 //   geodatastore_storage_memtable_bytes               gauge
 //   geodatastore_storage_pending_compaction_bytes     gauge
 //   geodatastore_rejected_payloads_total{reason}      counter: bad requests and payloads
+//                                                     (bad_request), requests over a limit (limit)
 //   geodatastore_http_requests_total{code}            counter
 //   geodatastore_uptime_seconds                       gauge
 //   geodatastore_peer_up{peer}                        gauge: 1 up, 0 suspect or down

@@ -103,6 +103,8 @@ Status Node::Start() {
   engine::EngineOptions options;
   options.limits.max_key_bytes = config_.limits.max_key_bytes;
   options.limits.max_element_bytes = config_.limits.max_element_bytes;
+  options.limits.max_collection_elements = config_.limits.max_collection_elements;
+  options.limits.paths = {config_.limits.max_paths, config_.limits.max_path_steps};
   options.max_clock_offset_ms = config_.clock.max_offset_ms;
   engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
   GDS_RETURN_IF_ERROR(engine_->Start());

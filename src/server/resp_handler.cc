@@ -38,21 +38,6 @@ bool ParseInt(std::string_view s, int64_t* n) {
   return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
 }
 
-// The visible elements of a set state (empty for other types).
-std::vector<std::string> Members(const crdt::AnyCrdt& state) {
-  return std::visit(
-      [](const auto& s) -> std::vector<std::string> {
-        using T = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<T, crdt::GSet> || std::is_same_v<T, crdt::TwoPSet> ||
-                      std::is_same_v<T, crdt::ORSet> || std::is_same_v<T, crdt::LWWElementSet>) {
-          return s.Value();
-        } else {
-          return {};
-        }
-      },
-      state);
-}
-
 // What GET answers for a register: its value, the greatest for an MV register with
 // concurrent values; nothing for a cleared one (DEL sets "").
 std::optional<std::string> RegisterValue(const crdt::AnyCrdt& state) {
@@ -257,7 +242,7 @@ void RespHandler::Del(const resp::Command& cmd, std::string* reply) {
       }
     }
     if (auto r = engine_->Read(v1::SETS, name); r.ok()) {
-      std::vector<std::string> members = Members(r->state);
+      std::vector<std::string> members = crdt::SetMembers(r->state);
       if (!members.empty()) {
         done = engine_->Apply(name, {.kind = Kind::kRemove, .elements = std::move(members)}).ok() ||
                done;
@@ -314,7 +299,7 @@ bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
       return true;
     }
     const std::vector<std::string> members =
-        s.ok() ? Members(s->state) : std::vector<std::string>{};
+        s.ok() ? crdt::SetMembers(s->state) : std::vector<std::string>{};
     if (name == "SCARD") {
       resp::AppendInteger(reply, static_cast<int64_t>(members.size()));
     } else if (name == "SISMEMBER") {
@@ -338,7 +323,7 @@ bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
         exists = crdt::CounterValue(c->state).value_or(0) != 0;
         if (exists) type = "string";
       } else if (auto s = engine_->Read(v1::SETS, cmd[i]); s.ok()) {
-        exists = !Members(s->state).empty();
+        exists = !crdt::SetMembers(s->state).empty();
         if (exists) type = "set";
       } else if (auto g = engine_->Read(v1::GRAPHS, cmd[i]); g.ok()) {
         exists = true;

@@ -304,10 +304,12 @@ RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config&
     auto view = engine_->Read(v1::GRAPHS, c.params[0]);
     if (!view.ok()) return c.Error(view.status());
     const auto& g = std::get<crdt::LWWGraph>(view->state);
+    auto paths = g.Paths(c.query["from"], c.query["to"], engine_->limits().paths);
+    if (!paths.ok()) return c.Error(paths.status());
     c.Json(200, {{"name", c.params[0]},
                  {"from", c.query["from"]},
                  {"to", c.query["to"]},
-                 {"paths", g.Paths(c.query["from"], c.query["to"])}});
+                 {"paths", *paths}});
   });
 
   Add(V::get, "/crdt/keys", [this](Call& c) {
@@ -470,6 +472,7 @@ void RestApi::Handle(const HttpRequest& request, HttpResponse& response) {
   const int code = response.result_int();
   metrics_->OnHttpAnswer(code);
   if (code == 400 || code == 413) metrics_->OnRejected("bad_request");
+  if (code == 422) metrics_->OnRejected("limit");
 }
 
 void RestApi::Dispatch(Call& call) {

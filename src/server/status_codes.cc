@@ -9,7 +9,7 @@ namespace {
 using G = grpc::StatusCode;
 using S = StatusCode;
 
-constexpr std::array<FrontEndStatus, 14> kTable = {{
+constexpr std::array<FrontEndStatus, 15> kTable = {{
     {S::kOk, 200, G::OK, ""},
     {S::kInvalidArgument, 400, G::INVALID_ARGUMENT, "ERR"},
     {S::kOutOfRange, 400, G::OUT_OF_RANGE, "ERR"},
@@ -17,6 +17,7 @@ constexpr std::array<FrontEndStatus, 14> kTable = {{
     {S::kFailedPrecondition, 409, G::FAILED_PRECONDITION, "ERR"},
     {S::kWrongType, 409, G::FAILED_PRECONDITION, "WRONGTYPE"},
     {S::kAlreadyExists, 409, G::ALREADY_EXISTS, "ERR"},
+    {S::kResourceExhausted, 422, G::RESOURCE_EXHAUSTED, "ERR"},  // a limit: retrying won't help
     {S::kUnavailable, 503, G::UNAVAILABLE, "ERR"},
     {S::kDeadlineExceeded, 504, G::DEADLINE_EXCEEDED, "ERR"},
     {S::kUnauthenticated, 401, G::UNAUTHENTICATED, "NOAUTH"},

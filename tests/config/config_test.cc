@@ -23,6 +23,8 @@ TEST(Config, ExampleFilesParse) {
   auto full = LoadConfig(std::string(GDS_SOURCE_DIR) + "/config/examples/full.yaml");
   ASSERT_EQ(full->cluster.peers.size(), 2u);
   EXPECT_EQ(full->cluster.peers[1].grpc, "127.0.0.1:9092");
+  EXPECT_EQ(full->limits.max_collection_elements, 1000000u);
+  EXPECT_EQ(full->limits.max_path_steps, 100000u);
 }
 
 TEST(Config, DefaultsFillWhatIsNotGiven) {
@@ -32,6 +34,9 @@ TEST(Config, DefaultsFillWhatIsNotGiven) {
   EXPECT_EQ(c->listen.http, "127.0.0.1:8080");
   EXPECT_EQ(c->consistency.timeout_ms, 2000u);
   EXPECT_EQ(c->limits.max_request_bytes, 1048576u);
+  EXPECT_EQ(c->limits.max_collection_elements, 1000000u);
+  EXPECT_EQ(c->limits.max_paths, 1000u);
+  EXPECT_EQ(c->limits.max_path_steps, 100000u);
   EXPECT_FALSE(c->storage.sync_writes);
 }
 
@@ -57,6 +62,10 @@ TEST(Config, EveryErrorIsOneLineNamingTheKey) {
   EXPECT_THAT(ErrorOf("node: [1, 2"), HasSubstr("not valid YAML"));
   EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlimits: {max_key_bytes: 0}"),
               HasSubstr("limits.max_key_bytes: must be greater than 0"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlimits: {max_paths: 0}"),
+              HasSubstr("limits.max_paths: must be greater than 0"));
+  EXPECT_THAT(ErrorOf("node: {id: n1, region: r}\nlimits: {max_path_steps: -1}"),
+              HasSubstr("limits.max_path_steps: bad value"));
   for (const char* yaml : {"node: {id: n1}", "node: {id: n1, region: r}\nlisten: {htp: x}"}) {
     EXPECT_EQ(ErrorOf(yaml).find('\n'), std::string::npos);
   }

@@ -1,5 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <set>
 
 #include "crdt/g_set.h"
 #include "crdt/lww_element_set.h"
@@ -98,6 +101,62 @@ TEST(ORSet, RemoveArrivingBeforeItsAddStillRemoves) {
   replica.Join(remove);
   replica.Join(add);
   EXPECT_FALSE(replica.Contains("x"));
+}
+
+TEST(ORSet, AddAllIsAddOneAfterTheOther) {
+  ORSet base;
+  base.Join(base.Add(1, "b"));
+  ORSet one_by_one = base;
+  for (const char* e : {"c", "a", "b"}) one_by_one.Join(one_by_one.Add(1, e));
+  ORSet all = base;
+  all.Join(base.AddAll(1, std::vector<std::string>{"c", "a", "b"}));
+  EXPECT_EQ(all, one_by_one);
+  // An element named twice gets one dot.
+  ORSet twice = base;
+  twice.Join(base.AddAll(1, std::vector<std::string>{"x", "x"}));
+  EXPECT_THAT(twice.Value(), ElementsAre("b", "x"));
+  EXPECT_EQ(twice.kernel().context().Next(1).counter, 3u);
+}
+
+// From a state that holds adds and removes of its own and some of replica 2's adds (so its
+// context has a dot cloud), AddAll by either replica of elements from a small alphabet (named
+// twice, held, removed): equals adding each distinct one after the other, tags each with one
+// fresh dot of its own (superseding what it had), and leaves the other elements as they were.
+RC_GTEST_PROP(ORSet, AddAllIsAddOneAfterTheOtherOnAnyState, ()) {
+  const auto element = rc::gen::elementOf(std::vector<std::string>{"a", "b", "c", "d", "e"});
+  ORSet base, theirs;
+  for (const auto& [add, e] : *rc::gen::container<std::vector<std::pair<bool, std::string>>>(
+           rc::gen::pair(rc::gen::arbitrary<bool>(), element))) {
+    base.Join(add ? base.Add(1, e) : base.Remove(e));
+    const ORSet delta = theirs.Add(2, e);
+    theirs.Join(delta);
+    if (*rc::gen::arbitrary<bool>()) base.Join(delta);
+  }
+  const auto elements = *rc::gen::container<std::vector<std::string>>(element);
+  const ReplicaId replica = *rc::gen::inRange<ReplicaId>(1, 3);
+  ORSet one_by_one = base;
+  std::set<std::string> named;
+  for (const std::string& e : elements) {
+    if (named.insert(e).second) one_by_one.Join(one_by_one.Add(replica, e));
+  }
+  ORSet all = base;
+  all.Join(base.AddAll(replica, elements));
+  RC_ASSERT(all == one_by_one);
+
+  const uint64_t first = base.kernel().context().Next(replica).counter;
+  std::set<uint64_t> fresh;
+  for (const auto& [e, dots] : all.kernel().entries()) {
+    if (!named.count(e)) {
+      RC_ASSERT(dots == base.kernel().entries().at(e));
+      continue;
+    }
+    RC_ASSERT(dots.size() == 1u);
+    RC_ASSERT(dots.begin()->replica == replica);
+    RC_ASSERT(dots.begin()->counter >= first);
+    fresh.insert(dots.begin()->counter);
+  }
+  RC_ASSERT(fresh.size() == named.size());
+  RC_ASSERT(all.kernel().context().Next(replica).counter == first + named.size());
 }
 
 TEST(LWWElementSet, LaterTimestampWinsWhateverTheOrder) {

@@ -12,22 +12,25 @@ namespace {
 
 using geodatastore::testing::TempDir;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using Kind = Op::Kind;
 
 class EngineTest : public ::testing::Test {
  protected:
-  EngineTest() { Open(); }
+  EngineTest() {
+    options_.limits.max_key_bytes = 32;
+    options_.limits.max_element_bytes = 16;
+    Open();
+  }
 
+  // Opens the engine (again) on the same store with options_.
   void Open() {
     engine_.reset();
     store_.reset();
     store_ = std::move(storage::Store::Open({dir_.path(), false})).value();
     auto id = storage::LoadIdentity(*store_, "us-east-1");
     ASSERT_TRUE(id.ok());
-    EngineOptions options;
-    options.limits.max_key_bytes = 32;
-    options.limits.max_element_bytes = 16;
-    engine_ = std::make_unique<Engine>(store_.get(), *id, &clock_, options);
+    engine_ = std::make_unique<Engine>(store_.get(), *id, &clock_, options_);
     ASSERT_TRUE(engine_->Start().ok());
   }
 
@@ -42,10 +45,26 @@ class EngineTest : public ::testing::Test {
   static Op Add(std::string e) { return {.kind = Kind::kAdd, .elements = {std::move(e)}}; }
 
   TempDir dir_;
+  EngineOptions options_;
   crdt::SystemClock clock_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Engine> engine_;
 };
+
+// A batch from replica 42: its writes from..to, one delta to the set `name`.
+v1::DeltaBatch SetBatch(uint64_t from, uint64_t to, const crdt::AnyCrdt& delta,
+                        const std::string& name = "p") {
+  v1::DeltaBatch batch;
+  batch.set_origin(42);
+  batch.set_from_seq(from);
+  batch.set_to_seq(to);
+  v1::KeyDelta* kd = batch.add_deltas();
+  kd->set_family(v1::SETS);
+  kd->set_name(name);
+  kd->set_type(crdt::TypeOf(delta));
+  kd->set_delta(crdt::EncodeAny(delta));
+  return batch;
+}
 
 TEST_F(EngineTest, IncrementCreatesAPNCounter) {
   ObjectView v = MustApply("hits", Inc(5));
@@ -104,6 +123,61 @@ TEST_F(EngineTest, RefusalsChangeNothing) {
   EXPECT_EQ(engine_->Read(v1::SETS, "missing").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(EngineTest, OpsPastTheCollectionCapAreRefusedAndChangeNothing) {
+  options_.limits.max_collection_elements = 3;
+  Open();
+  MustApply("s", {.kind = Kind::kAdd, .elements = {"a", "b"}});
+  const uint64_t seq = engine_->last_seq();
+  auto over = engine_->Apply("s", {.kind = Kind::kAdd, .elements = {"b", "c", "d", "c"}});
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(over.status().message(), HasSubstr("limits.max_collection_elements (3)"));
+  EXPECT_EQ(
+      engine_->Apply("new", {.kind = Kind::kAdd, .elements = {"a", "b", "c", "d"}}).status().code(),
+      StatusCode::kResourceExhausted);
+  EXPECT_EQ(engine_->last_seq(), seq);
+  EXPECT_EQ(engine_->Read(v1::SETS, "new").status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(std::get<crdt::ORSet>(engine_->Read(v1::SETS, "s")->state).Value(),
+              ElementsAre("a", "b"));
+  MustApply("s", {.kind = Kind::kAdd, .elements = {"b", "c", "c"}});  // up to the cap
+  MustApply("s", {.kind = Kind::kRemove, .elements = {"a"}});         // adds nothing
+
+  // A graph's vertices and edges count together.
+  MustApply("g", {.kind = Kind::kAddVertex, .vertex = "x"});
+  MustApply("g", {.kind = Kind::kAddVertex, .vertex = "y"});
+  MustApply("g", {.kind = Kind::kAddEdge, .from = "x", .to = "y"});
+  EXPECT_EQ(engine_->Apply("g", {.kind = Kind::kAddEdge, .from = "y", .to = "x"}).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(engine_->Apply("g", {.kind = Kind::kAddVertex, .vertex = "z"}).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(std::get<crdt::LWWGraph>(engine_->Read(v1::GRAPHS, "g")->state).held_elements(), 3u);
+}
+
+TEST_F(EngineTest, ReplicatedDeltasMergePastTheCollectionCap) {
+  options_.limits.max_collection_elements = 2;
+  Open();
+  crdt::ORSet theirs;
+  const std::vector<std::string> three = {"a", "b", "c"};
+  ASSERT_TRUE(engine_->ApplyRemote(SetBatch(1, 1, theirs.AddAll(42, three), "s"), nullptr).ok());
+  EXPECT_EQ(std::get<crdt::ORSet>(engine_->Read(v1::SETS, "s")->state).size(), 3u);
+  EXPECT_EQ(engine_->Apply("s", Add("d")).status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST_F(EngineTest, AnAddOfAHundredThousandElementsAddsEachOnce) {
+  Op add{.kind = Kind::kAdd};
+  for (int i = 0; i < 100000; ++i) add.elements.push_back("e" + std::to_string(i * 7919 % 100000));
+  add.elements.push_back("e0");  // named twice: added once
+  for (v1::CrdtType type : {v1::OR_SET, v1::G_SET, v1::TWO_P_SET, v1::LWW_SET}) {
+    const std::string name = "big" + std::string(crdt::TypeName(type));
+    MustApply(name, Create(type));
+    ObjectView v = MustApply(name, add);
+    EXPECT_EQ(v.members_changed, 100000) << crdt::TypeName(type);
+    const std::vector<std::string> members = crdt::SetMembers(engine_->Read(v1::SETS, name)->state);
+    ASSERT_EQ(members.size(), 100000u) << crdt::TypeName(type);
+    EXPECT_EQ(members.front(), "e0");
+    EXPECT_EQ(MustApply(name, {.kind = Kind::kAdd, .elements = {"e1", "new"}}).members_changed, 1);
+  }
+}
+
 TEST_F(EngineTest, ConcurrentIncrementsOfOneCounterAreNeverLost) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
@@ -142,27 +216,13 @@ TEST_F(EngineTest, ABatchAppliesEveryOpWithItsOwnAnswer) {
   EXPECT_EQ(store_->KeyCount(v1::OR_SET), 1u);
 }
 
-// A 2P-Set batch from another replica: origin's writes from..to, with the given delta.
-v1::DeltaBatch TwoPBatch(uint64_t from, uint64_t to, const crdt::TwoPSet& delta) {
-  v1::DeltaBatch batch;
-  batch.set_origin(42);
-  batch.set_from_seq(from);
-  batch.set_to_seq(to);
-  v1::KeyDelta* kd = batch.add_deltas();
-  kd->set_family(v1::SETS);
-  kd->set_name("p");
-  kd->set_type(v1::TWO_P_SET);
-  kd->set_delta(crdt::EncodeAny(delta));
-  return batch;
-}
-
 TEST_F(EngineTest, CollectedTombstonesStayCollectedWhenOldDeltasArriveAgain) {
   crdt::TwoPSet empty;
   const crdt::TwoPSet add_x = *empty.Add("x");
   crdt::TwoPSet with_x = add_x;
   const crdt::TwoPSet remove_x = with_x.Remove("x");
-  ASSERT_TRUE(engine_->ApplyRemote(TwoPBatch(1, 1, add_x), nullptr).ok());
-  ASSERT_TRUE(engine_->ApplyRemote(TwoPBatch(2, 2, remove_x), nullptr).ok());
+  ASSERT_TRUE(engine_->ApplyRemote(SetBatch(1, 1, add_x), nullptr).ok());
+  ASSERT_TRUE(engine_->ApplyRemote(SetBatch(2, 2, remove_x), nullptr).ok());
   auto snapshot = engine_->ScanTombstones(v1::TWO_P_SET, 10);
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ(snapshot->size(), 1u);
@@ -171,13 +231,13 @@ TEST_F(EngineTest, CollectedTombstonesStayCollectedWhenOldDeltasArriveAgain) {
 
   // The add again, as a duplicate and grouped with a later write: a duplicate is a no-op,
   // an overlapping group is refused; x stays gone either way.
-  EXPECT_TRUE(engine_->ApplyRemote(TwoPBatch(1, 1, add_x), nullptr).ok());
+  EXPECT_TRUE(engine_->ApplyRemote(SetBatch(1, 1, add_x), nullptr).ok());
   crdt::TwoPSet add_x_and_y = add_x;
   add_x_and_y.Join(*empty.Add("y"));
-  const Status overlap = engine_->ApplyRemote(TwoPBatch(1, 3, add_x_and_y), nullptr);
+  const Status overlap = engine_->ApplyRemote(SetBatch(1, 3, add_x_and_y), nullptr);
   EXPECT_EQ(overlap.code(), StatusCode::kFailedPrecondition) << overlap.ToString();
   EXPECT_EQ(engine_->Applied(42), 2u);
-  ASSERT_TRUE(engine_->ApplyRemote(TwoPBatch(3, 3, *empty.Add("y")), nullptr).ok());
+  ASSERT_TRUE(engine_->ApplyRemote(SetBatch(3, 3, *empty.Add("y")), nullptr).ok());
   EXPECT_THAT(std::get<crdt::TwoPSet>(engine_->Read(v1::SETS, "p")->state).Value(),
               ElementsAre("y"));
 }

@@ -19,6 +19,8 @@ namespace v1 = geodatastore::v1;
 
 class GrpcTest : public ::testing::Test {
  protected:
+  explicit GrpcTest(std::string extra_yaml = "") : node_({.extra_yaml = std::move(extra_yaml)}) {}
+
   void SetUp() override {
     ASSERT_TRUE(node_.Start()) << node_.error();
     channel_ = grpc::CreateChannel(node_.grpc_address(), grpc::InsecureChannelCredentials());
@@ -130,6 +132,55 @@ TEST_F(GrpcTest, ErrorsMapToGrpcCodesAndChangeNothing) {
   get.set_name("c");
   ASSERT_TRUE(Call(&v1::CRDTService::Stub::GetCounter, get, &out).ok());
   EXPECT_EQ(out.counter_value(), 1);
+}
+
+class GrpcLimitsTest : public GrpcTest {
+ protected:
+  GrpcLimitsTest() : GrpcTest("limits: {max_collection_elements: 6, max_paths: 1}") {}
+};
+
+TEST_F(GrpcLimitsTest, OverTheCapOrThePathBudgetIsResourceExhaustedAndChangesNothing) {
+  v1::SetUpdate add;
+  add.set_name("s");
+  for (const char* e : {"a", "b", "c", "d", "e"}) add.add_elements(e);
+  v1::ObjectValue out;
+  ASSERT_TRUE(Call(&v1::CRDTService::Stub::AddToSet, add, &out).ok());
+  add.clear_elements();
+  add.add_elements("f");
+  add.add_elements("g");
+  grpc::Status over = Call(&v1::CRDTService::Stub::AddToSet, add, &out);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(over.error_message(), HasSubstr("limits.max_collection_elements (6)"));
+  v1::GetRequest get;
+  get.set_name("s");
+  ASSERT_TRUE(Call(&v1::CRDTService::Stub::GetSet, get, &out).ok());
+  EXPECT_THAT(out.elements(), ElementsAre("a", "b", "c", "d", "e"));
+
+  // Two paths from a to c: over a budget of one, unless the request asks for one.
+  for (const char* v : {"a", "b", "c"}) {
+    v1::VertexRequest r;
+    r.set_name("g");
+    r.set_vertex(v);
+    ASSERT_TRUE(Call(&v1::CRDTService::Stub::AddVertex, r, &out).ok());
+  }
+  for (auto [from, to] : {std::pair{"a", "b"}, std::pair{"b", "c"}, std::pair{"a", "c"}}) {
+    v1::EdgeRequest r;
+    r.set_name("g");
+    r.set_from(from);
+    r.set_to(to);
+    ASSERT_TRUE(Call(&v1::CRDTService::Stub::AddEdge, r, &out).ok());
+  }
+  v1::PathsRequest paths;
+  paths.set_name("g");
+  paths.set_from("a");
+  paths.set_to("c");
+  v1::PathsReply reply;
+  grpc::Status budget = Call(&v1::CRDTService::Stub::GetPaths, paths, &reply);
+  EXPECT_EQ(budget.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(budget.error_message(), HasSubstr("more than 1 paths (max_paths)"));
+  paths.set_max_paths(1);
+  ASSERT_TRUE(Call(&v1::CRDTService::Stub::GetPaths, paths, &reply).ok());
+  EXPECT_EQ(reply.paths_size(), 1);
 }
 
 TEST_F(GrpcTest, BatchesAndStreamsApplyEveryOperation) {

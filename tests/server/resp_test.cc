@@ -286,5 +286,30 @@ TEST_F(RespTest, RespWritesAreTheSameObjectsRestSees) {
   EXPECT_EQ(Cli({"GET", "hits"}), "\"10\"");
 }
 
+// One SADD of 100,000 members (in a frame over the default 1 MiB), then the collection cap:
+// a SADD that would pass it is an error and changes nothing.
+TEST(RespLimits, ABulkSaddAndTheCollectionCap) {
+  GeodsProcess node(
+      {.extra_yaml = "limits: {max_collection_elements: 100001, max_request_bytes: 4194304}"});
+  ASSERT_TRUE(node.Start()) << node.error();
+  std::vector<std::string> sadd = {"SADD", "big"};
+  for (int i = 0; i < 100000; ++i) sadd.push_back("e" + std::to_string(i * 7919 % 100000));
+  sadd.push_back("e0");  // named twice: counted once
+  RawConnection c(node.resp_port());
+  ASSERT_TRUE(c.connected());
+  c.Send(Frame(sadd));
+  EXPECT_EQ(c.Receive(9), ":100000\r\n");
+
+  auto cli = [&](const std::vector<std::string>& args) {
+    return testing::RedisCli(node.resp_port(), args);
+  };
+  EXPECT_EQ(cli({"SADD", "big", "x", "y", "e1"}),
+            "(error) ERR set 'big' holds 100000 elements; this add would add up to 2, past "
+            "limits.max_collection_elements (100001)");
+  EXPECT_EQ(cli({"SCARD", "big"}), "(integer) 100000");
+  EXPECT_EQ(cli({"SISMEMBER", "big", "x"}), "(integer) 0");
+  EXPECT_EQ(cli({"SADD", "big", "x", "e1"}), "(integer) 1");
+}
+
 }  // namespace
 }  // namespace geodatastore

@@ -141,6 +141,38 @@ TEST_F(RestTest, Graphs) {
   Expect(400, client_->Get("/crdt/graphs/g/paths?from=1"));
 }
 
+TEST_F(RestTest, PathsOverTheBudgetAre422AndTheNodeStaysResponsive) {
+  // A complete graph of 13 vertices: about 10^8 simple paths between two of them.
+  auto name = [](int i) { return std::string(i < 10 ? "v0" : "v") + std::to_string(i); };
+  for (int i = 0; i < 13; ++i)
+    Expect(200, client_->Post("/crdt/graphs/k/vertices", {{"vertex", name(i)}}));
+  for (int i = 0; i < 13; ++i) {
+    for (int j = 0; j < 13; ++j) {
+      if (i != j)
+        Expect(200, client_->Post("/crdt/graphs/k/edges", {{"from", name(i)}, {"to", name(j)}}));
+    }
+  }
+  json error = Expect(422, client_->Get("/crdt/graphs/k/paths?from=v00&to=v12"));
+  EXPECT_EQ(error["code"], "resource_exhausted");
+  EXPECT_THAT(error.value("error", std::string()), HasSubstr("more than 1000 paths (max_paths)"));
+  // No path at all, but every simple path from v00 to try: the step budget.
+  Expect(200, client_->Post("/crdt/graphs/k/vertices", {{"vertex", "z"}}));
+  Expect(200, client_->Post("/crdt/graphs/k/edges", {{"from", "z"}, {"to", "v00"}}));
+  error = Expect(422, client_->Get("/crdt/graphs/k/paths?from=v00&to=z"));
+  EXPECT_THAT(error.value("error", std::string()), HasSubstr("more than 100000 steps (max_steps)"));
+  Expect(200, client_->Get("/healthz"));
+  EXPECT_EQ(Expect(200, client_->Get("/crdt/graphs/k/paths?from=z&to=v00"))["paths"].size(), 1u);
+}
+
+TEST_F(RestTest, AnAddOfAHundredThousandElementsInOneRequest) {
+  json elements = json::array();
+  for (int i = 0; i < 100000; ++i) elements.push_back("e" + std::to_string(i * 7919 % 100000));
+  Expect(200, client_->Post("/crdt/sets/big/add", {{"elements", elements}}));
+  json set = Expect(200, client_->Get("/crdt/sets/big"));
+  ASSERT_EQ(set["elements"].size(), 100000u);
+  EXPECT_EQ(set["elements"][0], "e0");
+}
+
 TEST_F(RestTest, KeysStatusHealthAndConsistencyParameter) {
   Expect(200, client_->Post("/crdt/counters/user:1/increment", {{"value", 1}}));
   Expect(200, client_->Post("/crdt/counters/user:2/increment", {{"value", 1}}));
@@ -235,6 +267,21 @@ TEST(RestLimits, OverLimitKeyElementAndBodyAreRefused) {
   EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"element", std::string(300, 'x')}}).status, 413);
   EXPECT_EQ(client.Get("/crdt/sets/s").status, 404);
   EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"element", "1234"}}).status, 200);
+}
+
+TEST(RestLimits, AddsPastTheCollectionCapAre422AndChangeNothing) {
+  GeodsProcess node({.extra_yaml = "limits: {max_collection_elements: 3}"});
+  ASSERT_TRUE(node.Start()) << node.error();
+  HttpClient client(node.http_port());
+  EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"elements", {"a", "b"}}}).status, 200);
+  HttpResult over = client.Post("/crdt/sets/s/add", {{"elements", {"c", "d"}}});
+  EXPECT_EQ(over.status, 422) << over.body;
+  EXPECT_EQ(over.json["code"], "resource_exhausted");
+  EXPECT_THAT(over.body, HasSubstr("limits.max_collection_elements (3)"));
+  EXPECT_EQ(client.Get("/crdt/sets/s").json["elements"], json::array({"a", "b"}));
+  EXPECT_EQ(client.Post("/crdt/sets/s/add", {{"element", "c"}}).status, 200);
+  EXPECT_THAT(client.Get("/metrics").body,
+              HasSubstr("geodatastore_rejected_payloads_total{reason=\"limit\"} 1"));
 }
 
 TEST_F(RestTest, AcknowledgedWritesSurviveARestart) {
