@@ -244,7 +244,8 @@ grpc::Status GrpcReplication::StreamDeltas(
     std::vector<Outgoing> out;
     {
       std::lock_guard<std::mutex> lock(core_mu_);
-      out = core_->Receive(message, NowMs());
+      // TODO(tls): the peer id from the TLS certificate, once the transport has it.
+      out = core_->Receive(message, message.from(), NowMs());
     }
     Dispatch(std::move(out));
   }
