@@ -331,7 +331,9 @@ bool Replicator::SendNext(Peer& peer, crdt::ReplicaId origin, Stream& stream, ui
   m.mutable_deltas()->set_hlc_physical(hlc.physical);
   m.mutable_deltas()->set_hlc_logical(hlc.logical);
   stream.sent = m.deltas().to_seq();
-  stream.shipped = std::max(stream.shipped, stream.sent);
+  // A covered batch tells the peer it holds everything up to covered_seq, which may lie
+  // past to_seq: its acknowledgement may say as much.
+  stream.shipped = std::max({stream.shipped, stream.sent, m.deltas().covered_seq()});
   stream.last_data_ms = now_ms;
   peer.bytes_sent += m.ByteSizeLong();
   peer.last_send_ms = now_ms;
