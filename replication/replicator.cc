@@ -444,13 +444,20 @@ std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool
   if (it == peer.streams.end()) return out;  // not a stream of ours (another epoch)
   Stream& stream = it->second;
   const uint64_t acked = ack.applied_seq();
-  // Nobody downstream of the peer gets this origin's deltas but through it.
-  bool forged = acked > stream.shipped;
-  for (const v1::NodeAck& d : ack.downstream()) forged = forged || d.applied_seq() > acked;
-  if (forged) {
+  // Nobody downstream of the peer gets this origin's deltas but through it, so neither the
+  // peer nor they can have applied more than this node shipped to it. Except that a relay
+  // stream that has not heard from its peer probes: the peer may hold more than this node
+  // sent it (an earlier incarnation of this gateway, since wiped, relayed it), and its first
+  // acknowledgement says where it is. Own streams know what they shipped (before a restart:
+  // at most what was committed).
+  uint64_t claimed = acked;
+  for (const v1::NodeAck& d : ack.downstream()) claimed = std::max(claimed, d.applied_seq());
+  const bool probing = ack.origin() != host_->self_replica() && !stream.confirmed;
+  if (!probing && claimed > stream.shipped) {
     Reject("forged_ack");
     return out;
   }
+  stream.shipped = std::max(stream.shipped, claimed);
   bool changed = !stream.confirmed;
   stream.confirmed = true;
 

@@ -189,8 +189,8 @@ class Replicator {
     uint64_t acked = 0;
     uint64_t sent = 0;
     // The highest seq ever sent on the stream: at start, everything that may have been
-    // sent before (own stream: committed; relay: applied here). Acknowledgements above are
-    // forged.
+    // sent before (own stream: committed; relay: applied here), and what the peer's first
+    // acknowledgement of a relay stream said. Acknowledgements above are forged.
     uint64_t shipped = 0;
     uint64_t last_data_ms = 0;            // when unacknowledged data was last sent
     uint64_t timeout_ms = 0;              // current retransmit timeout

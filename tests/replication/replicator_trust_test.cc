@@ -166,7 +166,7 @@ TEST_F(ReplicatorTrust, AnAcknowledgementBeyondWhatWasSentIsRejectedAndNothingPe
   EXPECT_EQ(N("a").store->LoadCursor("b")->acked, 0u);
   for (const Outgoing& ack : Deliver(batch, N("b"))) Deliver(ack.message, N("a"));
   EXPECT_EQ(AckedBy(N("a"), "b"), 10u);
-  // A relay's claim for the nodes downstream of it is bounded by its own.
+  // Nor may a relay claim more for the nodes downstream of it: they get a's deltas from it.
   v1::ReplicationMessage downstream = N("b").Envelope();
   downstream.mutable_ack()->set_origin(N("a").replica());
   downstream.mutable_ack()->set_applied_seq(10);
