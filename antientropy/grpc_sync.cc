@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "antientropy/message_checksum.h"
 #include "common/peer_channel.h"
 #include "crdt/codec.h"
 
@@ -208,6 +209,7 @@ bool GrpcAntiEntropy::PushAsync(const std::string& peer, std::vector<v1::ObjectS
   call->request.set_from(self_id_);
   for (v1::ObjectState& s : states) *call->request.mutable_push()->add_states() = std::move(s);
   crdt::EncodeVersionVector(knowledge, call->request.mutable_push()->mutable_knowledge());
+  Seal(&call->request);
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(options_.step_timeout_ms));
   StubFor(*it)->async()->Sync(&call->context, &call->request, &call->reply,

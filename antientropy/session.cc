@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "antientropy/message_checksum.h"
 #include "crdt/any_crdt.h"
 
 namespace geodatastore::antientropy {
@@ -101,6 +102,7 @@ std::optional<v1::SyncRequest> Session::Next() {
       return std::nullopt;
     }
   }
+  Seal(&request);
   last_ = request;
   ++stats_.requests;
   stats_.bytes_sent += request.ByteSizeLong();
@@ -110,6 +112,13 @@ std::optional<v1::SyncRequest> Session::Next() {
 void Session::OnReply(const v1::SyncReply& reply) {
   stats_.bytes_received += reply.ByteSizeLong();
   Status s = Status::Ok();
+  if (!Intact(reply)) {
+    // Nothing of it is read: the session ends, a later one asks again.
+    host_->OnRejected("checksum");
+    status_ = Corruption("a sync reply whose checksum does not match");
+    done_ = true;
+    return;
+  }
   switch (last_.body_case()) {
     case v1::SyncRequest::kNodes:
       s = reply.has_nodes() ? OnNodes(reply.nodes()) : Corruption("expected a nodes reply");
@@ -223,8 +232,10 @@ Status Session::OnPull(const v1::PullReply& reply) {
   return Status::Ok();
 }
 
-Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply,
-               size_t max_reply_bytes) {
+namespace {
+
+Status Answer(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply,
+              size_t max_reply_bytes) {
   if (!host->Ready()) {
     return Status(StatusCode::kFailedPrecondition, "the Merkle trees are rebuilding");
   }
@@ -294,6 +305,19 @@ Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* re
     default:
       return InvalidArgument("an empty sync request");
   }
+}
+
+}  // namespace
+
+Status Respond(SyncHost* host, const v1::SyncRequest& request, v1::SyncReply* reply,
+               size_t max_reply_bytes) {
+  if (!Intact(request)) {
+    host->OnRejected("checksum");
+    return Corruption("a sync request whose checksum does not match");
+  }
+  GDS_RETURN_IF_ERROR(Answer(host, request, reply, max_reply_bytes));
+  Seal(reply);
+  return Status::Ok();
 }
 
 }  // namespace geodatastore::antientropy

@@ -37,6 +37,8 @@ class SyncHost {
                                         const v1::VersionVector& knowledge) = 0;
   // What this node's states may hold (Engine::Knowledge), sent along with them.
   virtual v1::VersionVector Knowledge() const = 0;
+  // A message failed its checksum (reason "checksum"): counted, never joined.
+  virtual void OnRejected(std::string_view reason) { (void)reason; }
 };
 
 struct SessionOptions {

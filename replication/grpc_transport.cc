@@ -250,10 +250,11 @@ grpc::Status GrpcReplication::StreamDeltas(
   v1::ReplicationMessage message;
   grpc::Status refused = grpc::Status::OK;
   while (!stopping_ && !context->IsCancelled() && stream->Read(&message)) {
+    // A stream speaks for the node its certificate names, and only for it (without links:
+    // in-process tests, for whom it says).
+    std::string sender = message.from();
     if (links_) {
-      // A stream speaks for the node its certificate names, and only for it.
-      std::string node;
-      refused = links_->Authenticate(*context, message.from(), &node);
+      refused = links_->Authenticate(*context, message.from(), &sender);
       if (!refused.ok()) break;
     }
     if (Blocked(message.from())) continue;
@@ -261,7 +262,7 @@ grpc::Status GrpcReplication::StreamDeltas(
     std::vector<Outgoing> out;
     {
       std::lock_guard<std::mutex> lock(core_mu_);
-      out = core_->Receive(message, NowMs());
+      out = core_->Receive(message, sender, NowMs());
     }
     Dispatch(std::move(out));
   }

@@ -4,6 +4,8 @@
 #include <tuple>
 
 #include "crdt/any_crdt.h"
+#include "crdt/validate.h"
+#include "replication/message_checksum.h"
 
 namespace geodatastore::replication {
 
@@ -90,6 +92,7 @@ Status Replicator::Start(uint64_t now_ms) {
     own.acked = cursor.acked;
     own.peer_replica = cursor.replica;
     own.sent = own.acked;
+    own.shipped = std::max(own.acked, host_->CommittedSeq());
     own.saved_acked = own.acked;
     own.timeout_ms = options_.retransmit_ms;
     own.confirmed = true;  // persisted
@@ -156,7 +159,10 @@ void Replicator::AddRelayStream(crdt::ReplicaId origin, PeerInfo node, bool save
   if (save) (void)host_->SaveRelayOrigin(origin, it->second.node.id, region);
   for (Peer* target : RelayTargets(region)) {
     if (target->info.id == it->second.node.id) continue;
-    target->streams[origin].timeout_ms = options_.retransmit_ms;
+    Stream& stream = target->streams[origin];
+    stream.timeout_ms = options_.retransmit_ms;
+    // At start: what this node applied may have been relayed before the restart.
+    if (!save) stream.shipped = std::max(stream.shipped, host_->Applied(origin));
   }
 }
 
@@ -325,6 +331,9 @@ bool Replicator::SendNext(Peer& peer, crdt::ReplicaId origin, Stream& stream, ui
   m.mutable_deltas()->set_hlc_physical(hlc.physical);
   m.mutable_deltas()->set_hlc_logical(hlc.logical);
   stream.sent = m.deltas().to_seq();
+  // A covered batch tells the peer it holds everything up to covered_seq, which may lie
+  // past to_seq: its acknowledgement may say as much.
+  stream.shipped = std::max({stream.shipped, stream.sent, m.deltas().covered_seq()});
   stream.last_data_ms = now_ms;
   peer.bytes_sent += m.ByteSizeLong();
   peer.last_send_ms = now_ms;
@@ -375,7 +384,7 @@ std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
     for (const auto& [id, peer] : peers_) {
       v1::ReplicationMessage m = Envelope();
       for (const auto& [node, report] : progress_) {
-        if (node != id) *m.add_progress() = report;
+        if (node != id && MayReport(self_.id, id, node)) *m.add_progress() = report;
       }
       out.push_back({id, std::move(m)});
     }
@@ -401,7 +410,7 @@ std::vector<Outgoing> Replicator::Tick(uint64_t now_ms) {
       relayed.truncated = min_relayed;
     }
   }
-  return out;
+  return Sealed(std::move(out));
 }
 
 v1::ReplicationMessage Replicator::AckFor(crdt::ReplicaId origin) {
@@ -435,6 +444,20 @@ std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool
   if (it == peer.streams.end()) return out;  // not a stream of ours (another epoch)
   Stream& stream = it->second;
   const uint64_t acked = ack.applied_seq();
+  // Nobody downstream of the peer gets this origin's deltas but through it, so neither the
+  // peer nor they can have applied more than this node shipped to it. Except that a relay
+  // stream that has not heard from its peer probes: the peer may hold more than this node
+  // sent it (an earlier incarnation of this gateway, since wiped, relayed it), and its first
+  // acknowledgement says where it is. Own streams know what they shipped (before a restart:
+  // at most what was committed).
+  uint64_t claimed = acked;
+  for (const v1::NodeAck& d : ack.downstream()) claimed = std::max(claimed, d.applied_seq());
+  const bool probing = ack.origin() != host_->self_replica() && !stream.confirmed;
+  if (!probing && claimed > stream.shipped) {
+    Reject("forged_ack");
+    return out;
+  }
+  stream.shipped = std::max(stream.shipped, claimed);
   bool changed = !stream.confirmed;
   stream.confirmed = true;
 
@@ -470,51 +493,33 @@ std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool
   return out;
 }
 
-std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message, uint64_t now_ms) {
+std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
+                                          const std::string& authenticated, uint64_t now_ms) {
   std::vector<Outgoing> out;
+  if (message.from() != authenticated) {
+    Reject("spoofed_sender");
+    return out;
+  }
   auto it = peers_.find(message.from());
   if (it == peers_.end()) return out;  // not a linked peer
+  if (!Intact(message)) {
+    Reject("checksum");  // nothing of it is read: a batch is resent, unacknowledged
+    return out;
+  }
   Peer& peer = it->second;
   peer.last_heard_ms = now_ms;
   peer.bytes_received += message.ByteSizeLong();
   NoteReplica(peer, message.replica());
   UpdateState(peer, now_ms);
-  for (const v1::Progress& report : message.progress()) MergeProgress(report);
+  for (const v1::Progress& report : message.progress())
+    MergeProgress(report, peer, message.replica());
   switch (message.body_case()) {
-    case v1::ReplicationMessage::kDeltas: {
-      const v1::DeltaBatch& batch = message.deltas();
-      PeerInfo origin{batch.origin_node(), batch.origin_region()};
-      if (origin.id.empty()) origin = peer.info;  // a sender that does not say: its own
-      // A batch that only says what anti-entropy covered carries no deltas to keep: the
-      // relay streams meet a gap there, and anti-entropy covers it downstream too.
-      const bool relay = !RelayTargets(origin.region).empty();
-      const Status applied =
-          host_->ApplyRemote(batch, message.from(), relay && batch.deltas_size() > 0);
-      if (applied.ok()) {
-        ++counters_.batches_applied;
-        if (relay) {
-          // Forward at once to idle relay streams: the group was batched at its origin.
-          AddRelayStream(batch.origin(), std::move(origin), true);
-          for (auto& [id, target] : peers_) {
-            auto stream = target.streams.find(batch.origin());
-            if (stream != target.streams.end())
-              SendNext(target, batch.origin(), stream->second, now_ms, &out);
-          }
-        }
-      } else if (applied.code() == StatusCode::kFailedPrecondition) {
-        ++counters_.gaps;
-      } else if (applied.code() == StatusCode::kOutOfRange) {
-        ++counters_.rejected_clock;
-        return out;  // no acknowledgement: the sender retries once clocks agree
-      } else {
-        ++counters_.rejected_corrupt;
-        return out;
-      }
-      out.push_back({message.from(), AckFor(batch.origin())});
+    case v1::ReplicationMessage::kDeltas:
+      out = ReceiveDeltas(peer, message, now_ms);
       break;
-    }
     case v1::ReplicationMessage::kAck:
-      return HandleAck(peer, message.ack(), false);
+      out = HandleAck(peer, message.ack(), false);
+      break;
     case v1::ReplicationMessage::kHeartbeat:
       for (const v1::Ack& report : message.heartbeat().reports()) {
         for (Outgoing& o : HandleAck(peer, report, true)) out.push_back(std::move(o));
@@ -523,18 +528,52 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
     default:
       break;
   }
-  return out;
+  return Sealed(std::move(out));
 }
 
-void Replicator::MergeProgress(const v1::Progress& report) {
-  if (report.node() == self_.id) return;
-  if (!peers_.count(report.node()) && !unlinked_.count(report.node())) return;
-  auto [it, fresh] = progress_.try_emplace(report.node(), report);
-  if (fresh) return;
-  const auto stamp = [](const v1::Progress& p) {
-    return std::make_pair(p.hlc_physical(), p.hlc_logical());
-  };
-  if (stamp(report) > stamp(it->second)) it->second = report;
+std::vector<Outgoing> Replicator::ReceiveDeltas(Peer& peer, const v1::ReplicationMessage& message,
+                                                uint64_t now_ms) {
+  std::vector<Outgoing> out;
+  const v1::DeltaBatch& batch = message.deltas();
+  if (!MaySendBatch(peer, message.replica(), batch)) {
+    Reject("forged_relay");
+    return out;
+  }
+  if (!CoveredKnown(peer, batch)) {
+    Reject("forged_covered");  // or news of the origin that has not reached here: resent
+    return out;
+  }
+  PeerInfo origin{batch.origin_node(), batch.origin_region()};
+  if (origin.id.empty()) origin = peer.info;  // a sender that does not say: its own
+  // A batch that only says what anti-entropy covered carries no deltas to keep: the
+  // relay streams meet a gap there, and anti-entropy covers it downstream too.
+  const bool relay = !RelayTargets(origin.region).empty();
+  const Status applied =
+      host_->ApplyRemote(batch, message.from(), relay && batch.deltas_size() > 0);
+  if (applied.ok()) {
+    ++counters_.batches_applied;
+    if (relay) {
+      // Forward at once to idle relay streams: the group was batched at its origin.
+      AddRelayStream(batch.origin(), std::move(origin), true);
+      for (auto& [id, target] : peers_) {
+        auto stream = target.streams.find(batch.origin());
+        if (stream != target.streams.end())
+          SendNext(target, batch.origin(), stream->second, now_ms, &out);
+      }
+    }
+  } else if (applied.code() == StatusCode::kFailedPrecondition) {
+    ++counters_.gaps;
+  } else if (applied.code() == StatusCode::kOutOfRange) {
+    ++counters_.rejected_clock;
+    return out;  // no acknowledgement: the sender retries once clocks agree
+  } else {
+    // An invalid payload (a far-future stamp, an overflowing counter...) the host counted
+    // under its reason; an undecodable one is counted here. Neither is acknowledged.
+    if (crdt::RejectionReason(applied).empty()) ++counters_.rejected_corrupt;
+    return out;
+  }
+  out.push_back({message.from(), AckFor(batch.origin())});
+  return out;
 }
 
 std::vector<std::string> Replicator::NeedsResync() const {

@@ -19,6 +19,16 @@
 // A gateway's acknowledgements carry what its relay targets (and theirs, transitively)
 // applied, so every node knows how far every other node is, linked or not.
 //
+// Nothing a peer says is taken on trust (DESIGN.md, principle 6). Every message carries a
+// checksum (replication/message_checksum.h) and names its sender, which must be the peer the
+// transport authenticated; a batch of origin O comes from O itself or from the gateway in
+// charge of relaying O here; an acknowledgement never claims more than this node sent on
+// that stream; a covered_seq from a relay never more than O's own latest progress report
+// says O assigned; a progress report about node N comes from N or from the gateway that
+// relays N's region here, never claims more of this node than it committed, and is not
+// stamped beyond the maximum clock offset. A message that breaks a rule is dropped whole
+// and counted (ReplicatorCounters::rejected, ReplicationHost::OnRejected).
+//
 // Thread safety: not synchronized; the owner serializes every call.
 #pragma once
 
@@ -66,6 +76,9 @@ class ReplicationHost {
   virtual Status TruncateLog(uint64_t upto) = 0;
   // This node's progress report (node id left empty).
   virtual v1::Progress OwnProgress() = 0;
+  // The replicator rejected a message (a checksum failure, a forged acknowledgement...):
+  // for the metrics. Payload rejections inside ApplyRemote the host counts itself.
+  virtual void OnRejected(std::string_view reason) { (void)reason; }
 };
 
 enum class Topology { kMesh, kGateway };
@@ -77,11 +90,12 @@ struct ReplicatorOptions {
   uint64_t retransmit_ms = 200;  // first retransmit timeout; doubles up to max
   uint64_t max_retransmit_ms = 5000;
   uint64_t heartbeat_ms = 100;
-  uint64_t suspect_after_ms = 1000;  // nothing heard for this long: suspect
-  uint64_t down_after_ms = 5000;     // nothing heard for this long: down
-  uint64_t progress_ms = 1000;       // gossip of progress reports (v1::Progress)
-  bool join_deltas = true;           // join deltas of the same key within a batch
-  uint32_t seed = 1;                 // jitter
+  uint64_t suspect_after_ms = 1000;    // nothing heard for this long: suspect
+  uint64_t down_after_ms = 5000;       // nothing heard for this long: down
+  uint64_t progress_ms = 1000;         // gossip of progress reports (v1::Progress)
+  bool join_deltas = true;             // join deltas of the same key within a batch
+  uint64_t max_clock_offset_ms = 500;  // progress reports stamped later than now + this: forged
+  uint32_t seed = 1;                   // jitter
 };
 
 struct Outgoing {
@@ -125,6 +139,9 @@ struct ReplicatorCounters {
   uint64_t gaps = 0;              // batches dropped for a gap (resent later)
   uint64_t retransmits = 0;
   uint64_t relayed = 0;  // batches forwarded for other origins
+  // Messages dropped by the rules above, by reason: checksum, spoofed_sender, forged_ack,
+  // forged_relay, forged_covered, forged_progress (payloads the host rejects it counts).
+  std::map<std::string, uint64_t> rejected;
 };
 
 class Replicator {
@@ -138,7 +155,10 @@ class Replicator {
   Status Start(uint64_t now_ms);
   // Timers: flushes, retransmits, heartbeats, failure detection, log truncation.
   std::vector<Outgoing> Tick(uint64_t now_ms);
-  std::vector<Outgoing> Receive(const v1::ReplicationMessage& message, uint64_t now_ms);
+  // authenticated: the node id the transport authenticated the sender as (its TLS
+  // certificate); a message whose `from` differs is dropped (spoofed_sender).
+  std::vector<Outgoing> Receive(const v1::ReplicationMessage& message,
+                                const std::string& authenticated, uint64_t now_ms);
   // The transport lost the connection to peer: resend from its acknowledgement.
   void OnDisconnected(const std::string& peer);
 
@@ -168,6 +188,10 @@ class Replicator {
   struct Stream {  // one origin's deltas to one peer
     uint64_t acked = 0;
     uint64_t sent = 0;
+    // The highest seq ever sent on the stream: at start, everything that may have been
+    // sent before (own stream: committed; relay: applied here), and what the peer's first
+    // acknowledgement of a relay stream said. Acknowledgements above are forged.
+    uint64_t shipped = 0;
     uint64_t last_data_ms = 0;            // when unacknowledged data was last sent
     uint64_t timeout_ms = 0;              // current retransmit timeout
     uint64_t saved_acked = 0;             // own stream: persisted cursor
@@ -220,7 +244,23 @@ class Replicator {
   // Every message names its sender's replica: a new one resets the streams to it.
   void NoteReplica(Peer& peer, crdt::ReplicaId replica);
   void UpdateState(Peer& peer, uint64_t now_ms);
-  void MergeProgress(const v1::Progress& report);
+  // Takes a report that sender passed on, if the rules above allow it.
+  void MergeProgress(const v1::Progress& report, const Peer& sender, crdt::ReplicaId replica);
+  // Whether sender may pass on reports about node to receiver (itself, or as the gateway
+  // that relays node's region to receiver). Both ends use it: senders send only these.
+  bool MayReport(const std::string& sender, const std::string& receiver,
+                 const std::string& node) const;
+  // The region of a node of the cluster; nullptr if unknown.
+  const std::string* RegionOf(const std::string& node) const;
+  // Whether sender may send a batch of origin (named by its node origin_node).
+  bool MaySendBatch(const Peer& sender, crdt::ReplicaId replica, const v1::DeltaBatch& batch) const;
+  // Whether batch's covered_seq is within what is known of its origin.
+  bool CoveredKnown(const Peer& sender, const v1::DeltaBatch& batch) const;
+  std::vector<Outgoing> ReceiveDeltas(Peer& peer, const v1::ReplicationMessage& message,
+                                      uint64_t now_ms);
+  void Reject(std::string_view reason);
+  // Seals every message (its checksum): the last step before messages leave.
+  static std::vector<Outgoing> Sealed(std::vector<Outgoing> out);
   uint64_t Jittered(uint64_t ms);
 
   const PeerInfo self_;

@@ -77,6 +77,16 @@ Status JoinAny(AnyCrdt& into, const AnyCrdt& other) {
   return Status::Ok();
 }
 
+Status ValidateAny(const AnyCrdt& value, const StateLimits& limits) {
+  return std::visit([&](const auto& v) { return v.Validate(limits); }, value);
+}
+
+Status ValidateJoined(const AnyCrdt& joined) {
+  if (const auto* pn = std::get_if<PNCounter>(&joined)) return pn->ValidateJoined();
+  if (const auto* g = std::get_if<GCounter>(&joined)) return g->Validate({});
+  return Status::Ok();
+}
+
 std::optional<int64_t> CounterValue(const AnyCrdt& value) {
   if (const auto* pn = std::get_if<PNCounter>(&value)) return pn->Value();
   if (const auto* g = std::get_if<GCounter>(&value)) {

@@ -46,6 +46,13 @@ StatusOr<AnyCrdt> DecodeAnyAs(v1::CrdtType type, std::string_view bytes);
 // Joins other into into; kWrongType if their types differ (and into is unchanged).
 Status JoinAny(AnyCrdt& into, const AnyCrdt& other);
 
+// Validation of a decoded state or delta from outside the process (crdt/validate.h).
+Status ValidateAny(const AnyCrdt& value, const StateLimits& limits);
+// What a join of valid states can still break, checked on the joined state: a counter's
+// totals must not overflow, and a PN-Counter's value must stay within the int64 range (an
+// entry near 2^64 from elsewhere would freeze the counter). Ok for other types.
+Status ValidateJoined(const AnyCrdt& joined);
+
 // A counter's value (a g_counter's clamped to INT64_MAX); nullopt for other types.
 std::optional<int64_t> CounterValue(const AnyCrdt& value);
 // The visible elements of a set, sorted; empty for other types.

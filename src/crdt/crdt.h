@@ -7,7 +7,9 @@
 //   - Join is idempotent, commutative and associative;
 //   - operator== is structural equality, Value() is what users read;
 //   - EncodeState/DecodeState fill and read T's member of CrdtValue's oneof; Encode and
-//     Decode below add and check the type tag and version.
+//     Decode below add and check the type tag and version;
+//   - Validate checks a decoded state or delta from outside the process against limits
+//     (crdt/validate.h): stamps, element sizes, replica ids, dots, counter totals.
 #pragma once
 
 #include <google/protobuf/arena.h>
@@ -18,19 +20,21 @@
 
 #include "common/status.h"
 #include "crdt/codec.h"
+#include "crdt/validate.h"
 #include "geodatastore/v1/crdt.pb.h"
 
 namespace geodatastore::crdt {
 
 template <typename T>
-concept Crdt = std::regular<T> &&
-    requires(T& state, const T& other, const v1::CrdtValue& in, v1::CrdtValue* out) {
+concept Crdt = std::regular<T> && requires(T& state, const T& other, const v1::CrdtValue& in,
+                                           v1::CrdtValue* out, const StateLimits& limits) {
   { T::kType } -> std::convertible_to<v1::CrdtType>;
   { T::kStateCase } -> std::convertible_to<v1::CrdtValue::StateCase>;
   { state.Join(other) } -> std::same_as<void>;
   {other.Value()};
   { other.EncodeState(out) } -> std::same_as<void>;
   { T::DecodeState(in) } -> std::same_as<StatusOr<T>>;
+  { other.Validate(limits) } -> std::same_as<Status>;
 };
 
 template <Crdt T>

@@ -201,4 +201,11 @@ bool DotKernel::FromParts(CausalContext context, Entries entries, DotKernel* out
   return true;
 }
 
+Status ValidateKernel(const DotKernel& kernel, std::string_view what, const StateLimits& limits) {
+  GDS_RETURN_IF_ERROR(CheckContext(kernel.context()));
+  for (const auto& [key, dots] : kernel.entries())
+    GDS_RETURN_IF_ERROR(CheckElement(key, what, limits));
+  return Status::Ok();
+}
+
 }  // namespace geodatastore::crdt

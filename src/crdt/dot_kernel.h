@@ -25,6 +25,7 @@
 #include "crdt/causal_context.h"
 #include "crdt/containers.h"
 #include "crdt/dot_list.h"
+#include "crdt/validate.h"
 
 namespace geodatastore::crdt {
 
@@ -83,5 +84,9 @@ class DotKernel {
   Index index_;
   bool index_valid_ = false;
 };
+
+// Validation (crdt/validate.h): the context's dots, and every key's size (what names the
+// keys: "element", "value"). Entry dots need no check: the context covers them.
+Status ValidateKernel(const DotKernel& kernel, std::string_view what, const StateLimits& limits);
 
 }  // namespace geodatastore::crdt

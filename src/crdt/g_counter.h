@@ -24,6 +24,8 @@ class GCounter {
   void Join(const GCounter& other) { counts_.Join(other.counts_); }
   bool operator==(const GCounter&) const = default;
   const VersionVector& counts() const { return counts_; }
+  // Replica ids nonzero; the total cannot overflow.
+  Status Validate(const StateLimits&) const { return CheckCounts(counts_); }
 
   void EncodeState(v1::CrdtValue* out) const { EncodeTo(out->mutable_g_counter()); }
   static StatusOr<GCounter> DecodeState(const v1::CrdtValue& in) {

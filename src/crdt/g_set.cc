@@ -8,6 +8,11 @@ GSet GSet::Add(std::string_view element) const {
   return delta;
 }
 
+Status GSet::Validate(const StateLimits& limits) const {
+  for (const std::string& e : elements_) GDS_RETURN_IF_ERROR(CheckElement(e, "element", limits));
+  return Status::Ok();
+}
+
 void GSet::EncodeState(v1::CrdtValue* out) const {
   EncodeStrings(elements_, out->mutable_g_set()->mutable_elements());
 }

@@ -28,6 +28,7 @@ class GSet {
   std::vector<std::string> Value() const { return {elements_.begin(), elements_.end()}; }
   void Join(const GSet& other) { UnionInto(elements_, other.elements_); }
   bool operator==(const GSet&) const = default;
+  Status Validate(const StateLimits& limits) const;
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<GSet> DecodeState(const v1::CrdtValue& in);

@@ -11,6 +11,7 @@
 #include "crdt/clock.h"
 #include "crdt/codec.h"
 #include "crdt/containers.h"
+#include "crdt/validate.h"
 
 namespace geodatastore::crdt {
 
@@ -91,6 +92,13 @@ std::optional<Stamp> LatestStampOf(const Map& entries) {
     }
   }
   return out;
+}
+
+// Validation (crdt/validate.h) of an entry's stamps.
+inline Status ValidateLwwEntry(const LwwEntry& entry, const StateLimits& limits) {
+  if (entry.added) GDS_RETURN_IF_ERROR(CheckStamp(*entry.added, limits));
+  if (entry.removed) GDS_RETURN_IF_ERROR(CheckStamp(*entry.removed, limits));
+  return Status::Ok();
 }
 
 // Msg is a message with optional `added` and `removed` LwwStamp fields (LwwElement, LwwEdge).

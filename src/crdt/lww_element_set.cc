@@ -78,4 +78,12 @@ StatusOr<LWWElementSet> LWWElementSet::DecodeState(const v1::CrdtValue& in) {
   return out;
 }
 
+Status LWWElementSet::Validate(const StateLimits& limits) const {
+  for (const auto& [element, entry] : elements_) {
+    GDS_RETURN_IF_ERROR(CheckElement(element, "element", limits));
+    GDS_RETURN_IF_ERROR(ValidateLwwEntry(entry, limits));
+  }
+  return Status::Ok();
+}
+
 }  // namespace geodatastore::crdt

@@ -46,6 +46,7 @@ class LWWElementSet {
   std::optional<Stamp> LatestStamp() const;
   void Join(const LWWElementSet& other);
   bool operator==(const LWWElementSet&) const = default;
+  Status Validate(const StateLimits& limits) const;
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<LWWElementSet> DecodeState(const v1::CrdtValue& in);

@@ -208,4 +208,17 @@ StatusOr<LWWGraph> LWWGraph::DecodeState(const v1::CrdtValue& in) {
   return out;
 }
 
+Status LWWGraph::Validate(const StateLimits& limits) const {
+  for (const auto& [vertex, entry] : vertices_) {
+    GDS_RETURN_IF_ERROR(CheckElement(vertex, "vertex", limits));
+    GDS_RETURN_IF_ERROR(ValidateLwwEntry(entry, limits));
+  }
+  for (const auto& [edge, entry] : edges_) {
+    GDS_RETURN_IF_ERROR(CheckElement(edge.first, "vertex", limits));
+    GDS_RETURN_IF_ERROR(CheckElement(edge.second, "vertex", limits));
+    GDS_RETURN_IF_ERROR(ValidateLwwEntry(entry, limits));
+  }
+  return Status::Ok();
+}
+
 }  // namespace geodatastore::crdt

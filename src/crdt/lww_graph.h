@@ -81,6 +81,7 @@ class LWWGraph {
 
   void Join(const LWWGraph& other);
   bool operator==(const LWWGraph&) const = default;
+  Status Validate(const StateLimits& limits) const;
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<LWWGraph> DecodeState(const v1::CrdtValue& in);

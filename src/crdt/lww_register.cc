@@ -24,6 +24,12 @@ void LWWRegister::Join(const LWWRegister& other) {
   }
 }
 
+Status LWWRegister::Validate(const StateLimits& limits) const {
+  if (!stamp_) return Status::Ok();
+  GDS_RETURN_IF_ERROR(CheckStamp(*stamp_, limits));
+  return CheckElement(value_, "value", limits);
+}
+
 void LWWRegister::EncodeState(v1::CrdtValue* out) const {
   v1::LwwRegisterState* s = out->mutable_lww_register();
   if (stamp_) {

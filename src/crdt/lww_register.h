@@ -29,6 +29,7 @@ class LWWRegister {
   const std::optional<Stamp>& stamp() const { return stamp_; }
   void Join(const LWWRegister& other);
   bool operator==(const LWWRegister&) const = default;
+  Status Validate(const StateLimits& limits) const;
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<LWWRegister> DecodeState(const v1::CrdtValue& in);

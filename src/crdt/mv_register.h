@@ -32,6 +32,9 @@ class MVRegister {
   const DotKernel& kernel() const { return kernel_; }
   void Join(const MVRegister& other) { kernel_.Join(other.kernel_); }
   bool operator==(const MVRegister&) const = default;
+  Status Validate(const StateLimits& limits) const {
+    return ValidateKernel(kernel_, "value", limits);
+  }
 
   void EncodeState(v1::CrdtValue* out) const {
     EncodeKernel(kernel_, out->mutable_mv_register()->mutable_kernel());

@@ -40,6 +40,9 @@ class ORSet {
   const DotKernel& kernel() const { return kernel_; }
   void Join(const ORSet& other) { kernel_.Join(other.kernel_); }
   bool operator==(const ORSet&) const = default;
+  Status Validate(const StateLimits& limits) const {
+    return ValidateKernel(kernel_, "element", limits);
+  }
 
   void EncodeState(v1::CrdtValue* out) const {
     EncodeKernel(kernel_, out->mutable_or_set()->mutable_kernel());

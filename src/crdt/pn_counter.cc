@@ -34,6 +34,18 @@ int64_t PNCounter::Value() const {
   return static_cast<int64_t>(v < kMin ? kMin : (v > kMax ? kMax : v));
 }
 
+Status PNCounter::Validate(const StateLimits& limits) const {
+  GDS_RETURN_IF_ERROR(increments_.Validate(limits));
+  return decrements_.Validate(limits);
+}
+
+Status PNCounter::ValidateJoined() const {
+  GDS_RETURN_IF_ERROR(Validate({}));
+  const __int128 v = static_cast<__int128>(increments_.Value()) - decrements_.Value();
+  if (v < kMin || v > kMax) return Rejected(kCounterOverflow, "value outside the int64 range");
+  return Status::Ok();
+}
+
 void PNCounter::Join(const PNCounter& other) {
   increments_.Join(other.increments_);
   decrements_.Join(other.decrements_);

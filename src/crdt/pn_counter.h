@@ -25,6 +25,9 @@ class PNCounter {
   int64_t Value() const;
   void Join(const PNCounter& other);
   bool operator==(const PNCounter&) const = default;
+  Status Validate(const StateLimits& limits) const;
+  // Validate, and the value within the int64 range (not clamped): for a joined state.
+  Status ValidateJoined() const;
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<PNCounter> DecodeState(const v1::CrdtValue& in);

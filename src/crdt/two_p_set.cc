@@ -46,6 +46,13 @@ void TwoPSet::Join(const TwoPSet& other) {
   UnionInto(removed_, other.removed_);
 }
 
+Status TwoPSet::Validate(const StateLimits& limits) const {
+  for (const StringSet* set : {&added_, &removed_}) {
+    for (const std::string& e : *set) GDS_RETURN_IF_ERROR(CheckElement(e, "element", limits));
+  }
+  return Status::Ok();
+}
+
 void TwoPSet::EncodeState(v1::CrdtValue* out) const {
   EncodeStrings(added_, out->mutable_two_p_set()->mutable_added());
   EncodeStrings(removed_, out->mutable_two_p_set()->mutable_removed());

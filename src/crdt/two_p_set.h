@@ -40,6 +40,7 @@ class TwoPSet {
   bool Collect(const TwoPSet& tombstones);
   void Join(const TwoPSet& other);
   bool operator==(const TwoPSet&) const = default;
+  Status Validate(const StateLimits& limits) const;
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<TwoPSet> DecodeState(const v1::CrdtValue& in);

@@ -187,7 +187,7 @@ Status Engine::Validate(std::string_view name, const Op& op) const {
   if (op.kind == Op::Kind::kCreate && op.type && storage::FamilyOf(*op.type) != op.family()) {
     return InvalidArgument("type does not belong to this family");
   }
-  return Status::Ok();
+  return ValidateTimestamp(op);
 }
 
 size_t Engine::StripeOf(const std::string& encoded_key) const {
@@ -511,6 +511,10 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
                            bool keep_for_relay) {
   const crdt::ReplicaId origin = batch.origin();
   if (origin == identity_.replica) return InvalidArgument("a batch of this node's own deltas");
+  if (Status s = crdt::CheckReplica(origin); !s.ok()) {
+    NoteRejected(s);
+    return s;
+  }
   if (batch.from_seq() == 0 || batch.to_seq() < batch.from_seq())
     return Corruption("batch with a bad seq range");
   const uint64_t held = Applied(origin);
@@ -539,10 +543,14 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
   std::vector<Incoming> incoming;
   for (const v1::KeyDelta& kd : batch.deltas()) {
     if (only_covered) break;
-    GDS_ASSIGN_OR_RETURN(Incoming in,
-                         DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta()));
-    in.bytes = kd.delta();  // a large object takes it as a merge operand
-    incoming.push_back(std::move(in));
+    StatusOr<Incoming> in = DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta());
+    if (!in.ok()) {
+      // Undecodable batches the replicator counts (corrupt_batch); invalid ones, here.
+      if (!crdt::RejectionReason(in.status()).empty()) NoteRejected(in.status());
+      return in.status();
+    }
+    in->bytes = kd.delta();  // a large object takes it as a merge operand
+    incoming.push_back(std::move(in).value());
   }
   auto joined = JoinIncoming(incoming, origin, conflicts, /*deltas=*/true,
                              [&](const std::vector<storage::ObjectWrite>& list) {
@@ -550,7 +558,10 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
                                    origin, std::max(applied, batch.to_seq()), list,
                                    keep_for_relay && !only_covered ? &batch : nullptr);
                              });
-  if (!joined.ok()) return joined.status();
+  if (!joined.ok()) {
+    if (!crdt::RejectionReason(joined.status()).empty()) NoteRejected(joined.status());
+    return joined.status();
+  }
   std::lock_guard<std::mutex> lock(seq_mu_);
   applied_[origin] = std::max({applied_[origin], applied, batch.to_seq()});
   return Status::Ok();
@@ -562,9 +573,14 @@ StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states
   std::vector<Incoming> incoming;
   for (const v1::ObjectState& st : states) {
     storage::ObjectKey key;
-    if (!storage::ObjectKey::Decode(st.key(), &key)) return Corruption("a bad object key");
-    GDS_ASSIGN_OR_RETURN(Incoming in, DecodeIncoming(std::move(key), st.type(), st.state()));
-    incoming.push_back(std::move(in));
+    StatusOr<Incoming> in = storage::ObjectKey::Decode(st.key(), &key)
+                                ? DecodeIncoming(std::move(key), st.type(), st.state())
+                                : StatusOr<Incoming>(Corruption("a bad object key"));
+    if (!in.ok()) {
+      NoteRejected(in.status());
+      return in.status();
+    }
+    incoming.push_back(std::move(in).value());
   }
   // Raised before the states are visible: a tombstone snapshot taken after them reads a
   // knowledge that covers them (too high a knowledge only delays collection).
@@ -577,10 +593,13 @@ StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states
       raised.emplace_back(origin, seq);
     }
   }
-  return JoinIncoming(incoming, 0, conflicts, /*deltas=*/false,
-                      [&](const std::vector<storage::ObjectWrite>& list) {
-                        return store_->CommitRepair(list, raised);
-                      });
+  auto joined = JoinIncoming(incoming, 0, conflicts, /*deltas=*/false,
+                             [&](const std::vector<storage::ObjectWrite>& list) {
+                               return store_->CommitRepair(list, raised);
+                             });
+  if (!joined.ok() && !crdt::RejectionReason(joined.status()).empty())
+    NoteRejected(joined.status());
+  return joined;
 }
 
 v1::Progress Engine::ProgressReport() {
@@ -668,8 +687,11 @@ StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::Cr
   if (storage::FamilyOf(type) != key.family || key.family == v1::FAMILY_UNSPECIFIED) {
     return Corruption("state of '" + key.name + "' has a type outside its family");
   }
-  GDS_RETURN_IF_ERROR(ValidateName(key.name));
-  GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt state, crdt::DecodeAnyAs(type, bytes));
+  if (key.name.empty() || key.name.size() > options_.limits.max_key_bytes) {
+    return crdt::Rejected(crdt::kKeySize,
+                          "a name of " + std::to_string(key.name.size()) + " bytes");
+  }
+  GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt state, DecodeValid(type, bytes));
   std::string encoded = key.Encode();
   return Incoming{std::move(key), std::move(encoded), type, std::move(state)};
 }
@@ -728,6 +750,8 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       status = Internal(joined.message());
       break;
     }
+    // Valid parts can still add up to an overflowing counter: the whole batch is refused.
+    if (status = crdt::ValidateJoined(obj.state); !status.ok()) break;
     if (detect) DetectConflicts(in.key, origin, before, in.delta, obj.state, conflicts);
     w.type = *obj.type;
     if (deltas) w.operands.push_back(std::move(in.bytes));

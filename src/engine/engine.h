@@ -89,6 +89,8 @@ using TypeConflict = Conflict;
 struct OpObserver {
   virtual ~OpObserver() = default;
   virtual void OnApplied(v1::CrdtType type, const Op& op, double seconds) = 0;
+  // A payload from another node was rejected (a crdt::RejectionReason, "checksum", ...).
+  virtual void OnRejected(std::string_view reason) { (void)reason; }
 };
 
 class Engine {
@@ -167,6 +169,19 @@ class Engine {
   // Checks a name against the limits; used by every front end before Apply.
   Status ValidateName(std::string_view name) const;
 
+  // Validation of what other nodes send (engine/validation.cc). Every remote delta and
+  // state is checked against these limits before it is joined (ApplyRemote, JoinStates,
+  // DecodeRemote): stamps no later than local physical time plus the maximum clock offset,
+  // elements and names within the size limits, sane replica ids, dots and counters.
+  crdt::StateLimits RemoteLimits() const;
+  // A state another replica sent (a read's FetchState answer), decoded and validated; a
+  // rejection is counted.
+  StatusOr<crdt::AnyCrdt> DecodeRemote(v1::CrdtType type, std::string_view bytes) const;
+  // Counts a rejected payload with the observer: reason, or status's rejection reason (a
+  // status that is not a rejection, as "corrupt").
+  void NoteRejected(std::string_view reason) const;
+  void NoteRejected(const Status& status) const;
+
   const storage::NodeIdentity& identity() const { return identity_; }
   const Limits& limits() const { return options_.limits; }
   storage::Store* store() const { return store_; }
@@ -236,6 +251,11 @@ class Engine {
   // REQUIRES: obj exists (type set).
   static storage::ObjectWrite WholeStateWrite(const std::string& encoded, Staged& obj);
   Status Validate(std::string_view name, const Op& op) const;
+  // kInvalidArgument (a clock_offset rejection) for a client timestamp later than local
+  // physical time plus the maximum clock offset: it would win every later write.
+  Status ValidateTimestamp(const Op& op) const;
+  // Decodes and validates a remote delta or state (DecodeRemote without the count).
+  StatusOr<crdt::AnyCrdt> DecodeValid(v1::CrdtType type, std::string_view bytes) const;
   // A family other than except in which name exists (in the store or staged), if any.
   StatusOr<std::optional<v1::Family>> FamilyHolding(
       std::string_view name, v1::Family except, const std::map<std::string, Staged>& staged) const;

@@ -51,6 +51,8 @@ class EngineSyncHost final : public antientropy::SyncHost {
     return changed;
   }
 
+  void OnRejected(std::string_view reason) override { engine_->NoteRejected(reason); }
+
   v1::VersionVector Knowledge() const override {
     v1::VersionVector out;
     crdt::EncodeVersionVector(engine_->Knowledge(), &out);

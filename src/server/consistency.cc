@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "crdt/codec.h"
+#include "replication/message_checksum.h"
 
 namespace geodatastore::server {
 
@@ -64,7 +65,7 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
     for (replication::PeerView& v : views) {
       v.acked = 0;
       for (const auto& a : answers) {
-        if (a.peer == v.id) v.acked = 1;
+        if (a.peer == v.id && replication::Intact(a.reply)) v.acked = 1;
       }
     }
     return Satisfied(level, 1, self_region, views);
@@ -80,10 +81,16 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
   if (local.ok()) joined = *local;
   crdt::VersionVector knowledge;  // what the answers may hold (tombstone collection)
   for (const auto& a : answers) {
+    if (!replication::Intact(a.reply)) {
+      engine->NoteRejected("checksum");
+      continue;
+    }
     if (!a.reply.found()) continue;
-    auto state = crdt::DecodeAnyAs(a.reply.type(), a.reply.state());
+    // Decoded and validated (stamps, sizes, counters); a bad answer is counted and ignored,
+    // never joined.
+    auto state = engine->DecodeRemote(a.reply.type(), a.reply.state());
     auto known = crdt::DecodeVersionVector(a.reply.knowledge());
-    if (!state.ok() || !known.ok()) continue;  // a corrupt answer is ignored, never joined
+    if (!state.ok() || !known.ok()) continue;
     knowledge.Join(*known);
     if (!joined) {
       joined =

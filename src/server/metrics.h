@@ -7,8 +7,13 @@
 //   geodatastore_storage_live_sst_bytes               gauge: RocksDB live SST files
 //   geodatastore_storage_memtable_bytes               gauge
 //   geodatastore_storage_pending_compaction_bytes     gauge
-//   geodatastore_rejected_payloads_total{reason}      counter: bad requests and payloads
-//                                                     (bad_request), requests over a limit (limit)
+//   geodatastore_rejected_payloads_total{reason}      counter: bad requests and payloads;
+//                                                     reasons: bad_request, limit, clock_offset,
+//                                                     counter_overflow, element_size, key_size,
+//                                                     replica_id, dot, corrupt, corrupt_batch,
+//                                                     checksum, spoofed_sender, unknown_peer,
+//                                                     unauthenticated_peer, forged_ack,
+//                                                     forged_relay, forged_covered, forged_progress
 //   geodatastore_http_requests_total{code}            counter
 //   geodatastore_uptime_seconds                       gauge
 //   geodatastore_peer_up{peer}                        gauge: 1 up, 0 suspect or down
@@ -59,7 +64,7 @@ class Metrics : public engine::OpObserver {
 
   void OnApplied(v1::CrdtType type, const engine::Op& op, double seconds) override;
   void OnRead(v1::CrdtType type, double seconds);
-  void OnRejected(std::string_view reason);
+  void OnRejected(std::string_view reason) override;
   void OnHttpAnswer(int code);
   void OnConflict(v1::CrdtType type, std::string_view kind);
   void OnSync(const antientropy::SyncResult& result);

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include "replication/message_checksum.h"
+
 namespace geodatastore::server {
 
 Node::Node(config::Config config) : config_(std::move(config)) {}
@@ -138,12 +140,15 @@ Status Node::Start() {
     replication_->set_state_reader(
         [this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
           auto view = engine_->Read(request.family(), request.name());
-          if (!view.ok())
-            return view.status().code() == StatusCode::kNotFound ? Status::Ok() : view.status();
-          reply->set_found(true);
-          reply->set_type(view->type);
-          reply->set_state(crdt::EncodeAny(view->state));
-          crdt::EncodeVersionVector(engine_->Knowledge(), reply->mutable_knowledge());
+          if (view.ok()) {
+            reply->set_found(true);
+            reply->set_type(view->type);
+            reply->set_state(crdt::EncodeAny(view->state));
+            crdt::EncodeVersionVector(engine_->Knowledge(), reply->mutable_knowledge());
+          } else if (view.status().code() != StatusCode::kNotFound) {
+            return view.status();
+          }
+          replication::Seal(reply);
           return Status::Ok();
         });
   }

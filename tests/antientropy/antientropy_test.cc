@@ -7,8 +7,10 @@
 #include <set>
 #include <thread>
 
+#include "antientropy/message_checksum.h"
 #include "antientropy/scheduler.h"
 #include "antientropy/session.h"
+#include "antientropy/test_node.h"
 #include "engine/engine.h"
 #include "engine/sync_host.h"
 #include "support/temp_dir.h"
@@ -16,55 +18,10 @@
 namespace geodatastore {
 namespace {
 
+using antientropy::testing::Contents;
+using antientropy::testing::Node;
 using engine::Op;
 using Kind = engine::Op::Kind;
-
-// One node: a store (on an in-memory Env unless a directory is given) and its engine.
-struct Node {
-  explicit Node(const std::string& id, std::string dir = "")
-      : env(dir.empty() ? rocksdb::NewMemEnv(rocksdb::Env::Default()) : nullptr),
-        path(dir.empty() ? "/ae/" + id : dir) {
-    Open(id);
-  }
-  void Open(const std::string& id) {
-    host.reset();
-    engine.reset();
-    store.reset();
-    store = std::move(storage::Store::Open({path, false, env.get()})).value();
-    auto identity = storage::LoadIdentity(*store, id);
-    EXPECT_TRUE(identity.ok());
-    engine =
-        std::make_unique<engine::Engine>(store.get(), *identity, &clock, engine::EngineOptions{});
-    EXPECT_TRUE(engine->Start().ok());
-    host = std::make_unique<engine::EngineSyncHost>(engine.get());
-  }
-  bool WaitReady() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!store->merkle_ready() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return store->merkle_ready();
-  }
-
-  std::unique_ptr<rocksdb::Env> env;
-  std::string path;
-  crdt::SystemClock clock;
-  std::unique_ptr<storage::Store> store;
-  std::unique_ptr<engine::Engine> engine;
-  std::unique_ptr<engine::EngineSyncHost> host;
-};
-
-// Every object of a node: encoded key -> (type, state bytes).
-std::map<std::string, std::pair<v1::CrdtType, std::string>> Contents(Node& n) {
-  std::map<std::string, std::pair<v1::CrdtType, std::string>> out;
-  auto keys = n.engine->ListKeys(std::nullopt, "", 10000000);
-  EXPECT_TRUE(keys.ok());
-  for (const auto& [key, type] : *keys) {
-    auto bytes = n.store->ReadState(type, key);
-    EXPECT_TRUE(bytes.ok() && bytes->has_value());
-    out[key.Encode()] = {type, **bytes};
-  }
-  return out;
-}
 
 // The trees and key digests the store keeps equal what its states give.
 void ExpectTreesMatchStates(Node& n) {
@@ -372,6 +329,7 @@ TEST(AntiEntropy, CorruptOrMisfiledPushedStatesChangeNothing) {
     v1::SyncRequest push;
     *push.mutable_push()->add_states() = good;
     *push.mutable_push()->add_states() = bad;
+    antientropy::Seal(&push);  // intact on the wire: the states themselves are bad
     v1::SyncReply reply;
     EXPECT_FALSE(antientropy::Respond(b.host.get(), push, &reply).ok());
     EXPECT_TRUE(Contents(b).empty());

@@ -1,0 +1,45 @@
+// Engine: validation of what comes from outside the process (DESIGN.md, principles 5 and
+// 6). Remote deltas and states go through DecodeRemote before they are joined; client ops
+// through ValidateTimestamp.
+#include "engine/engine.h"
+
+namespace geodatastore::engine {
+
+crdt::StateLimits Engine::RemoteLimits() const {
+  return {physical_->NowMillis() + options_.max_clock_offset_ms, options_.limits.max_element_bytes};
+}
+
+StatusOr<crdt::AnyCrdt> Engine::DecodeValid(v1::CrdtType type, std::string_view bytes) const {
+  GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt state, crdt::DecodeAnyAs(type, bytes));
+  GDS_RETURN_IF_ERROR(crdt::ValidateAny(state, RemoteLimits()));
+  return state;
+}
+
+StatusOr<crdt::AnyCrdt> Engine::DecodeRemote(v1::CrdtType type, std::string_view bytes) const {
+  StatusOr<crdt::AnyCrdt> state = DecodeValid(type, bytes);
+  if (!state.ok()) NoteRejected(state.status());
+  return state;
+}
+
+Status Engine::ValidateTimestamp(const Op& op) const {
+  if (!op.timestamp) return Status::Ok();
+  const uint64_t latest = physical_->NowMillis() + options_.max_clock_offset_ms;
+  if (*op.timestamp > latest) {
+    return crdt::Rejected(crdt::kClockOffset, "timestamp " + std::to_string(*op.timestamp) +
+                                                  " is later than now plus the maximum clock "
+                                                  "offset (" +
+                                                  std::to_string(latest) + ")");
+  }
+  return Status::Ok();
+}
+
+void Engine::NoteRejected(std::string_view reason) const {
+  if (observer_ != nullptr) observer_->OnRejected(reason);
+}
+
+void Engine::NoteRejected(const Status& status) const {
+  const std::string_view reason = crdt::RejectionReason(status);
+  NoteRejected(reason.empty() ? std::string_view("corrupt") : reason);
+}
+
+}  // namespace geodatastore::engine
