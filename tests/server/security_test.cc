@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "antientropy/message_checksum.h"
 #include "cli/http_client.h"
 #include "geodatastore/v1/antientropy.grpc.pb.h"
 #include "geodatastore/v1/api.grpc.pb.h"
@@ -133,6 +134,7 @@ grpc::StatusCode SyncAs(const std::shared_ptr<grpc::Channel>& channel, const std
   v1::SyncRequest request;
   request.set_from(from);
   request.mutable_nodes();
+  antientropy::Seal(&request);  // an intact request: only who sends it is wrong
   v1::SyncReply reply;
   return stub->Sync(&context, request, &reply).error_code();
 }
@@ -173,8 +175,7 @@ class PeerTlsTest : public ::testing::Test {
       return false;
     }
     return Eventually([&] {
-      return Curl("http://127.0.0.1:" + std::to_string(b_->http_port()) + "/crdt/counters/" +
-                  name)
+      return Curl("http://127.0.0.1:" + std::to_string(b_->http_port()) + "/crdt/counters/" + name)
                  .find("\"value\":" + v) != std::string::npos;
     });
   }
