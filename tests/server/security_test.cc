@@ -427,6 +427,44 @@ TEST(FrontEndLimitsTest, RespRefusesPastTheConnectionCapAndClosesIdleConnections
   close(again);
 }
 
+TEST(FrontEndLimitsTest, RestAnswers503PastTheConnectionCap) {
+  GeodsProcess node(GeodsProcess::Options{.extra_yaml = "limits: {max_connections: 2}\n"});
+  ASSERT_TRUE(node.Start()) << node.error();
+  auto connect_to = [&] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(node.http_port());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+  };
+  auto healthz = [](int fd) {
+    const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buf[512];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    return n <= 0 ? std::string("closed") : std::string(buf, n);
+  };
+  const int first = connect_to(), second = connect_to();
+  EXPECT_THAT(healthz(first), HasSubstr("200 OK"));
+  EXPECT_THAT(healthz(second), HasSubstr("200 OK"));
+  const int third = connect_to();
+  EXPECT_THAT(healthz(third), HasSubstr("503 Service Unavailable"));
+  close(third);
+  close(second);
+  // Room again once a connection closed.
+  EXPECT_TRUE(Eventually([&] {
+    const int fd = connect_to();
+    const bool ok = healthz(fd).find("200 OK") != std::string::npos;
+    close(fd);
+    return ok;
+  }));
+  close(first);
+}
+
 TEST(FrontEndLimitsTest, SessionTokensThatCannotBeSatisfiedDoNotTakeEveryThread) {
   GeodsProcess node(GeodsProcess::Options{.extra_yaml = "consistency: {timeout_ms: 3000}\n"});
   ASSERT_TRUE(node.Start()) << node.error();
