@@ -4,6 +4,7 @@
 #include <limits>
 #include <thread>
 
+#include "crdt/validate.h"
 #include "engine/session.h"
 #include "security/backup_path.h"
 #include "security/tls.h"
@@ -150,7 +151,10 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action acti
       status = engine_->AwaitSessionToken(Metadata(context, "x-session-token"), timeout_);
     if (status.ok()) status = fn();
     context->AddInitialMetadata("x-session-token", engine_->SessionToken());
-    if (status.code() == StatusCode::kInvalidArgument) metrics_->OnRejected("bad_request");
+    if (status.code() == StatusCode::kInvalidArgument) {
+      const std::string_view reason = crdt::RejectionReason(status);
+      metrics_->OnRejected(reason.empty() ? "bad_request" : reason);
+    }
     if (status.code() == StatusCode::kResourceExhausted) metrics_->OnRejected("limit");
     reactor->Finish(ToGrpcStatus(status));
   });

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crdt/validate.h"
 #include "engine/session.h"
 #include "server/consistency.h"
 #include "server/status_codes.h"
@@ -83,6 +84,7 @@ struct RestApi::Call {
   std::vector<std::string> params;           // the {} segments of the route, decoded
   std::map<std::string, std::string> query;  // decoded
   json body;                                 // the parsed body (an object), once Body() ran
+  std::string rejection;  // the reason of a refused payload (clock_offset, ...), if any
 
   void Json(int status, const json& value) {
     response.result(static_cast<http::status>(status));
@@ -93,6 +95,7 @@ struct RestApi::Call {
     Json(status, {{"error", message}, {"code", code}});
   }
   void Error(const geodatastore::Status& s) {
+    rejection = std::string(crdt::RejectionReason(s));
     Error(HttpStatusOf(s.code()), StatusCodeName(s.code()), s.message());
   }
 
@@ -471,7 +474,8 @@ void RestApi::Handle(const HttpRequest& request, HttpResponse& response) {
   response.set("X-Session-Token", engine_->SessionToken());
   const int code = response.result_int();
   metrics_->OnHttpAnswer(code);
-  if (code == 400 || code == 413) metrics_->OnRejected("bad_request");
+  if (code == 400 || code == 413)
+    metrics_->OnRejected(call.rejection.empty() ? "bad_request" : call.rejection);
   if (code == 422) metrics_->OnRejected("limit");
 }
 

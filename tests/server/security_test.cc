@@ -492,6 +492,18 @@ TEST(FrontEndLimitsTest, SessionTokensThatCannotBeSatisfiedDoNotTakeEveryThread)
   EXPECT_GE(too_many.load(), 20);
 }
 
+TEST(RejectedPayloadsTest, AClientTimestampFromTheFarFutureIsRefusedAndCountedAsClockOffset) {
+  GeodsProcess node;
+  ASSERT_TRUE(node.Start()) << node.error();
+  const std::string url = "http://127.0.0.1:" + std::to_string(node.http_port());
+  EXPECT_THAT(Curl("-X POST -d '{\"value\": \"v\", \"timestamp\": 9223372036854775807}' " + url +
+                   "/crdt/registers/r"),
+              HasSubstr("400 "));
+  EXPECT_THAT(Curl(url + "/crdt/registers/r"), HasSubstr("404 "));
+  EXPECT_THAT(Curl(url + "/metrics"),
+              HasSubstr("geodatastore_rejected_payloads_total{reason=\"clock_offset\"} 1"));
+}
+
 TEST(SecureByDefaultTest, ANonLoopbackListenerWithoutTlsAndUsersDoesNotStart) {
   TempDir dir;
   const std::string config = dir.Sub("geods.yaml");
