@@ -61,6 +61,19 @@ std::string Curl(const std::string& args) {
   return out.substr(space + 1) + " " + out.substr(0, space);
 }
 
+// A TCP connection to 127.0.0.1:port whose reads time out after 5 s.
+int ConnectLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
 std::string HashOf(const std::string& password) {
   std::string out;
   EXPECT_EQ(RunCommand("echo '" + password + "' | " + GDS_GEODS_PATH + " hash-password", &out), 0)
@@ -387,17 +400,7 @@ TEST(FrontEndLimitsTest, RespRefusesPastTheConnectionCapAndClosesIdleConnections
   GeodsProcess node(
       GeodsProcess::Options{.extra_yaml = "limits: {max_connections: 3, idle_timeout_s: 1}\n"});
   ASSERT_TRUE(node.Start()) << node.error();
-  auto open_connection = [&] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(node.resp_port());
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
-  };
+  auto open_connection = [&] { return ConnectLoopback(node.resp_port()); };
   auto ping = [](int fd) {
     const std::string ping = "PING\r\n";
     if (send(fd, ping.data(), ping.size(), MSG_NOSIGNAL) < 0) return std::string("send failed");
@@ -430,17 +433,7 @@ TEST(FrontEndLimitsTest, RespRefusesPastTheConnectionCapAndClosesIdleConnections
 TEST(FrontEndLimitsTest, RestAnswers503PastTheConnectionCap) {
   GeodsProcess node(GeodsProcess::Options{.extra_yaml = "limits: {max_connections: 2}\n"});
   ASSERT_TRUE(node.Start()) << node.error();
-  auto connect_to = [&] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(node.http_port());
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
-  };
+  auto connect_to = [&] { return ConnectLoopback(node.http_port()); };
   auto healthz = [](int fd) {
     const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     send(fd, request.data(), request.size(), MSG_NOSIGNAL);
