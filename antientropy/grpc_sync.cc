@@ -114,9 +114,7 @@ v1::AntiEntropyService::Stub* GrpcAntiEntropy::StubFor(const SyncPeer& peer) {
   if (!stub) {
     grpc::ChannelArguments args = PeerChannelArgs();
     args.SetMaxReceiveMessageSize(64 << 20);
-    stub = v1::AntiEntropyService::NewStub(
-        links_ ? links_->Dial(peer.address, peer.id, args)
-               : grpc::CreateCustomChannel(peer.address, grpc::InsecureChannelCredentials(), args));
+    stub = v1::AntiEntropyService::NewStub(DialPeer(links_, peer.address, peer.id, args));
   }
   return stub.get();
 }

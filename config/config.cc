@@ -123,16 +123,11 @@ Status ReadPeers(MapReader& cluster, std::vector<Peer>* peers) {
 // Secure by default (as Redis's protected mode and CockroachDB's --insecure): a listener on
 // a non-loopback address needs TLS (and, for client listeners, users) unless the config says
 // security.insecure explicitly.
-Status CheckExposure(Config& c) {
+Status CheckExposure(const Config& c) {
   if (c.security.tls_enabled() && c.listen.peer.empty() && !c.cluster.peers.empty()) {
     return MapReader::Bad("listen.peer",
                           "is required with security.tls (node-to-node links use their own "
                           "mutual-TLS listener)");
-  }
-  if (c.security.backup_dir.empty()) {
-    c.security.backup_dir =
-        (std::filesystem::path(c.node.data_dir).lexically_normal().parent_path() / "backups")
-            .string();
   }
   if (c.security.insecure) return Status::Ok();
   const bool clients_safe = c.security.tls.clients && !c.security.users_file.empty();
@@ -254,6 +249,11 @@ StatusOr<Config> Parse(const YAML::Node& doc) {
     }));
     GDS_RETURN_IF_ERROR(r.Read("users_file", &c.security.users_file));
     GDS_RETURN_IF_ERROR(r.Read("backup_dir", &c.security.backup_dir));
+    if (c.security.backup_dir.empty()) {  // next to the data directory
+      c.security.backup_dir =
+          (std::filesystem::path(c.node.data_dir).lexically_normal().parent_path() / "backups")
+              .string();
+    }
     return r.Read("insecure", &c.security.insecure);
   }));
   GDS_RETURN_IF_ERROR(root.RejectUnknown());

@@ -26,15 +26,10 @@ uint64_t GrpcReplication::NowMs() const {
                                1);
 }
 
-std::shared_ptr<grpc::Channel> GrpcReplication::Dial(const PeerEndpoint& peer,
-                                                     grpc::ChannelArguments args) const {
-  return links_ ? links_->Dial(peer.address, peer.id, std::move(args))
-                : grpc::CreateCustomChannel(peer.address, grpc::InsecureChannelCredentials(), args);
-}
-
 void GrpcReplication::Start() {
   for (auto& peer : outbound_) {
-    peer->fetch_stub = v1::ReplicationService::NewStub(Dial(peer->endpoint, PeerChannelArgs()));
+    peer->fetch_stub = v1::ReplicationService::NewStub(
+        DialPeer(links_, peer->endpoint.address, peer->endpoint.id, PeerChannelArgs()));
     // Streams only to linked peers (all in mesh); FetchState reaches every peer.
     if (core_->Linked(peer->endpoint.id))
       peer->thread = std::thread([this, p = peer.get()] { SendLoop(p); });
@@ -131,7 +126,7 @@ void GrpcReplication::Dispatch(std::vector<Outgoing> out) {
 void GrpcReplication::SendLoop(Outbound* peer) {
   grpc::ChannelArguments args = PeerChannelArgs();
   if (gzip_) args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
-  auto channel = Dial(peer->endpoint, args);
+  auto channel = DialPeer(links_, peer->endpoint.address, peer->endpoint.id, args);
   auto stub = v1::ReplicationService::NewStub(channel);
   std::chrono::milliseconds backoff(100);
   while (!stopping_) {

@@ -103,7 +103,6 @@ class GrpcReplication final : public v1::ReplicationService::Service {
   void Kick(const std::string& peer);
   void SendLoop(Outbound* peer);
   bool Blocked(const std::string& peer) const;
-  std::shared_ptr<grpc::Channel> Dial(const PeerEndpoint& peer, grpc::ChannelArguments args) const;
   uint64_t NowMs() const;
 
   Replicator* const core_;

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -70,5 +71,14 @@ struct PeerLinks {
     return grpc::Status::OK;
   }
 };
+
+// A channel to peer at address: through links when set, plaintext otherwise (in-process
+// tests, which set no links).
+inline std::shared_ptr<grpc::Channel> DialPeer(const std::optional<PeerLinks>& links,
+                                               const std::string& address, const std::string& peer,
+                                               grpc::ChannelArguments args) {
+  if (links) return links->Dial(address, peer, std::move(args));
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
 
 }  // namespace geodatastore

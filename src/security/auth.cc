@@ -199,8 +199,13 @@ bool Authenticator::Verify(const std::string& hash, const std::string& secret) {
   return ok;
 }
 
+std::optional<Principal> Authenticator::Anonymous() const {
+  if (enabled()) return std::nullopt;
+  return Principal{"default", kRoleAdmin};
+}
+
 StatusOr<Principal> Authenticator::Authenticate(const Credentials& c, std::string_view frontend) {
-  if (!enabled()) return Principal{"", kRoleAdmin};
+  if (auto anonymous = Anonymous()) return *anonymous;
   if (c.kind == Credentials::Kind::kNone) {
     CountFailure(frontend, "missing_credentials");
     return Unauthenticated("authentication required");

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -76,6 +77,9 @@ class Authenticator {
   Status Reload();
 
   bool enabled() const { return !users_file_.empty(); }
+  // Who a request without credentials is: an admin while authentication is off (every
+  // request is allowed), nobody otherwise.
+  std::optional<Principal> Anonymous() const;
   void set_failure_hook(FailureHook hook) { on_failure_ = std::move(hook); }
 
   // kUnauthenticated (counted, reason missing_credentials | unknown_user | bad_password)

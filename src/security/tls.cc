@@ -65,10 +65,6 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsFiles& fil
   return grpc::experimental::TlsCredentials(options);
 }
 
-void SetTargetName(grpc::ChannelArguments* args, const std::string& name) {
-  args->SetSslTargetNameOverride(name);
-}
-
 std::string AuthenticatedNode(const grpc::AuthContext& context) {
   // Only a handshake that verified the client's certificate fills these properties.
   if (!context.IsPeerAuthenticated()) return "";

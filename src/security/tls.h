@@ -40,11 +40,9 @@ std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(const TlsFiles& f
 // with credentials in metadata).
 std::shared_ptr<grpc::ServerCredentials> ClientServerCredentials(const TlsFiles& files);
 // A channel to a peer (or, for tools, to a node): verifies the server against the CA and
-// presents this node's certificate when cert_file is set. Dial with TargetNameArgs.
+// presents this node's certificate when cert_file is set. Dial with the channel argument
+// SetSslTargetNameOverride(node id) to check the server's certificate for that name.
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsFiles& files);
-// Channel arguments that make the TLS handshake check the server's certificate for name
-// (a node id) rather than for the address dialled.
-void SetTargetName(grpc::ChannelArguments* args, const std::string& name);
 
 // The node id a call's TLS peer authenticated as (its certificate's common name), or "" if
 // the call did not come over TLS with a verified client certificate.

@@ -504,6 +504,10 @@ GrpcServer::~GrpcServer() {
   if (peer_server_) peer_server_->Shutdown(now);
 }
 
+security::TlsFiles TlsFilesOf(const config::Config& config) {
+  return {config.security.tls.ca_file, config.security.tls.cert_file, config.security.tls.key_file};
+}
+
 namespace {
 
 void ApplyLimits(const config::Config& config, grpc::ServerBuilder* builder) {
@@ -516,10 +520,6 @@ void ApplyLimits(const config::Config& config, grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1000);
 }
 
-security::TlsFiles Files(const config::Config& config) {
-  return {config.security.tls.ca_file, config.security.tls.cert_file, config.security.tls.key_file};
-}
-
 }  // namespace
 
 Status GrpcServer::Start() {
@@ -527,7 +527,7 @@ Status GrpcServer::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.listen.grpc,
                            config_.security.tls.clients
-                               ? security::ClientServerCredentials(Files(config_))
+                               ? security::ClientServerCredentials(TlsFilesOf(config_))
                                : grpc::InsecureServerCredentials(),
                            &port_);
   builder.RegisterService(&crdt_);
@@ -545,7 +545,7 @@ Status GrpcServer::Start() {
   grpc::ServerBuilder peer;
   peer.AddListeningPort(config_.listen.peer,
                         config_.security.tls_enabled()
-                            ? security::PeerServerCredentials(Files(config_))
+                            ? security::PeerServerCredentials(TlsFilesOf(config_))
                             : grpc::InsecureServerCredentials(),
                         &peer_port_);
   if (replication_ != nullptr) peer.RegisterService(replication_);

@@ -19,10 +19,14 @@
 #include "geodatastore/v1/api.grpc.pb.h"
 #include "replication/grpc_transport.h"
 #include "security/auth.h"
+#include "security/tls.h"
 #include "server/metrics.h"
 #include "server/status_codes.h"
 
 namespace geodatastore::server {
+
+// The certificate files of config's security.tls section.
+security::TlsFiles TlsFilesOf(const config::Config& config);
 
 class CrdtService final : public v1::CRDTService::CallbackService {
  public:

@@ -34,10 +34,6 @@ int64_t ModifiedTime(const std::string& path) {
   return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
 }
 
-security::TlsFiles Files(const config::Config& config) {
-  return {config.security.tls.ca_file, config.security.tls.cert_file, config.security.tls.key_file};
-}
-
 }  // namespace
 
 Status Node::StartSecurity() {
@@ -46,7 +42,7 @@ Status Node::StartSecurity() {
     if (metrics_) metrics_->OnAuthFailure(frontend, reason);
   });
   if (!config_.security.tls_enabled()) return Status::Ok();
-  const security::TlsFiles files = Files(config_);
+  const security::TlsFiles files = TlsFilesOf(config_);
   GDS_RETURN_IF_ERROR(security::CheckTlsFiles(files));
   GDS_ASSIGN_OR_RETURN(security::CertificateInfo cert,
                        security::InspectCertificate(files.cert_file));
@@ -55,6 +51,7 @@ Status Node::StartSecurity() {
                            "', not this node's id '" + config_.node.id + "'");
   }
   cert_mtime_ = ModifiedTime(files.cert_file);
+  cert_not_after_ = cert.not_after_unix;
   if (config_.security.tls.clients) {
     GDS_ASSIGN_OR_RETURN(client_tls_, security::ReloadableSslContext::Create(files));
   }
@@ -83,7 +80,7 @@ PeerLinks Node::Links() const {
     if (metrics_) metrics_->OnRejected(reason);
   };
   if (config_.security.tls_enabled()) {
-    links.credentials = security::ChannelCredentials(Files(config_));
+    links.credentials = security::ChannelCredentials(TlsFilesOf(config_));
     links.authenticated_node = [](const grpc::ServerContext& context) {
       auto auth = context.auth_context();
       return auth ? security::AuthenticatedNode(*auth) : std::string();
@@ -110,6 +107,7 @@ Status Node::Start() {
   options.max_clock_offset_ms = config_.clock.max_offset_ms;
   engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
   GDS_RETURN_IF_ERROR(engine_->Start());
+  const PeerLinks links = Links();  // one set of peer credentials for both adapters
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
         engine_.get(), [this](const std::vector<engine::Conflict>& conflicts,
@@ -136,7 +134,7 @@ Status Node::Start() {
     replication_ = std::make_unique<replication::GrpcReplication>(
         endpoints, replicator_.get(), config_.replication.flush_interval_ms,
         config_.replication.compression == "gzip");
-    replication_->set_links(Links());
+    replication_->set_links(links);
     replication_->set_state_reader(
         [this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
           auto view = engine_->Read(request.family(), request.name());
@@ -185,7 +183,7 @@ Status Node::Start() {
         });
   }
   if (anti_entropy_) {
-    anti_entropy_->set_links(Links());
+    anti_entropy_->set_links(links);
     anti_entropy_->set_blocked(
         [this](const std::string& peer) { return replication_->partition().count(peer) > 0; });
     anti_entropy_->set_resync([this] { return replication_->NeedsResync(); },
@@ -198,10 +196,7 @@ Status Node::Start() {
   }
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
-  if (config_.security.tls_enabled()) {
-    auto cert = security::InspectCertificate(config_.security.tls.cert_file);
-    if (cert.ok()) metrics_->SetCertificateExpiry(cert->not_after_unix);
-  }
+  if (config_.security.tls_enabled()) metrics_->SetCertificateExpiry(cert_not_after_);
   rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, auth_.get(),
                                     replication_.get());
   rest_->set_anti_entropy(anti_entropy_.get());

@@ -71,6 +71,7 @@ class Node {
   std::unique_ptr<security::Authenticator> auth_;
   std::unique_ptr<security::ReloadableSslContext> client_tls_;  // with security.tls.clients
   std::atomic<int64_t> cert_mtime_{0};  // of security.tls.cert_file when last loaded
+  int64_t cert_not_after_ = 0;          // of the certificate checked at start
   std::unique_ptr<RestApi> rest_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;

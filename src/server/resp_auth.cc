@@ -23,11 +23,7 @@ Action ActionOf(const std::string& name) {
 
 }  // namespace
 
-RespHandler::Client RespHandler::NewClient() const {
-  Client client;
-  if (!auth_->enabled()) client.principal = security::Principal{"default", security::kRoleAdmin};
-  return client;
-}
+RespHandler::Client RespHandler::NewClient() const { return Client{auth_->Anonymous()}; }
 
 bool RespHandler::Gate(const resp::Command& cmd, Client* client, std::string* reply) {
   const std::string name = resp::Upper(cmd[0]);
