@@ -162,6 +162,9 @@ Status ReadLimits(MapReader& r, Config::Limits* limits) {
   GDS_RETURN_IF_ERROR(r.Read("max_connections", &limits->max_connections));
   GDS_RETURN_IF_ERROR(r.Read("idle_timeout_s", &limits->idle_timeout_s));
   GDS_RETURN_IF_ERROR(Positive(r.Key("max_connections"), limits->max_connections));
+  GDS_RETURN_IF_ERROR(r.Read("max_waiting_requests", &limits->max_waiting_requests));
+  GDS_RETURN_IF_ERROR(
+      Positive(r.Key("max_waiting_requests"), limits->max_waiting_requests));
   return r.Read("max_collection_elements", &limits->max_collection_elements);
 }
 

@@ -77,6 +77,9 @@ struct Config {
     // The budget of one path search (GET .../paths): paths found, and search steps.
     uint64_t max_paths = 1000;
     uint64_t max_path_steps = 100000;
+    // Requests that may wait at once (session tokens not yet applied here, quorum/all
+    // consistency) — parked, holding no thread; more are answered "unavailable" at once.
+    uint32_t max_waiting_requests = 1024;
   } limits;
   struct Security {
     struct Tls {

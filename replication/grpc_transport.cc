@@ -3,6 +3,7 @@
 #include <grpc/compression.h>
 
 #include "common/peer_channel.h"
+#include "replication/message_checksum.h"
 
 namespace geodatastore::replication {
 
@@ -183,49 +184,52 @@ grpc::Status GrpcReplication::FetchState(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-std::vector<GrpcReplication::Fetched> GrpcReplication::FetchFromPeers(
-    const v1::FetchStateRequest& request, std::chrono::milliseconds timeout,
-    const std::function<bool(const std::vector<Fetched>&)>& done) {
-  struct Shared {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<Fetched> answers;
-    size_t pending = 0;
-  };
-  auto shared = std::make_shared<Shared>();
+struct GrpcReplication::Fetch::Call {
+  grpc::ClientContext context;
+  v1::FetchStateRequest request;  // owned here: the call may outlive its Fetch
+  v1::FetchStateReply reply;
+};
+
+GrpcReplication::Fetch::~Fetch() {
+  for (auto& call : calls_) call->context.TryCancel();  // the rest are no longer needed
+}
+
+std::vector<GrpcReplication::Fetched> GrpcReplication::Fetch::answers() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->answers;
+}
+
+bool GrpcReplication::Fetch::Done(
+    const std::function<bool(const std::vector<Fetched>&)>& enough) const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->pending == 0 || enough(shared_->answers);
+}
+
+std::shared_ptr<GrpcReplication::Fetch> GrpcReplication::StartFetch(
+    const v1::FetchStateRequest& request, std::chrono::milliseconds timeout) {
+  auto fetch = std::make_shared<Fetch>();
   const auto deadline = std::chrono::system_clock::now() + timeout;
-  struct Call {
-    grpc::ClientContext context;
-    v1::FetchStateRequest request;  // owned here: the call may outlive this function
-    v1::FetchStateReply reply;
-  };
-  std::vector<std::shared_ptr<Call>> calls;
   for (auto& peer : outbound_) {
     if (Blocked(peer->endpoint.id) || !peer->fetch_stub) continue;
-    auto call = std::make_shared<Call>();
+    auto call = std::make_shared<Fetch::Call>();
     call->request = request;
     call->context.set_deadline(deadline);
-    calls.push_back(call);
+    fetch->calls_.push_back(call);
     {
-      std::lock_guard<std::mutex> lock(shared->mu);
-      ++shared->pending;
+      std::lock_guard<std::mutex> lock(fetch->shared_->mu);
+      ++fetch->shared_->pending;
     }
     peer->fetch_stub->async()->FetchState(
         &call->context, &call->request, &call->reply,
-        [shared, call, id = peer->endpoint.id, region = peer->region](grpc::Status status) {
+        [shared = fetch->shared_, call, id = peer->endpoint.id,
+         region = peer->region](grpc::Status status) {
+          const bool intact = status.ok() && Intact(call->reply);
           std::lock_guard<std::mutex> lock(shared->mu);
           --shared->pending;
-          if (status.ok()) shared->answers.push_back({id, region, call->reply});
-          shared->cv.notify_all();
+          if (status.ok()) shared->answers.push_back({id, region, call->reply, intact});
         });
   }
-  std::unique_lock<std::mutex> lock(shared->mu);
-  shared->cv.wait_until(lock, deadline,
-                        [&] { return shared->pending == 0 || done(shared->answers); });
-  std::vector<Fetched> out = shared->answers;
-  lock.unlock();
-  for (auto& call : calls) call->context.TryCancel();  // the rest are no longer needed
-  return out;
+  return fetch;
 }
 
 void GrpcReplication::Kick(const std::string& peer) {

@@ -62,12 +62,30 @@ class GrpcReplication final : public v1::ReplicationService::Service {
     std::string peer;
     std::string region;
     v1::FetchStateReply reply;
+    bool intact = false;  // its checksum holds (replication::Intact)
   };
-  // Asks every reachable peer for its state of a key, in parallel; calls done(answers so far)
-  // after each answer and returns when done says true, every peer answered, or the deadline.
-  std::vector<Fetched> FetchFromPeers(const v1::FetchStateRequest& request,
-                                      std::chrono::milliseconds timeout,
-                                      const std::function<bool(const std::vector<Fetched>&)>& done);
+  // One FetchState round: every reachable peer asked in parallel, answers gathered as they
+  // come. Dropping the last reference cancels the calls still out.
+  class Fetch {
+   public:
+    ~Fetch();
+    std::vector<Fetched> answers() const;  // so far
+    // Every call answered or failed, or enough(the answers so far) — under the Fetch's lock.
+    bool Done(const std::function<bool(const std::vector<Fetched>&)>& enough) const;
+   private:
+    friend class GrpcReplication;
+    struct Call;
+    struct Shared {
+      mutable std::mutex mu;
+      std::vector<Fetched> answers;  // guarded by mu
+      size_t pending = 0;            // guarded by mu
+    };
+    std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+    std::vector<std::shared_ptr<Call>> calls_;
+  };
+  // Asks every reachable peer for its state of a key; calls end by the timeout.
+  std::shared_ptr<Fetch> StartFetch(const v1::FetchStateRequest& request,
+                                    std::chrono::milliseconds timeout);
 
   // Fault injection: drop all traffic to and from these peers (empty: none).
   void SetPartition(std::set<std::string> peers);

@@ -384,37 +384,6 @@ crdt::VersionVector Engine::AppliedVector() const {
   return applied;
 }
 
-bool Engine::WaitApplied(const crdt::VersionVector& wanted,
-                         std::chrono::steady_clock::time_point deadline) const {
-  while (!wanted.LessOrEqual(AppliedVector())) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    // Applied vectors only grow; polling keeps this free of locks on the write path.
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-Status Engine::AwaitSessionToken(std::string_view token, std::chrono::milliseconds timeout) const {
-  if (token.empty()) return Status::Ok();
-  GDS_ASSIGN_OR_RETURN(crdt::VersionVector wanted, ParseSessionToken(token));
-  if (WaitApplied(wanted, std::chrono::steady_clock::now())) return Status::Ok();
-  // Waiting holds the caller's thread: only so many at once (a flood of tokens that can
-  // never be satisfied must not take every thread of a front end).
-  if (session_waits_.fetch_add(1) >= options_.max_session_waits) {
-    --session_waits_;
-    return Status(StatusCode::kUnavailable,
-                  "too many requests are waiting for session tokens this node has not caught up "
-                  "with; retry later");
-  }
-  const bool applied = WaitApplied(wanted, std::chrono::steady_clock::now() + timeout);
-  --session_waits_;
-  if (!applied) {
-    return Status(StatusCode::kUnavailable,
-                  "this node has not yet applied everything the session token covers");
-  }
-  return Status::Ok();
-}
-
 std::string Engine::SessionToken() const { return FormatSessionToken(AppliedVector()); }
 
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {

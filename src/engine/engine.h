@@ -51,9 +51,6 @@ struct EngineOptions {
   // operand) and defer the object's Merkle digest (FlushDigests). Tests set 0: every op on
   // an existing object goes that way.
   size_t defer_digests_above_bytes = 4096;
-  // Requests that may wait at once for a session token this node has not caught up with
-  // (each holds a front end's thread); more are refused at once with kUnavailable.
-  int max_session_waits = 8;
 };
 
 // An object as a client sees it after an op or a read.
@@ -190,12 +187,10 @@ class Engine {
   // What this node has applied: {origin replica -> highest seq}. Until replication exists
   // that is its own writes.
   crdt::VersionVector AppliedVector() const;
-  // Waits until the node has applied everything in `wanted`; false at the deadline.
-  bool WaitApplied(const crdt::VersionVector& wanted,
-                   std::chrono::steady_clock::time_point deadline) const;
-  // Serves a session token: kInvalidArgument if malformed, kUnavailable if the node has not
-  // applied what it covers within timeout. An empty token is always served.
-  Status AwaitSessionToken(std::string_view token, std::chrono::milliseconds timeout) const;
+  // Whether the node has applied everything in `wanted` (a session token's vector).
+  bool HasApplied(const crdt::VersionVector& wanted) const {
+    return wanted.LessOrEqual(AppliedVector());
+  }
   std::string SessionToken() const;
   void set_observer(OpObserver* observer) { observer_ = observer; }
 
@@ -277,7 +272,6 @@ class Engine {
   std::array<Stripe, kStripes> stripes_;
   std::atomic<size_t> cached_bytes_{0};  // encoded bytes of every cached state
   std::atomic<bool> digests_deferrable_{false};
-  mutable std::atomic<int> session_waits_{0};  // requests in AwaitSessionToken, waiting
 
   std::mutex clock_mu_;
   crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_

@@ -1,10 +1,9 @@
 #include "server/consistency.h"
 
 #include <map>
-#include <thread>
+#include <optional>
 
 #include "crdt/codec.h"
-#include "replication/message_checksum.h"
 
 namespace geodatastore::server {
 
@@ -29,59 +28,54 @@ bool Satisfied(engine::Consistency level, uint64_t seq, const std::string& self_
                                             : holding >= regions.size() / 2 + 1;
 }
 
-Status AwaitConsistency(replication::GrpcReplication* replication, engine::Consistency level,
-                        uint64_t seq, const std::string& self_region,
-                        std::chrono::milliseconds timeout) {
+void AwaitConsistency(Waits* waits, replication::GrpcReplication* replication,
+                      engine::Consistency level, uint64_t seq, const std::string& self_region,
+                      std::chrono::milliseconds timeout, std::function<void(Status)> done) {
   if (replication == nullptr || level == engine::Consistency::kEventual || seq == 0)
-    return Status::Ok();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!Satisfied(level, seq, self_region, replication->Peers())) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(
-          StatusCode::kDeadlineExceeded,
-          "not enough replicas acknowledged the write in time; it stays applied on this node");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return Status::Ok();
+    return done(Status::Ok());
+  const Status parked = waits->Park(
+      [=] { return Satisfied(level, seq, self_region, replication->Peers()); },
+      Waits::Clock::now() + timeout, [done](bool held) {
+        done(held ? Status::Ok()
+                  : Status(StatusCode::kDeadlineExceeded,
+                           "not enough replicas acknowledged the write in time; it stays "
+                           "applied on this node"));
+      });
+  if (!parked.ok()) done(parked);
 }
 
-StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
-                                         replication::GrpcReplication* replication,
-                                         engine::Consistency level, v1::Family family,
-                                         const std::string& name, const std::string& self_region,
-                                         std::chrono::milliseconds timeout,
-                                         antientropy::GrpcAntiEntropy* anti_entropy,
-                                         Metrics* metrics) {
-  StatusOr<engine::ObjectView> local = engine->Read(family, name);
-  if (replication == nullptr || level == engine::Consistency::kEventual) return local;
-  if (!local.ok() && local.status().code() != StatusCode::kNotFound) return local;
+void AwaitSessionToken(Waits* waits, const engine::Engine* engine, std::string_view token,
+                       std::chrono::milliseconds timeout, std::function<void(Status)> done) {
+  if (token.empty()) return done(Status::Ok());
+  StatusOr<crdt::VersionVector> wanted = engine::ParseSessionToken(token);
+  if (!wanted.ok()) return done(wanted.status());
+  const Status parked = waits->Park(
+      [engine, wanted = *std::move(wanted)] { return engine->HasApplied(wanted); },
+      Waits::Clock::now() + timeout, [done](bool applied) {
+        done(applied ? Status::Ok()
+                     : Status(StatusCode::kUnavailable,
+                              "this node has not yet applied everything the session token "
+                              "covers"));
+      });
+  if (!parked.ok()) done(parked);
+}
 
-  // Whether the answers so far (plus this node) satisfy the level: the same counting as
-  // for writes, with "acknowledged" meaning "answered".
-  const std::vector<replication::PeerView> peers = replication->Peers();
-  auto enough = [&](const std::vector<replication::GrpcReplication::Fetched>& answers) {
-    std::vector<replication::PeerView> views = peers;
-    for (replication::PeerView& v : views) {
-      v.acked = 0;
-      for (const auto& a : answers) {
-        if (a.peer == v.id && replication::Intact(a.reply)) v.acked = 1;
-      }
-    }
-    return Satisfied(level, 1, self_region, views);
-  };
-  v1::FetchStateRequest request;
-  request.set_family(family);
-  request.set_name(name);
-  const auto answers = replication->FetchFromPeers(request, timeout, enough);
-  if (!enough(answers)) {
-    return Status(StatusCode::kDeadlineExceeded, "not enough replicas answered the read in time");
-  }
+namespace {
+
+using Fetched = replication::GrpcReplication::Fetched;
+
+// Joins this node's state with the intact answers that have the key, and repairs every
+// replica (this one included) that answered with less than the join.
+StatusOr<engine::ObjectView> JoinAnswers(const LevelRead& how, v1::Family family,
+                                         const std::string& name,
+                                         const StatusOr<engine::ObjectView>& local,
+                                         const std::vector<Fetched>& answers) {
+  engine::Engine* engine = how.engine;
   std::optional<engine::ObjectView> joined;
   if (local.ok()) joined = *local;
   crdt::VersionVector knowledge;  // what the answers may hold (tombstone collection)
-  for (const auto& a : answers) {
-    if (!replication::Intact(a.reply)) {
+  for (const Fetched& a : answers) {
+    if (!a.intact) {
       engine->NoteRejected("checksum");
       continue;
     }
@@ -104,7 +98,6 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
   }
   if (!joined) return local.status();
 
-  // Read repair: whoever answered with less than the join gets it.
   v1::ObjectState state;
   state.set_type(joined->type);
   state.set_key(storage::ObjectKey{family, name}.Encode());
@@ -115,15 +108,55 @@ StatusOr<engine::ObjectView> ReadAtLevel(engine::Engine* engine,
     if (engine->JoinStates({state}, nullptr, knowledge).ok()) ++repaired;
   }
   knowledge.Join(engine->Knowledge());
-  if (anti_entropy != nullptr) {
-    for (const auto& a : answers) {
+  if (how.anti_entropy != nullptr) {
+    for (const Fetched& a : answers) {
       if (a.reply.found() && a.reply.type() == joined->type && a.reply.state() == state.state())
         continue;
-      if (anti_entropy->PushAsync(a.peer, {state}, knowledge)) ++repaired;
+      if (how.anti_entropy->PushAsync(a.peer, {state}, knowledge)) ++repaired;
     }
   }
-  if (metrics != nullptr && repaired > 0) metrics->OnReadRepair(repaired);
+  if (how.metrics != nullptr && repaired > 0) how.metrics->OnReadRepair(repaired);
   return *joined;
+}
+
+}  // namespace
+
+void ReadAtLevel(const LevelRead& how, engine::Consistency level, v1::Family family,
+                 const std::string& name,
+                 std::function<void(StatusOr<engine::ObjectView>)> done) {
+  StatusOr<engine::ObjectView> local = how.engine->Read(family, name);
+  if (how.replication == nullptr || level == engine::Consistency::kEventual)
+    return done(std::move(local));
+  if (!local.ok() && local.status().code() != StatusCode::kNotFound) return done(std::move(local));
+
+  // Whether the answers so far (plus this node) satisfy the level: the same counting as
+  // for writes, with "acknowledged" meaning "answered intact".
+  auto enough = [peers = how.replication->Peers(), level,
+                 region = how.self_region](const std::vector<Fetched>& answers) {
+    std::vector<replication::PeerView> views = peers;
+    for (replication::PeerView& v : views) {
+      v.acked = 0;
+      for (const Fetched& a : answers) {
+        if (a.peer == v.id && a.intact) v.acked = 1;
+      }
+    }
+    return Satisfied(level, 1, region, views);
+  };
+  v1::FetchStateRequest request;
+  request.set_family(family);
+  request.set_name(name);
+  auto fetch = how.replication->StartFetch(request, how.timeout);
+  const Status parked = how.waits->Park(
+      [fetch, enough] { return fetch->Done(enough); }, Waits::Clock::now() + how.timeout,
+      [how, family, name, local = std::move(local), fetch, enough, done](bool) {
+        const std::vector<Fetched> answers = fetch->answers();
+        if (!enough(answers)) {
+          return done(Status(StatusCode::kDeadlineExceeded,
+                             "not enough replicas answered the read in time"));
+        }
+        done(JoinAnswers(how, family, name, local, answers));
+      });
+  if (!parked.ok()) done(parked);
 }
 
 }  // namespace geodatastore::server

@@ -123,7 +123,8 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const grp
 }  // namespace
 
 CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                         security::Authenticator* auth, replication::GrpcReplication* replication,
+                         security::Authenticator* auth, Waits* waits,
+                         replication::GrpcReplication* replication,
                          antientropy::GrpcAntiEntropy* anti_entropy)
     : engine_(engine),
       metrics_(metrics),
@@ -134,22 +135,17 @@ CrdtService::CrdtService(engine::Engine* engine, Metrics* metrics, const config:
       region_(config.node.region),
       default_write_(config.consistency.default_write),
       default_read_(config.consistency.default_read),
+      waits_(waits),
       workers_(std::max(16u, 4 * std::thread::hardware_concurrency())) {}
 
-// Checks the caller's credentials and the request metadata, runs fn, and answers with the
-// session token of the node after the call — all on a worker thread.
 CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action action,
                                          std::function<Status()> fn) {
+  return Serve(context, action, [fn = std::move(fn)](const Done& finish) { finish(fn()); });
+}
+
+CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action action, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  boost::asio::post(workers_, [this, context, reactor, action, fn = std::move(fn)] {
-    Status status = auth_->Check(Metadata(context, "authorization"), action, "grpc");
-    if (!status.ok()) return reactor->Finish(ToGrpcStatus(status));
-    if (std::string level = Metadata(context, "x-consistency"); !level.empty()) {
-      if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
-    }
-    if (status.ok())
-      status = engine_->AwaitSessionToken(Metadata(context, "x-session-token"), timeout_);
-    if (status.ok()) status = fn();
+  Done finish = [this, context, reactor](Status status) {
     context->AddInitialMetadata("x-session-token", engine_->SessionToken());
     if (status.code() == StatusCode::kInvalidArgument) {
       const std::string_view reason = crdt::RejectionReason(status);
@@ -157,36 +153,66 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action acti
     }
     if (status.code() == StatusCode::kResourceExhausted) metrics_->OnRejected("limit");
     reactor->Finish(ToGrpcStatus(status));
+  };
+  boost::asio::post(workers_, [this, context, action, work = std::move(work),
+                               finish = std::move(finish)]() mutable {
+    Status status = auth_->Check(Metadata(context, "authorization"), action, "grpc");
+    if (std::string level = Metadata(context, "x-consistency"); status.ok() && !level.empty()) {
+      if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
+    }
+    if (!status.ok()) return finish(status);
+    const std::string token = Metadata(context, "x-session-token");
+    if (token.empty()) return work(finish);
+    AwaitSessionToken(waits_, engine_, token, timeout_,
+                      [this, work = std::move(work), finish](Status served) mutable {
+                        if (!served.ok()) return finish(served);
+                        boost::asio::post(workers_, [work = std::move(work), finish] {
+                          work(finish);
+                        });
+                      });
   });
   return reactor;
 }
 
 CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& name, const Op& op,
                                          v1::ObjectValue* reply) {
-  return Serve(context, security::Action::kWrite, [this, context, name, op, reply]() -> Status {
-    GDS_ASSIGN_OR_RETURN(engine::ObjectView view, engine_->Apply(name, op));
-    ViewToProto(view, reply);
-    std::string level = Metadata(context, "x-consistency");
-    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency,
-                         engine::ParseConsistency(level.empty() ? default_write_ : level));
-    return AwaitConsistency(replication_, consistency, view.seq, region_, timeout_);
-  });
+  return Serve(context, security::Action::kWrite,
+               [this, context, name, op, reply](const Done& finish) {
+                 StatusOr<engine::ObjectView> view = engine_->Apply(name, op);
+                 if (!view.ok()) return finish(view.status());
+                 ViewToProto(*view, reply);
+                 const std::string level = Metadata(context, "x-consistency");
+                 auto consistency = engine::ParseConsistency(level.empty() ? default_write_ : level);
+                 if (!consistency.ok()) return finish(consistency.status());
+                 AwaitConsistency(waits_, replication_, *consistency, view->seq, region_, timeout_,
+                                  finish);
+               });
 }
 
 CrdtService::Reactor* CrdtService::Read(Context* context, v1::Family family,
                                         const std::string& name, v1::ObjectValue* reply) {
-  return Serve(context, security::Action::kRead, [this, context, family, name, reply]() -> Status {
+  return Serve(context, security::Action::kRead, [this, context, family, name,
+                                                  reply](const Done& finish) {
     const auto start = std::chrono::steady_clock::now();
     const std::string level = Metadata(context, "x-consistency");
-    GDS_ASSIGN_OR_RETURN(engine::Consistency consistency,
-                         engine::ParseConsistency(level.empty() ? default_read_ : level));
-    GDS_ASSIGN_OR_RETURN(engine::ObjectView view,
-                         ReadAtLevel(engine_, replication_, consistency, family, name, region_,
-                                     timeout_, anti_entropy_, metrics_));
-    ViewToProto(view, reply);
-    metrics_->OnRead(
-        view.type, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    return Status::Ok();
+    auto consistency = engine::ParseConsistency(level.empty() ? default_read_ : level);
+    if (!consistency.ok()) return finish(consistency.status());
+    const LevelRead how{.engine = engine_,
+                        .replication = replication_,
+                        .anti_entropy = anti_entropy_,
+                        .metrics = metrics_,
+                        .waits = waits_,
+                        .self_region = region_,
+                        .timeout = timeout_};
+    ReadAtLevel(how, *consistency, family, name,
+                [this, reply, start, finish](StatusOr<engine::ObjectView> view) {
+                  if (!view.ok()) return finish(view.status());
+                  ViewToProto(*view, reply);
+                  metrics_->OnRead(view->type, std::chrono::duration<double>(
+                                                   std::chrono::steady_clock::now() - start)
+                                                   .count());
+                  finish(Status::Ok());
+                });
   });
 }
 
@@ -490,10 +516,11 @@ AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::Conflict
 }
 
 GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                       security::Authenticator* auth, replication::GrpcReplication* replication,
+                       security::Authenticator* auth, Waits* waits,
+                       replication::GrpcReplication* replication,
                        antientropy::GrpcAntiEntropy* anti_entropy)
     : config_(config),
-      crdt_(engine, metrics, config, auth, replication, anti_entropy),
+      crdt_(engine, metrics, config, auth, waits, replication, anti_entropy),
       admin_(engine, config, auth, replication, anti_entropy),
       replication_(replication),
       anti_entropy_(anti_entropy) {}

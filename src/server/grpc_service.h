@@ -21,6 +21,7 @@
 #include "security/auth.h"
 #include "security/tls.h"
 #include "server/metrics.h"
+#include "server/waits.h"
 #include "server/status_codes.h"
 
 namespace geodatastore::server {
@@ -32,7 +33,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
  public:
   // REQUIRES: auth outlives the service.
   CrdtService(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-              security::Authenticator* auth, replication::GrpcReplication* replication,
+              security::Authenticator* auth, Waits* waits, replication::GrpcReplication* replication,
               antientropy::GrpcAntiEntropy* anti_entropy);
 
   using Context = grpc::CallbackServerContext;
@@ -62,8 +63,15 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   void RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply);
 
  private:
-  // Runs fn (which must own what it captures, besides the call's request and reply) on the
-  // worker pool and finishes the call with its status.
+  // Work for one call: runs on the worker pool (it must own what it captures, besides the
+  // call's request and reply) and calls finish exactly once — at once, or later from a
+  // continuation when it waits (parked in waits_, holding no thread).
+  using Done = std::function<void(Status)>;
+  using Work = std::function<void(Done)>;
+  // Checks credentials and metadata, waits for the session token if any, runs work and
+  // finishes the call with its status and the node's session token.
+  Reactor* Serve(Context* context, security::Action action, Work work);
+  // The same for work that never waits.
   Reactor* Serve(Context* context, security::Action action, std::function<Status()> fn);
   Reactor* Write(Context* context, const std::string& name, const engine::Op& op,
                  v1::ObjectValue* reply);
@@ -79,6 +87,7 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   const std::string region_;
   const std::string default_write_;
   const std::string default_read_;
+  Waits* const waits_;
   boost::asio::thread_pool workers_;
 };
 
@@ -117,7 +126,8 @@ class GrpcServer {
   // replication, anti_entropy: the node-to-node services, owned by the caller (null without
   // peers).
   GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-             security::Authenticator* auth, replication::GrpcReplication* replication = nullptr,
+             security::Authenticator* auth, Waits* waits,
+             replication::GrpcReplication* replication = nullptr,
              antientropy::GrpcAntiEntropy* anti_entropy = nullptr);
   ~GrpcServer();
   Status Start();

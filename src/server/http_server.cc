@@ -90,9 +90,22 @@ class HttpServer::Session : public std::enable_shared_from_this<Session<Stream>>
       const HttpRequest& request = parser_->get();
       response_.version(request.version());
       response_.keep_alive(request.keep_alive() && !server_->stopping_);
-      server_->handler_(request, response_);
+      return Handle(request);
     }
     Write();
+  }
+
+  // Whoever comes second — the handler returning or done — writes the answer: at once when
+  // the handler answered before returning, else on the connection's strand.
+  void Handle(const HttpRequest& request) {
+    answer_ = kHandling;
+    server_->handler_(request, response_, [self = this->shared_from_this()] {
+      int handling = kHandling;
+      if (self->answer_.compare_exchange_strong(handling, kAnswered)) return;
+      net::post(self->stream_.get_executor(), [self] { self->Write(); });
+    });
+    int handling = kHandling;
+    if (!answer_.compare_exchange_strong(handling, kReturned)) Write();
   }
 
   void Write() {
@@ -120,6 +133,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session<Stream>>
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpResponse response_;
   HttpServer* server_;
+  enum : int { kHandling, kAnswered, kReturned };
+  std::atomic<int> answer_{kHandling};
 };
 
 HttpServer::HttpServer(net::io_context& io, Options options, Handler handler)

@@ -3,7 +3,7 @@
 // and the connection closes; past max_connections a new connection gets 503 and is closed.
 //
 // Thread safety: Start and Stop from one thread; the handler runs on the io_context's
-// threads, concurrently for different connections.
+// threads, concurrently for different connections; done may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -24,7 +24,11 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 
 class HttpServer {
  public:
-  using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;
+  // Answers a request: fills the response and calls done, once — before returning or later
+  // from any thread (a request that waits holds no thread). The request and response stay
+  // valid until done is called.
+  using Handler =
+      std::function<void(const HttpRequest&, HttpResponse&, std::function<void()> done)>;
 
   struct Options {
     size_t max_body_bytes = 1 << 20;

@@ -74,6 +74,11 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                   .Help("Seconds since the node started")
                   .Register(*registry_)
                   .Add({})),
+      waiting_requests_(prometheus::BuildGauge()
+                            .Name("geodatastore_waiting_requests")
+                            .Help("Requests parked for a session token or a consistency level")
+                            .Register(*registry_)
+                            .Add({})),
       peer_up_(prometheus::BuildGauge()
                    .Name("geodatastore_peer_up")
                    .Help("1 if the peer is up")
@@ -228,6 +233,7 @@ std::string Metrics::Render() {
   memtable_bytes_.Set(static_cast<double>(stats.memtable_bytes));
   pending_compaction_bytes_.Set(static_cast<double>(stats.pending_compaction_bytes));
   uptime_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  if (waiting_) waiting_requests_.Set(static_cast<double>(waiting_()));
   if (replication_ != nullptr) {
     const uint64_t now_ms =
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

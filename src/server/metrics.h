@@ -16,6 +16,8 @@
 //                                                     forged_relay, forged_covered, forged_progress
 //   geodatastore_http_requests_total{code}            counter
 //   geodatastore_uptime_seconds                       gauge
+//   geodatastore_waiting_requests                     gauge: requests parked for a session
+//                                                     token or a consistency level
 //   geodatastore_peer_up{peer}                        gauge: 1 up, 0 suspect or down
 //   geodatastore_replication_lag_ops{peer}            gauge: own writes the peer has not
 //                                                     acknowledged
@@ -45,6 +47,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +78,9 @@ class Metrics : public engine::OpObserver {
   // When this node's certificate expires (seconds since the epoch).
   void SetCertificateExpiry(int64_t not_after_unix);
 
+  // How many requests are parked waiting (Waits::parked). Set once, before serving.
+  void set_waiting(std::function<size_t()> waiting) { waiting_ = std::move(waiting); }
+
   // The Prometheus text exposition of every metric, with gauges refreshed first.
   std::string Render();
 
@@ -99,6 +105,8 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Gauge>& certificate_expiry_;
   prometheus::Family<prometheus::Counter>& http_requests_;
   prometheus::Gauge& uptime_;
+  prometheus::Gauge& waiting_requests_;
+  std::function<size_t()> waiting_;
   prometheus::Family<prometheus::Gauge>& peer_up_;
   prometheus::Family<prometheus::Gauge>& lag_ops_;
   prometheus::Family<prometheus::Gauge>& lag_seconds_;

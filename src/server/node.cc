@@ -197,8 +197,10 @@ Status Node::Start() {
   metrics_ = std::make_unique<Metrics>(config_.node.region, store_.get(), replication_.get());
   engine_->set_observer(metrics_.get());
   if (config_.security.tls_enabled()) metrics_->SetCertificateExpiry(cert_not_after_);
+  waits_ = std::make_unique<Waits>(config_.limits.max_waiting_requests);
+  metrics_->set_waiting([this] { return waits_->parked(); });
   rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, auth_.get(),
-                                    replication_.get());
+                                    waits_.get(), replication_.get());
   rest_->set_anti_entropy(anti_entropy_.get());
 
   std::string host;
@@ -211,7 +213,9 @@ Status Node::Start() {
       .on_handshake_failure = [this] { metrics_->OnHandshakeFailure("http"); }};
   http_ = std::make_unique<HttpServer>(
       io_, std::move(http_options),
-      [this](const HttpRequest& req, HttpResponse& res) { rest_->Handle(req, res); });
+      [this](const HttpRequest& req, HttpResponse& res, std::function<void()> done) {
+        rest_->Handle(req, res, std::move(done));
+      });
   GDS_RETURN_IF_ERROR(http_->Start(host, port));
   resp_handler_ = std::make_unique<RespHandler>(engine_.get(), config_, auth_.get());
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -226,7 +230,7 @@ Status Node::Start() {
   config::SplitHostPort(config_.listen.resp, &host, &port);
   GDS_RETURN_IF_ERROR(resp_->Start(host, port));
   grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, auth_.get(),
-                                       replication_.get(), anti_entropy_.get());
+                                       waits_.get(), replication_.get(), anti_entropy_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
   if (anti_entropy_) anti_entropy_->Start();
@@ -374,6 +378,7 @@ void Node::Run() {
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   if (housekeeping_.joinable()) housekeeping_.join();
+  waits_->Stop();
   grpc_.reset();
   replication_.reset();
   replicator_.reset();
@@ -396,6 +401,7 @@ void Node::Shutdown() {
   }
   collector_cv_.notify_all();
   std::thread([this] {
+    waits_->Stop();  // what waits is answered now, before the servers stop
     if (anti_entropy_) anti_entropy_->Stop();
     if (replication_) replication_->Stop();
     grpc_->Shutdown(std::chrono::seconds(10));

@@ -26,6 +26,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/resp_server.h"
+#include "server/waits.h"
 #include "server/rest_api.h"
 
 namespace geodatastore::server {
@@ -72,6 +73,7 @@ class Node {
   std::unique_ptr<security::ReloadableSslContext> client_tls_;  // with security.tls.clients
   std::atomic<int64_t> cert_mtime_{0};  // of security.tls.cert_file when last loaded
   int64_t cert_not_after_ = 0;          // of the certificate checked at start
+  std::unique_ptr<Waits> waits_;  // requests waiting for a condition (REST and gRPC)
   std::unique_ptr<RestApi> rest_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;

@@ -79,12 +79,26 @@ std::vector<std::string> SplitPath(std::string_view path) {
 
 // One request being answered: its parsed parts and the answer being built.
 struct RestApi::Call {
+  Call(const HttpRequest& request, HttpResponse& response, std::function<void()> done)
+      : request(request), response(response), done(std::move(done)) {}
+
   const HttpRequest& request;
   HttpResponse& response;
+  std::function<void()> done;                // hands the answer to the HTTP server
   std::vector<std::string> params;           // the {} segments of the route, decoded
   std::map<std::string, std::string> query;  // decoded
   json body;                                 // the parsed body (an object), once Body() ran
   std::string rejection;  // the reason of a refused payload (clock_offset, ...), if any
+  std::weak_ptr<Call> self;
+  // Steps that handed the answer to a continuation (Defer). Atomic: a continuation may run
+  // its own step while the step that deferred is still returning.
+  std::atomic<int> deferred{0};
+
+  // For a step that waits: keeps the call alive until its continuation answers.
+  std::shared_ptr<Call> Defer() {
+    ++deferred;
+    return self.lock();
+  }
 
   void Json(int status, const json& value) {
     response.result(static_cast<http::status>(status));
@@ -193,8 +207,14 @@ struct RestApi::Call {
 };
 
 RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                 security::Authenticator* auth, replication::GrpcReplication* replication)
-    : engine_(engine), metrics_(metrics), auth_(auth), replication_(replication), config_(config) {
+                 security::Authenticator* auth, Waits* waits,
+                 replication::GrpcReplication* replication)
+    : engine_(engine),
+      metrics_(metrics),
+      auth_(auth),
+      waits_(waits),
+      replication_(replication),
+      config_(config) {
   using V = http::verb;
   // Counters.
   Add(V::post, "/crdt/counters/{}", [this](Call& c) {
@@ -465,9 +485,21 @@ void RestApi::Add(http::verb method, const std::string& pattern, Route route) {
   routes_.push_back({std::move(segments), {{method, std::move(route)}}});
 }
 
-void RestApi::Handle(const HttpRequest& request, HttpResponse& response) {
-  Call call{request, response, {}, {}, {}};
-  Dispatch(call);
+void RestApi::Handle(const HttpRequest& request, HttpResponse& response,
+                     std::function<void()> done) {
+  auto call = std::make_shared<Call>(request, response, std::move(done));
+  call->self = call;
+  Run(*call, [this](Call& c) { Dispatch(c); });
+}
+
+void RestApi::Run(Call& call, const Route& step) {
+  const int before = call.deferred.load();
+  step(call);
+  if (call.deferred.load() == before) Answer(call);
+}
+
+void RestApi::Answer(Call& call) {
+  HttpResponse& response = call.response;
   if (response.find(http::field::content_type) == response.end()) {
     response.set(http::field::content_type, "application/json");
   }
@@ -477,6 +509,7 @@ void RestApi::Handle(const HttpRequest& request, HttpResponse& response) {
   if (code == 400 || code == 413)
     metrics_->OnRejected(call.rejection.empty() ? "bad_request" : call.rejection);
   if (code == 422) metrics_->OnRejected("limit");
+  call.done();
 }
 
 void RestApi::Dispatch(Call& call) {
@@ -554,11 +587,19 @@ void RestApi::Dispatch(Call& call) {
         return call.Error(parsed.status());
     }
     auto token = call.request.find("X-Session-Token");
-    if (token != call.request.end()) {
-      const geodatastore::Status served =
-          engine_->AwaitSessionToken(std::string_view(token->value().data(), token->value().size()),
-                                     std::chrono::milliseconds(config_.consistency.timeout_ms));
-      if (!served.ok()) return call.Error(served);
+    if (token != call.request.end() && !token->value().empty()) {
+      AwaitSessionToken(waits_, engine_,
+                        std::string_view(token->value().data(), token->value().size()),
+                        std::chrono::milliseconds(config_.consistency.timeout_ms),
+                        [this, held = call.Defer(), &step = route->second](
+                            const geodatastore::Status& served) {
+                          if (!served.ok()) {
+                            held->Error(served);
+                            return Answer(*held);
+                          }
+                          Run(*held, step);
+                        });
+      return;
     }
   }
   route->second(call);
@@ -602,13 +643,19 @@ void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status)
   auto level =
       engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
                                                                : config_.consistency.default_write);
-  if (level.ok()) {
-    const geodatastore::Status held =
-        AwaitConsistency(replication_, *level, view->seq, config_.node.region,
-                         std::chrono::milliseconds(config_.consistency.timeout_ms));
-    if (!held.ok()) return call.Error(held);
-  }
-  call.Json(created_status && view->created ? 201 : 200, ObjectJson(*view));
+  if (!level.ok()) return call.Error(level.status());
+  const int status = created_status && view->created ? 201 : 200;
+  AwaitConsistency(waits_, replication_, *level, view->seq, config_.node.region,
+                   std::chrono::milliseconds(config_.consistency.timeout_ms),
+                   [this, held = call.Defer(), status,
+                    answer = ObjectJson(*view)](const geodatastore::Status& acknowledged) {
+                     if (acknowledged.ok()) {
+                       held->Json(status, answer);
+                     } else {
+                       held->Error(acknowledged);
+                     }
+                     Answer(*held);
+                   });
 }
 
 void RestApi::ReadObject(Call& call, v1::Family family) {
@@ -617,13 +664,25 @@ void RestApi::ReadObject(Call& call, v1::Family family) {
       engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
                                                                : config_.consistency.default_read);
   if (!level.ok()) return call.Error(level.status());
-  auto view = ReadAtLevel(
-      engine_, replication_, *level, family, call.params[0], config_.node.region,
-      std::chrono::milliseconds(config_.consistency.timeout_ms), anti_entropy_, metrics_);
-  if (!view.ok()) return call.Error(view.status());
-  metrics_->OnRead(view->type,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  call.Json(200, ObjectJson(*view));
+  const LevelRead how{.engine = engine_,
+                      .replication = replication_,
+                      .anti_entropy = anti_entropy_,
+                      .metrics = metrics_,
+                      .waits = waits_,
+                      .self_region = config_.node.region,
+                      .timeout = std::chrono::milliseconds(config_.consistency.timeout_ms)};
+  ReadAtLevel(how, *level, family, call.params[0],
+              [this, held = call.Defer(), start](StatusOr<engine::ObjectView> view) {
+                if (view.ok()) {
+                  metrics_->OnRead(view->type, std::chrono::duration<double>(
+                                                   std::chrono::steady_clock::now() - start)
+                                                   .count());
+                  held->Json(200, ObjectJson(*view));
+                } else {
+                  held->Error(view.status());
+                }
+                Answer(*held);
+              });
 }
 
 void RestApi::Status(Call& call) {

@@ -19,6 +19,7 @@
 #include "security/auth.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/waits.h"
 
 namespace geodatastore::server {
 
@@ -27,9 +28,11 @@ class RestApi {
   // REQUIRES: engine and metrics outlive the API.
   // replication may be null (a node without peers).
   RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-          security::Authenticator* auth, replication::GrpcReplication* replication = nullptr);
+          security::Authenticator* auth, Waits* waits,
+          replication::GrpcReplication* replication = nullptr);
 
-  void Handle(const HttpRequest& request, HttpResponse& response);
+  // As HttpServer::Handler: answers through done, at once or (a request that waits) later.
+  void Handle(const HttpRequest& request, HttpResponse& response, std::function<void()> done);
 
   // Set once the node serves (readyz) and when it starts draining.
   void set_ready(bool ready) { ready_ = ready; }
@@ -51,6 +54,10 @@ class RestApi {
 
   void Add(boost::beast::http::verb method, const std::string& pattern, Route route);
   void Dispatch(Call& call);
+  // Runs a step of the call and answers unless the step deferred the answer (Call::Defer).
+  void Run(Call& call, const Route& step);
+  // Adds the headers every answer carries, counts it and hands it to the server.
+  void Answer(Call& call);
 
   void ApplyOp(Call& call, v1::Family family, engine::Op op, bool created_status);
   void ReadObject(Call& call, v1::Family family);
@@ -59,6 +66,7 @@ class RestApi {
   engine::Engine* const engine_;
   Metrics* const metrics_;
   security::Authenticator* const auth_;
+  Waits* const waits_;
   replication::GrpcReplication* const replication_;
   antientropy::GrpcAntiEntropy* anti_entropy_ = nullptr;
   std::function<nlohmann::json()> tombstones_;

@@ -458,31 +458,74 @@ TEST(FrontEndLimitsTest, RestAnswers503PastTheConnectionCap) {
   close(first);
 }
 
-TEST(FrontEndLimitsTest, SessionTokensThatCannotBeSatisfiedDoNotTakeEveryThread) {
-  GeodsProcess node(GeodsProcess::Options{.extra_yaml = "consistency: {timeout_ms: 3000}\n"});
+// Requests that wait — for a session token this node never applies, for a quorum a down
+// peer never completes — are parked, holding no thread: far more of them than the REST and
+// gRPC front ends have threads (16 each) wait at once while the node answers others, and
+// past limits.max_waiting_requests a request is refused at once.
+TEST(FrontEndLimitsTest, WaitingRequestsHoldNoThreadAndTheirNumberIsCapped) {
+  const uint16_t dead = FreePort();  // the only peer, in another region, never up
+  GeodsProcess node(GeodsProcess::Options{
+      .extra_yaml = "consistency: {timeout_ms: 6000}\nlimits: {max_waiting_requests: 60}\n"
+                    "cluster:\n  name: t\n  peers:\n    - {id: far-1, region: far, grpc: "
+                    "\"127.0.0.1:" +
+                    std::to_string(dead) + "\"}\n"});
   ASSERT_TRUE(node.Start()) << node.error();
+  const std::string metrics = "http://127.0.0.1:" + std::to_string(node.http_port()) + "/metrics";
+  auto waiting = [&] {
+    const std::string text = Curl(metrics);
+    const size_t at = text.find("\ngeodatastore_waiting_requests ");
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + 31));
+  };
   // A token for a replica nobody has heard of: no node ever applies it.
   const std::map<std::string, std::string> impossible = {
       {"X-Session-Token", "00000000deadbeef:1000000000"}};
-  std::atomic<int> too_many{0}, waited{0};
+  std::atomic<int> unapplied{0}, unacknowledged{0}, too_many{0}, other{0};
+  auto tally = [&](const client::HttpResult& r) {
+    if (r.status == 503 && r.body.find("has not yet applied") != std::string::npos) {
+      ++unapplied;
+    } else if (r.status == 504 && r.body.find("acknowledged") != std::string::npos) {
+      ++unacknowledged;
+    } else if (r.status == 503 && r.body.find("too many requests") != std::string::npos) {
+      ++too_many;
+    } else {
+      ++other;
+    }
+  };
   std::vector<std::thread> flood;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 30; ++i) {
     flood.emplace_back([&] {
       client::HttpClient http(node.http_port());
-      const auto r =
-          http.Request(boost::beast::http::verb::get, "/crdt/counters/c", "", impossible);
-      if (r.status == 503 && r.body.find("too many requests") != std::string::npos) ++too_many;
-      if (r.status == 503 && r.body.find("has not yet applied") != std::string::npos) ++waited;
+      tally(http.Request(boost::beast::http::verb::get, "/crdt/counters/c", "", impossible));
     });
   }
-  // Meanwhile the node answers others.
+  ASSERT_TRUE(Eventually([&] { return waiting() == 30; }, std::chrono::seconds(5)));
+  for (int i = 0; i < 40; ++i) {
+    flood.emplace_back([&, i] {
+      client::HttpClient http(node.http_port());
+      tally(http.Post("/crdt/counters/q" + std::to_string(i) + "/increment?consistency=quorum",
+                      {{"value", 1}}));
+    });
+  }
+  // 60 parked, 10 refused at once; meanwhile the node answers others, on REST and gRPC.
+  EXPECT_TRUE(Eventually([&] { return waiting() == 60 && too_many == 10; },
+                         std::chrono::seconds(5)));
   client::HttpClient probe(node.http_port());
   EXPECT_EQ(probe.Get("/healthz").status, 200);
   EXPECT_EQ(probe.Post("/crdt/counters/d/increment", {{"value", 1}}).status, 200);
+  auto stub = v1::CRDTService::NewStub(
+      grpc::CreateChannel(node.grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::GetRequest get;
+  get.set_name("d");
+  v1::ObjectValue value;
+  EXPECT_TRUE(stub->GetCounter(&context, get, &value).ok());
+  EXPECT_EQ(waiting(), 60);  // still waiting: answered by their timeouts, not before
   for (std::thread& t : flood) t.join();
-  EXPECT_EQ(too_many + waited, 40);
-  EXPECT_LE(waited.load(), 8 * 2);  // at most 8 at a time, each 3 s, within the flood
-  EXPECT_GE(too_many.load(), 20);
+  EXPECT_EQ(unapplied.load(), 30);
+  EXPECT_EQ(unacknowledged.load(), 30);
+  EXPECT_EQ(too_many.load(), 10);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(waiting(), 0);
 }
 
 TEST(RejectedPayloadsTest, AClientTimestampFromTheFarFutureIsRefusedAndCountedAsClockOffset) {
