@@ -39,6 +39,7 @@ redis-server --bind 127.0.0.1 --port "$redis_plain" --tls-port "$redis_tls" \
   --tls-auth-clients no --dir "$work" --appendonly yes --appendfsync everysec --save '' \
   --daemonize no >"$work/redis.log" 2>&1 &
 pids+=($!)
+redis_pid=$!
 
 # geods: one node with plaintext clients, one with TLS clients (same machine, one at a time
 # under load: the other idles).
@@ -52,6 +53,7 @@ security:
 YAML
   "$bin/geods" --config "$work/$1/node.yaml" --ports-file "$work/$1/ports.json" >"$work/$1/geods.log" 2>&1 &
   pids+=($!)
+  echo $! >"$work/$1/pid"
   for _ in $(seq 1 400); do [ -s "$work/$1/ports.json" ] && break; sleep 0.05; done
   [ -s "$work/$1/ports.json" ] || { echo "geods did not start: $(cat "$work/$1/geods.log")" >&2; exit 1; }
 }
@@ -62,30 +64,42 @@ geods_plain=$(port_of plain resp) geods_tls=$(port_of tls resp)
 tls_args="--tls --cacert $work/ca.pem"
 for _ in $(seq 1 400); do redis-cli -p "$redis_plain" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
 
-bench() { # port pipeline test extra-args...
-  local port=$1 pipeline=$2 test=$3
-  shift 3
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Prints req/s, p99 ms and the server's CPU microseconds per request.
+bench() { # server-pid port pipeline test extra-args...
+  local pid=$1 port=$2 pipeline=$3 test=$4 before after
+  shift 4
+  before=$(cpu_ticks "$pid")
   redis-benchmark -h 127.0.0.1 -p "$port" "$@" -t "$test" -r 100000 -c 50 -n "$requests" \
-    -P "$pipeline" --csv 2>/dev/null | awk -F'","' 'NR == 2 { print $2, $7 }'
+    -P "$pipeline" --csv 2>/dev/null | awk -F'","' 'NR == 2 { printf "%s %s ", $2, $7 }'
+  after=$(cpu_ticks "$pid")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }'
 }
 
-echo "## RESP: redis-benchmark -r 100000 -c 50 -n $requests (req/s, p99 ms)"
+echo "## RESP: redis-benchmark -r 100000 -c 50 -n $requests"
 echo
-printf '| test | pipeline | Redis plain | Redis TLS | Redis TLS/plain | geods plain | geods TLS | geods TLS/plain | geods TLS / Redis TLS |\n'
+echo "Each cell: req/s (p99 ms) [server CPU µs per request]. Client and servers share the 2 cores,"
+echo "so req/s under TLS also pays for redis-benchmark's own TLS; the CPU columns are what the"
+echo "server itself pays."
+echo
+printf '| test | pipeline | Redis plain | Redis TLS | Redis TLS/plain req/s | geods plain | geods TLS | geods TLS/plain req/s | geods TLS/plain server CPU per request |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+geods_plain_pid=$(cat "$work/plain/pid") geods_tls_pid=$(cat "$work/tls/pid")
 for pipeline in 1 16; do
   for t in incr set get; do
-    read -r rp rp99 <<<"$(bench "$redis_plain" "$pipeline" "$t")"
-    read -r rt rt99 <<<"$(bench "$redis_tls" "$pipeline" "$t" $tls_args)"
-    read -r gp gp99 <<<"$(bench "$geods_plain" "$pipeline" "$t")"
-    read -r gt gt99 <<<"$(bench "$geods_tls" "$pipeline" "$t" $tls_args)"
-    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-    printf '| %s | %s | %s (%s) | %s (%s) | %s | %s (%s) | %s (%s) | %s | %s |\n' "$t" "$pipeline" \
-      "${rp%.*}" "$rp99" "${rt%.*}" "$rt99" "$(ratio "$rt" "$rp")" "${gp%.*}" "$gp99" \
-      "${gt%.*}" "$gt99" "$(ratio "$gt" "$gp")" "$(ratio "$gt" "$rt")"
+    read -r rp rp99 rpc <<<"$(bench "$redis_pid" "$redis_plain" "$pipeline" "$t")"
+    read -r rt rt99 rtc <<<"$(bench "$redis_pid" "$redis_tls" "$pipeline" "$t" $tls_args)"
+    read -r gp gp99 gpc <<<"$(bench "$geods_plain_pid" "$geods_plain" "$pipeline" "$t")"
+    read -r gt gt99 gtc <<<"$(bench "$geods_tls_pid" "$geods_tls" "$pipeline" "$t" $tls_args)"
+    printf '| %s | %s | %s (%s) [%s] | %s (%s) [%s] | %s | %s (%s) [%s] | %s (%s) [%s] | %s | %s |\n' \
+      "$t" "$pipeline" "${rp%.*}" "$rp99" "$rpc" "${rt%.*}" "$rt99" "$rtc" "$(ratio "$rt" "$rp")" \
+      "${gp%.*}" "$gp99" "$gpc" "${gt%.*}" "$gt99" "$gtc" "$(ratio "$gt" "$gp")" \
+      "$(ratio "$gtc" "$gpc")"
   done
 done
-
 echo
 echo "## gRPC batched stream: geobench --transport grpc-batch --clients 16 --batch 100, ${seconds}s"
 echo
