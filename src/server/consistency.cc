@@ -28,20 +28,28 @@ bool Satisfied(engine::Consistency level, uint64_t seq, const std::string& self_
                                             : holding >= regions.size() / 2 + 1;
 }
 
+namespace {
+
+// done(Ok) once ready() holds, done(late) at the timeout, done(refusal) if waits is full.
+void WaitFor(Waits* waits, Waits::Ready ready, std::chrono::milliseconds timeout, Status late,
+             std::function<void(Status)> done) {
+  const Status parked = waits->Park(std::move(ready), Waits::Clock::now() + timeout,
+                                    [done, late](bool held) { done(held ? Status::Ok() : late); });
+  if (!parked.ok()) done(parked);
+}
+
+}  // namespace
+
 void AwaitConsistency(Waits* waits, replication::GrpcReplication* replication,
                       engine::Consistency level, uint64_t seq, const std::string& self_region,
                       std::chrono::milliseconds timeout, std::function<void(Status)> done) {
   if (replication == nullptr || level == engine::Consistency::kEventual || seq == 0)
     return done(Status::Ok());
-  const Status parked = waits->Park(
-      [=] { return Satisfied(level, seq, self_region, replication->Peers()); },
-      Waits::Clock::now() + timeout, [done](bool held) {
-        done(held ? Status::Ok()
-                  : Status(StatusCode::kDeadlineExceeded,
-                           "not enough replicas acknowledged the write in time; it stays "
-                           "applied on this node"));
-      });
-  if (!parked.ok()) done(parked);
+  WaitFor(
+      waits, [=] { return Satisfied(level, seq, self_region, replication->Peers()); }, timeout,
+      Status(StatusCode::kDeadlineExceeded,
+             "not enough replicas acknowledged the write in time; it stays applied on this node"),
+      std::move(done));
 }
 
 void AwaitSessionToken(Waits* waits, const engine::Engine* engine, std::string_view token,
@@ -49,15 +57,12 @@ void AwaitSessionToken(Waits* waits, const engine::Engine* engine, std::string_v
   if (token.empty()) return done(Status::Ok());
   StatusOr<crdt::VersionVector> wanted = engine::ParseSessionToken(token);
   if (!wanted.ok()) return done(wanted.status());
-  const Status parked = waits->Park(
-      [engine, wanted = *std::move(wanted)] { return engine->HasApplied(wanted); },
-      Waits::Clock::now() + timeout, [done](bool applied) {
-        done(applied ? Status::Ok()
-                     : Status(StatusCode::kUnavailable,
-                              "this node has not yet applied everything the session token "
-                              "covers"));
-      });
-  if (!parked.ok()) done(parked);
+  WaitFor(
+      waits, [engine, wanted = *std::move(wanted)] { return engine->HasApplied(wanted); },
+      timeout,
+      Status(StatusCode::kUnavailable,
+             "this node has not yet applied everything the session token covers"),
+      std::move(done));
 }
 
 namespace {
