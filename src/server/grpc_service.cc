@@ -4,8 +4,8 @@
 #include <limits>
 #include <thread>
 
-#include "crdt/validate.h"
 #include "engine/session.h"
+#include "reply/object_reply.h"
 #include "security/backup_path.h"
 #include "security/tls.h"
 #include "server/consistency.h"
@@ -18,38 +18,7 @@ using Kind = engine::Op::Kind;
 namespace {
 
 void ViewToProto(const engine::ObjectView& view, v1::ObjectValue* out) {
-  out->set_name(view.key.name);
-  out->set_type(view.type);
-  out->set_created(view.created);
-  auto put = [](const std::vector<std::string>& from,
-                google::protobuf::RepeatedPtrField<std::string>* to) {
-    for (const std::string& s : from) to->Add(std::string(s));
-  };
-  std::visit(
-      [&](const auto& s) {
-        using T = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<T, crdt::GCounter>) {
-          out->set_counter_value(static_cast<int64_t>(
-              std::min<uint64_t>(s.Value(), std::numeric_limits<int64_t>::max())));
-        } else if constexpr (std::is_same_v<T, crdt::PNCounter>) {
-          out->set_counter_value(s.Value());
-        } else if constexpr (std::is_same_v<T, crdt::LWWRegister> ||
-                             std::is_same_v<T, crdt::MVRegister>) {
-          put(s.Value(), out->mutable_values());
-        } else if constexpr (std::is_same_v<T, crdt::LWWGraph>) {
-          put(s.Vertices(), out->mutable_vertices());
-          for (const auto& [from, to] : s.Edges()) {
-            v1::Edge* e = out->add_edges();
-            e->set_from(from);
-            e->set_to(to);
-          }
-        } else {
-          put(s.Value(), out->mutable_elements());
-          if constexpr (std::is_same_v<T, crdt::LWWElementSet>)
-            out->set_bias(static_cast<v1::LwwBias>(s.bias()));
-        }
-      },
-      view.state);
+  reply::ToProto(reply::Describe(view.key.name, view.state, view.created), out);
 }
 
 std::string Metadata(grpc::CallbackServerContext* context, const char* key) {
@@ -147,20 +116,18 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action acti
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Done finish = [this, context, reactor](Status status) {
     context->AddInitialMetadata("x-session-token", engine_->SessionToken());
-    if (status.code() == StatusCode::kInvalidArgument) {
-      const std::string_view reason = crdt::RejectionReason(status);
-      metrics_->OnRejected(reason.empty() ? "bad_request" : reason);
-    }
-    if (status.code() == StatusCode::kResourceExhausted) metrics_->OnRejected("limit");
+    metrics_->OnRefused(status);
     reactor->Finish(ToGrpcStatus(status));
   };
-  boost::asio::post(workers_, [this, context, action, work = std::move(work),
+  boost::asio::post(workers_, [this, context, reactor, action, work = std::move(work),
                                finish = std::move(finish)]() mutable {
-    Status status = auth_->Check(Metadata(context, "authorization"), action, "grpc");
-    if (std::string level = Metadata(context, "x-consistency"); status.ok() && !level.empty()) {
-      if (auto parsed = engine::ParseConsistency(level); !parsed.ok()) status = parsed.status();
+    // Refused callers learn nothing, not even the session token.
+    const Status allowed = auth_->Check(Metadata(context, "authorization"), action, "grpc");
+    if (!allowed.ok()) return reactor->Finish(ToGrpcStatus(allowed));
+    if (std::string level = Metadata(context, "x-consistency"); !level.empty()) {
+      if (auto parsed = engine::ParseConsistency(level); !parsed.ok())
+        return finish(parsed.status());
     }
-    if (!status.ok()) return finish(status);
     const std::string token = Metadata(context, "x-session-token");
     if (token.empty()) return work(finish);
     AwaitSessionToken(waits_, engine_, token, timeout_,
@@ -406,13 +373,8 @@ CrdtService::Reactor* CrdtService::Echo(Context* c, const v1::EchoRequest* r, v1
 }
 
 AdminService::AdminService(engine::Engine* engine, const config::Config& config,
-                           security::Authenticator* auth, replication::GrpcReplication* replication,
-                           antientropy::GrpcAntiEntropy* anti_entropy)
-    : engine_(engine),
-      config_(config),
-      auth_(auth),
-      replication_(replication),
-      anti_entropy_(anti_entropy) {}
+                           security::Authenticator* auth, const Reports* reports)
+    : engine_(engine), config_(config), auth_(auth), reports_(reports) {}
 
 Status AdminService::Allowed(Context* c) const {
   return auth_->Check(Metadata(c, "authorization"), security::Action::kAdmin, "grpc");
@@ -421,36 +383,7 @@ Status AdminService::Allowed(Context* c) const {
 AdminService::Reactor* AdminService::GetStatus(Context* c, const v1::StatusRequest*,
                                                v1::StatusReply* out) {
   if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
-  const auto& id = engine_->identity();
-  out->set_node_id(id.node_id);
-  out->set_region(config_.node.region);
-  out->set_cluster(config_.cluster.name);
-  out->set_replica_id(id.replica);
-  out->set_replica_epoch(id.epoch);
-  out->set_uptime_seconds(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  std::map<std::string, replication::PeerState> states;
-  if (replication_ != nullptr) {
-    for (const replication::PeerView& v : replication_->Peers()) states[v.id] = v.state;
-  }
-  for (const config::Peer& p : config_.cluster.peers) {
-    v1::PeerStatus* peer = out->add_peers();
-    peer->set_id(p.id);
-    peer->set_region(p.region);
-    peer->set_address(p.grpc);
-    auto state = states.find(p.id);
-    peer->set_state(state == states.end() ? "unknown"
-                                          : std::string(replication::PeerStateName(state->second)));
-  }
-  for (v1::CrdtType t : crdt::kAllTypes) {
-    v1::TypeCount* k = out->add_keys();
-    k->set_type(t);
-    k->set_keys(engine_->store()->KeyCount(t));
-  }
-  crdt::EncodeVersionVector(engine_->AppliedVector(), out->mutable_applied());
-  const storage::StoreStats stats = engine_->store()->Stats();
-  out->set_live_sst_bytes(stats.live_sst_bytes);
-  out->set_pending_compaction_bytes(stats.pending_compaction_bytes);
+  *out = reports_->NodeStatus();
   return Finish(c, grpc::Status::OK);
 }
 
@@ -468,44 +401,23 @@ AdminService::Reactor* AdminService::Checkpoint(Context* c, const v1::Checkpoint
 AdminService::Reactor* AdminService::GetReplicationLag(Context* c, const v1::LagRequest*,
                                                        v1::LagReply* out) {
   if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
-  out->set_committed_seq(engine_->CommittedSeq());
-  if (replication_ != nullptr) {
-    const uint64_t now_ms = crdt::SystemClock().NowMillis();
-    for (const replication::PeerView& p : replication_->Peers()) {
-      v1::PeerLag* lag = out->add_peers();
-      lag->set_peer(p.id);
-      lag->set_region(p.region);
-      lag->set_state(std::string(replication::PeerStateName(p.state)));
-      lag->set_acked_seq(p.acked);
-      lag->set_ops_behind(p.behind_ops);
-      lag->set_seconds_behind(replication::SecondsBehind(p, now_ms));
-      lag->set_bytes_sent(p.bytes_sent);
-      lag->set_bytes_received(p.bytes_received);
-      lag->set_via(p.via);
-    }
-  }
+  *out = reports_->ReplicationLag();
   return Finish(c, grpc::Status::OK);
 }
+
 AdminService::Reactor* AdminService::FullSync(Context* c, const v1::FullSyncRequest* r,
                                               v1::FullSyncReply* out) {
   if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
-  if (anti_entropy_ == nullptr) {
-    return Finish(c, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                  "this node has no peers to synchronize with"));
-  }
-  const std::string region = r->region();
-  if (!anti_entropy_->HasPeersIn(region)) {
-    return Finish(c,
-                  grpc::Status(grpc::StatusCode::NOT_FOUND, "no peer in region '" + region + "'"));
-  }
   // Sessions take a while: off the callback thread.
   auto* reactor = c->DefaultReactor();
-  std::thread([this, reactor, region, out] {
-    *out = anti_entropy_->SyncAll(region);
-    reactor->Finish(grpc::Status::OK);
+  std::thread([this, reactor, region = r->region(), out] {
+    StatusOr<v1::FullSyncReply> done = reports_->FullSync(region);
+    if (done.ok()) *out = std::move(done).value();
+    reactor->Finish(ToGrpcStatus(done.status()));
   }).detach();
   return reactor;
 }
+
 AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::ConflictsRequest* r,
                                                   v1::ConflictsReply* out) {
   if (Status allowed = Allowed(c); !allowed.ok()) return Finish(c, ToGrpcStatus(allowed));
@@ -516,12 +428,12 @@ AdminService::Reactor* AdminService::GetConflicts(Context* c, const v1::Conflict
 }
 
 GrpcServer::GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-                       security::Authenticator* auth, Waits* waits,
+                       security::Authenticator* auth, Waits* waits, const Reports* reports,
                        replication::GrpcReplication* replication,
                        antientropy::GrpcAntiEntropy* anti_entropy)
     : config_(config),
       crdt_(engine, metrics, config, auth, waits, replication, anti_entropy),
-      admin_(engine, config, auth, replication, anti_entropy),
+      admin_(engine, config, auth, reports),
       replication_(replication),
       anti_entropy_(anti_entropy) {}
 

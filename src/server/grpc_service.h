@@ -22,6 +22,7 @@
 #include "security/tls.h"
 #include "server/metrics.h"
 #include "server/waits.h"
+#include "server/reports.h"
 #include "server/status_codes.h"
 
 namespace geodatastore::server {
@@ -91,11 +92,13 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   boost::asio::thread_pool workers_;
 };
 
+// The admin calls; status, lag and full sync answer with the node's Reports, which REST
+// renders too.
 class AdminService final : public v1::AdminService::CallbackService {
  public:
+  // REQUIRES: engine, auth and reports outlive the service.
   AdminService(engine::Engine* engine, const config::Config& config, security::Authenticator* auth,
-               replication::GrpcReplication* replication,
-               antientropy::GrpcAntiEntropy* anti_entropy);
+               const Reports* reports);
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -112,9 +115,7 @@ class AdminService final : public v1::AdminService::CallbackService {
   engine::Engine* const engine_;
   const config::Config config_;
   security::Authenticator* const auth_;
-  replication::GrpcReplication* const replication_;   // null without peers
-  antientropy::GrpcAntiEntropy* const anti_entropy_;  // null without peers
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  const Reports* const reports_;
 };
 
 // The gRPC servers: CRDTService and AdminService on config.listen.grpc (TLS with
@@ -123,10 +124,10 @@ class AdminService final : public v1::AdminService::CallbackService {
 // the client listener.
 class GrpcServer {
  public:
-  // replication, anti_entropy: the node-to-node services, owned by the caller (null without
-  // peers).
+  // reports: the admin reports, owned by the caller; replication, anti_entropy: the
+  // node-to-node services, owned by the caller (null without peers).
   GrpcServer(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-             security::Authenticator* auth, Waits* waits,
+             security::Authenticator* auth, Waits* waits, const Reports* reports,
              replication::GrpcReplication* replication = nullptr,
              antientropy::GrpcAntiEntropy* anti_entropy = nullptr);
   ~GrpcServer();

@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "crdt/any_crdt.h"
+#include "crdt/validate.h"
 
 namespace geodatastore::server {
 
@@ -168,6 +169,20 @@ void Metrics::OnRead(v1::CrdtType type, double seconds) {
 
 void Metrics::OnRejected(std::string_view reason) {
   rejected_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::OnRefused(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: {
+      const std::string_view reason = crdt::RejectionReason(status);
+      return OnRejected(reason.empty() ? "bad_request" : reason);
+    }
+    case StatusCode::kResourceExhausted:
+      return OnRejected("limit");
+    default:
+      return;
+  }
 }
 
 void Metrics::OnAuthFailure(std::string_view frontend, std::string_view reason) {

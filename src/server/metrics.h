@@ -68,6 +68,10 @@ class Metrics : public engine::OpObserver {
   void OnApplied(v1::CrdtType type, const engine::Op& op, double seconds) override;
   void OnRead(v1::CrdtType type, double seconds);
   void OnRejected(std::string_view reason) override;
+  // A client request a front end (REST, gRPC) refused, counted as a rejected payload when it
+  // is one: bad input under its validation reason (clock_offset, element_size, ...) or
+  // bad_request, a limit under limit; any other status is not counted.
+  void OnRefused(const Status& status);
   void OnHttpAnswer(int code);
   void OnConflict(v1::CrdtType type, std::string_view kind);
   void OnSync(const antientropy::SyncResult& result);

@@ -199,8 +199,18 @@ Status Node::Start() {
   if (config_.security.tls_enabled()) metrics_->SetCertificateExpiry(cert_not_after_);
   waits_ = std::make_unique<Waits>(config_.limits.max_waiting_requests);
   metrics_->set_waiting([this] { return waits_->parked(); });
+  // Before any listener serves: the status report reads it.
+  if (config_.anti_entropy.tombstone_interval_s > 0) {
+    collector_ = std::make_unique<engine::TombstoneCollector>(
+        engine_.get(),
+        engine::TombstoneOptions{.interval_ms =
+                                     uint64_t{config_.anti_entropy.tombstone_interval_s} * 1000});
+  }
+  reports_ =
+      std::make_unique<Reports>(engine_.get(), config_, replication_.get(), anti_entropy_.get());
+  reports_->set_tombstones([this] { return TombstoneReport(); });
   rest_ = std::make_unique<RestApi>(engine_.get(), metrics_.get(), config_, auth_.get(),
-                                    waits_.get(), replication_.get());
+                                    waits_.get(), reports_.get(), replication_.get());
   rest_->set_anti_entropy(anti_entropy_.get());
 
   std::string host;
@@ -230,27 +240,12 @@ Status Node::Start() {
   config::SplitHostPort(config_.listen.resp, &host, &port);
   GDS_RETURN_IF_ERROR(resp_->Start(host, port));
   grpc_ = std::make_unique<GrpcServer>(engine_.get(), metrics_.get(), config_, auth_.get(),
-                                       waits_.get(), replication_.get(), anti_entropy_.get());
+                                       waits_.get(), reports_.get(), replication_.get(),
+                                       anti_entropy_.get());
   GDS_RETURN_IF_ERROR(grpc_->Start());
   if (replication_) replication_->Start();
   if (anti_entropy_) anti_entropy_->Start();
-  if (config_.anti_entropy.tombstone_interval_s > 0) {
-    collector_ = std::make_unique<engine::TombstoneCollector>(
-        engine_.get(),
-        engine::TombstoneOptions{.interval_ms =
-                                     uint64_t{config_.anti_entropy.tombstone_interval_s} * 1000});
-  }
   housekeeping_ = std::thread([this] { Housekeeping(); });
-  rest_->set_tombstones([this] {
-    std::lock_guard<std::mutex> lock(collector_mu_);
-    if (!collector_) return nlohmann::json{{"collection", "off"}};
-    static constexpr const char* kPhases[] = {"idle",
-                                              "waiting until every replica saw the removals",
-                                              "waiting until no older write is on its way"};
-    return nlohmann::json{{"collection", kPhases[collector_->phase()]},
-                          {"rounds", collector_->rounds()},
-                          {"collected", collector_->collected()}};
-  });
   spdlog::info(
       "node {} (region {}, replica epoch {}) serving REST on port {}, gRPC on port {}, "
       "RESP on port {}, node-to-node on port {}; clients {}, peers {}, users {}",
@@ -259,6 +254,21 @@ Status Node::Start() {
       config_.security.tls_enabled() ? "mutual TLS" : "plaintext",
       auth_->enabled() ? "required" : "off");
   return Status::Ok();
+}
+
+v1::TombstoneStatus Node::TombstoneReport() {
+  static constexpr const char* kPhases[] = {"idle", "waiting until every replica saw the removals",
+                                            "waiting until no older write is on its way"};
+  v1::TombstoneStatus out;
+  std::lock_guard<std::mutex> lock(collector_mu_);
+  if (!collector_) {
+    out.set_collection("off");
+    return out;
+  }
+  out.set_collection(kPhases[collector_->phase()]);
+  out.set_rounds(collector_->rounds());
+  out.set_collected(collector_->collected());
+  return out;
 }
 
 void Node::Housekeeping() {

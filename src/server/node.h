@@ -25,6 +25,7 @@
 #include "server/grpc_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/reports.h"
 #include "server/resp_server.h"
 #include "server/waits.h"
 #include "server/rest_api.h"
@@ -53,6 +54,8 @@ class Node {
  private:
   // Users, certificates and the TLS contexts built from them (security.*).
   Status StartSecurity();
+  // What the status report says of tombstone collection.
+  v1::TombstoneStatus TombstoneReport();
   // Re-reads the users file and the certificates (SIGHUP, or a certificate file changed).
   void ReloadSecurity();
   PeerLinks Links() const;
@@ -74,6 +77,7 @@ class Node {
   std::atomic<int64_t> cert_mtime_{0};  // of security.tls.cert_file when last loaded
   int64_t cert_not_after_ = 0;          // of the certificate checked at start
   std::unique_ptr<Waits> waits_;  // requests waiting for a condition (REST and gRPC)
+  std::unique_ptr<Reports> reports_;
   std::unique_ptr<RestApi> rest_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> http_;

@@ -1,25 +1,15 @@
 // RespHandler's access control: AUTH and HELLO as Redis 6 ACL users, -NOAUTH before a
 // connection authenticated, -NOPERM for a command its user's role does not allow. The users
 // and the role table are security::Authenticator's, shared with REST and gRPC.
-#include <set>
-
+#include "server/resp_commands.h"
 #include "server/resp_handler.h"
 
 namespace geodatastore::server {
 
 namespace {
 
-using security::Action;
-
 constexpr char kNoAuth[] = "NOAUTH Authentication required.";
 constexpr char kWrongPass[] = "WRONGPASS invalid username-password pair or user is disabled.";
-
-// The role a command needs (anything unknown needs read: it is refused later as unknown).
-Action ActionOf(const std::string& name) {
-  static const std::set<std::string> kWrites = {"INCR", "INCRBY", "DECR", "DECRBY",
-                                                "SET",  "SADD",   "SREM", "DEL"};
-  return kWrites.count(name) ? Action::kWrite : Action::kRead;
-}
 
 }  // namespace
 
@@ -41,7 +31,7 @@ bool RespHandler::Gate(const resp::Command& cmd, Client* client, std::string* re
     resp::AppendError(reply, kNoAuth);
     return true;
   }
-  if (!auth_->Authorize(*client->principal, ActionOf(name), "resp").ok()) {
+  if (!auth_->Authorize(*client->principal, resp::ActionOf(resp::FindCommand(name)), "resp").ok()) {
     resp::AppendError(reply, "NOPERM this user has no permissions to run the '" +
                                  resp::Lower(cmd[0]) + "' command");
     return true;

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <limits>
 
+#include "reply/object_reply.h"
+#include "server/resp_commands.h"
 #include "server/status_codes.h"
 
 namespace geodatastore::server {
@@ -38,14 +40,76 @@ bool ParseInt(std::string_view s, int64_t* n) {
   return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
 }
 
+reply::ObjectReply Describe(const engine::ObjectView& view) {
+  return reply::Describe(view.key.name, view.state);
+}
+
 // What GET answers for a register: its value, the greatest for an MV register with
 // concurrent values; nothing for a cleared one (DEL sets "").
-std::optional<std::string> RegisterValue(const crdt::AnyCrdt& state) {
-  std::vector<std::string> values;
-  if (const auto* r = std::get_if<crdt::LWWRegister>(&state)) values = r->Value();
-  if (const auto* r = std::get_if<crdt::MVRegister>(&state)) values = r->Value();
+std::optional<std::string> RegisterValue(const reply::ObjectReply& object) {
+  if (!object.values) return std::nullopt;
+  const std::vector<std::string>& values = *object.values;
   if (values.empty() || (values.size() == 1 && values[0].empty())) return std::nullopt;
   return *std::max_element(values.begin(), values.end());
+}
+
+// A counter's value, a set's members: empty for an object of another family.
+int64_t CounterValue(const reply::ObjectReply& object) {
+  return object.value ? object.SaturatedValue() : 0;
+}
+std::vector<std::string> Members(reply::ObjectReply object) {
+  return object.elements ? std::move(*object.elements) : std::vector<std::string>{};
+}
+
+// The op of a counter write (INCR, INCRBY, DECR, DECRBY); false after an error reply.
+bool CounterWrite(const resp::Command& cmd, std::string_view name, RespHandler::PendingWrite* w,
+                  std::string* reply) {
+  const bool by = name.size() == 6;
+  if (cmd.size() != (by ? 3u : 2u)) {
+    WrongArity(cmd, reply);
+    return false;
+  }
+  int64_t n = 1;
+  if (by && (!ParseInt(cmd[2], &n) || n == std::numeric_limits<int64_t>::min())) {
+    resp::AppendError(reply, kNotInteger);
+    return false;
+  }
+  if (name[0] == 'D') n = -n;
+  w->op.kind = n < 0 ? Kind::kDecrement : Kind::kIncrement;
+  w->op.amount = static_cast<uint64_t>(n < 0 ? -n : n);
+  w->answer = RespHandler::PendingWrite::Answer::kCounter;
+  w->family = v1::COUNTERS;
+  return true;
+}
+
+// The op of SET; false after an error reply.
+bool RegisterWrite(const resp::Command& cmd, RespHandler::PendingWrite* w, std::string* reply) {
+  if (cmd.size() < 3) {
+    WrongArity(cmd, reply);
+    return false;
+  }
+  if (cmd.size() > 3) {
+    resp::AppendError(reply, "ERR SET options (EX, PX, NX, XX, GET, ...) are not supported");
+    return false;
+  }
+  w->op.kind = Kind::kSet;
+  w->op.value = cmd[2];
+  w->family = v1::REGISTERS;
+  return true;
+}
+
+// The op of SADD or SREM; false after an error reply.
+bool SetWrite(const resp::Command& cmd, std::string_view name, RespHandler::PendingWrite* w,
+              std::string* reply) {
+  if (cmd.size() < 3) {
+    WrongArity(cmd, reply);
+    return false;
+  }
+  w->op.kind = name == "SADD" ? Kind::kAdd : Kind::kRemove;
+  w->op.elements.assign(cmd.begin() + 2, cmd.end());
+  w->answer = RespHandler::PendingWrite::Answer::kMembers;
+  w->family = v1::SETS;
+  return true;
 }
 
 }  // namespace
@@ -123,49 +187,24 @@ bool RespHandler::Finish(const Pipeline& pipeline, std::string* out) {
 
 std::optional<RespHandler::PendingWrite> RespHandler::ParseWrite(const resp::Command& cmd,
                                                                  size_t index, std::string* reply) {
-  const std::string name = Upper(cmd[0]);
+  const resp::CommandInfo* command = resp::FindCommand(Upper(cmd[0]));
+  if (command == nullptr) return std::nullopt;
   PendingWrite w{index, "", v1::FAMILY_UNSPECIFIED, {}, PendingWrite::Answer::kOk};
-  v1::Family& family = w.family;
-  if (name == "INCR" || name == "DECR" || name == "INCRBY" || name == "DECRBY") {
-    const bool by = name.size() == 6;
-    if (cmd.size() != (by ? 3u : 2u)) {
-      WrongArity(cmd, reply);
-      return std::nullopt;
-    }
-    int64_t n = 1;
-    if (by && (!ParseInt(cmd[2], &n) || n == std::numeric_limits<int64_t>::min())) {
-      resp::AppendError(reply, kNotInteger);
-      return std::nullopt;
-    }
-    if (name[0] == 'D') n = -n;
-    w.op.kind = n < 0 ? Kind::kDecrement : Kind::kIncrement;
-    w.op.amount = static_cast<uint64_t>(n < 0 ? -n : n);
-    w.answer = PendingWrite::Answer::kCounter;
-    family = v1::COUNTERS;
-  } else if (name == "SET") {
-    if (cmd.size() < 3) {
-      WrongArity(cmd, reply);
-      return std::nullopt;
-    }
-    if (cmd.size() > 3) {
-      resp::AppendError(reply, "ERR SET options (EX, PX, NX, XX, GET, ...) are not supported");
-      return std::nullopt;
-    }
-    w.op.kind = Kind::kSet;
-    w.op.value = cmd[2];
-    family = v1::REGISTERS;
-  } else if (name == "SADD" || name == "SREM") {
-    if (cmd.size() < 3) {
-      WrongArity(cmd, reply);
-      return std::nullopt;
-    }
-    w.op.kind = name == "SADD" ? Kind::kAdd : Kind::kRemove;
-    w.op.elements.assign(cmd.begin() + 2, cmd.end());
-    w.answer = PendingWrite::Answer::kMembers;
-    family = v1::SETS;
-  } else {
-    return std::nullopt;
+  bool parsed = false;
+  switch (command->kind) {
+    case resp::CommandKind::kCounterWrite:
+      parsed = CounterWrite(cmd, command->name, &w, reply);
+      break;
+    case resp::CommandKind::kRegisterWrite:
+      parsed = RegisterWrite(cmd, &w, reply);
+      break;
+    case resp::CommandKind::kSetWrite:
+      parsed = SetWrite(cmd, command->name, &w, reply);
+      break;
+    default:
+      return std::nullopt;  // not a batched write
   }
+  if (!parsed) return std::nullopt;
   if (Status valid = engine_->ValidateName(cmd[1]); !valid.ok()) {
     ErrorFor(valid, reply);
     return std::nullopt;
@@ -212,13 +251,13 @@ void RespHandler::Flush(std::vector<PendingWrite>* pending, std::vector<std::str
 void RespHandler::Get(const std::string& name, std::string* reply, bool nil_on_wrong_type) {
   auto reg = engine_->Read(v1::REGISTERS, name);
   if (reg.ok()) {
-    const std::optional<std::string> value = RegisterValue(reg->state);
+    const std::optional<std::string> value = RegisterValue(Describe(*reg));
     return value ? resp::AppendBulk(reply, *value) : resp::AppendNull(reply);
   }
   if (reg.status().code() != StatusCode::kNotFound) return ErrorFor(reg.status(), reply);
   auto counter = engine_->Read(v1::COUNTERS, name);
   if (counter.ok())
-    return resp::AppendBulk(reply, std::to_string(*crdt::CounterValue(counter->state)));
+    return resp::AppendBulk(reply, std::to_string(CounterValue(Describe(*counter))));
   if (counter.status().code() != StatusCode::kNotFound) return ErrorFor(counter.status(), reply);
   if (!nil_on_wrong_type && ElsewhereThan(v1::REGISTERS, name))
     return resp::AppendError(reply, kWrongType);
@@ -230,19 +269,19 @@ void RespHandler::Del(const resp::Command& cmd, std::string* reply) {
   for (size_t i = 1; i < cmd.size(); ++i) {
     const std::string& name = cmd[i];
     bool done = false;
-    if (auto r = engine_->Read(v1::REGISTERS, name); r.ok() && RegisterValue(r->state)) {
+    if (auto r = engine_->Read(v1::REGISTERS, name); r.ok() && RegisterValue(Describe(*r))) {
       done = engine_->Apply(name, {.kind = Kind::kSet, .value = ""}).ok();
     }
     if (auto r = engine_->Read(v1::COUNTERS, name); r.ok()) {
-      const int64_t value = crdt::CounterValue(r->state).value_or(0);
-      if (value != 0 && std::holds_alternative<crdt::PNCounter>(r->state)) {
+      const int64_t value = CounterValue(Describe(*r));
+      if (value != 0 && r->type == v1::PN_COUNTER) {
         const Op op{.kind = value > 0 ? Kind::kDecrement : Kind::kIncrement,
                     .amount = static_cast<uint64_t>(value > 0 ? value : -value)};
         done = engine_->Apply(name, op).ok() || done;
       }
     }
     if (auto r = engine_->Read(v1::SETS, name); r.ok()) {
-      std::vector<std::string> members = crdt::SetMembers(r->state);
+      std::vector<std::string> members = Members(Describe(*r));
       if (!members.empty()) {
         done = engine_->Apply(name, {.kind = Kind::kRemove, .elements = std::move(members)}).ok() ||
                done;
@@ -263,6 +302,90 @@ void RespHandler::Info(std::string* reply) {
   for (v1::CrdtType t : crdt::kAllTypes) keys += engine_->store()->KeyCount(t);
   info += "\r\n# Keyspace\r\ndb0:keys=" + std::to_string(keys) + ",expires=0,avg_ttl=0\r\n";
   resp::AppendBulk(reply, info);
+}
+
+namespace {
+
+void ConfigCommand(const resp::Command& cmd, std::string* reply) {
+  if (cmd.size() < 2) return WrongArity(cmd, reply);
+  if (cmd.size() < 3 || Upper(cmd[1]) != "GET")
+    return resp::AppendError(reply, "ERR CONFIG " + Upper(cmd[1]) + " is not supported");
+  static const std::pair<const char*, const char*> kKnown[] = {
+      {"save", ""}, {"appendonly", "no"}, {"databases", "1"}, {"maxmemory", "0"}};
+  std::vector<std::pair<std::string, std::string>> found;
+  for (size_t i = 2; i < cmd.size(); ++i) {
+    for (const auto& [key, value] : kKnown) {
+      if (Lower(cmd[i]) == key || cmd[i] == "*") found.emplace_back(key, value);
+    }
+  }
+  resp::AppendArray(reply, 2 * found.size());
+  for (const auto& [key, value] : found) {
+    resp::AppendBulk(reply, key);
+    resp::AppendBulk(reply, value);
+  }
+}
+
+void ClientCommand(const resp::Command& cmd, std::string* reply) {
+  const std::string sub = cmd.size() >= 2 ? Upper(cmd[1]) : "";
+  if (sub == "SETNAME" || sub == "SETINFO" || sub == "NO-EVICT" || sub == "NO-TOUCH") {
+    resp::AppendSimple(reply, "OK");
+  } else if (sub == "GETNAME") {
+    resp::AppendNull(reply);
+  } else if (sub == "ID") {
+    resp::AppendInteger(reply, 1);
+  } else {
+    resp::AppendError(reply, "ERR unknown subcommand '" + (cmd.size() >= 2 ? cmd[1] : "") +
+                                 "'. Try CLIENT SETNAME, GETNAME, SETINFO, ID.");
+  }
+}
+
+void UnknownCommand(const resp::Command& cmd, std::string* reply) {
+  std::string err = "ERR unknown command '" + cmd[0] + "', with args beginning with:";
+  for (size_t i = 1; i < cmd.size() && i <= 3; ++i) err += " '" + cmd[i].substr(0, 64) + "'";
+  resp::AppendError(reply, err);
+}
+
+}  // namespace
+
+void RespHandler::SetRead(const resp::Command& cmd, const std::string& name, std::string* reply) {
+  auto s = engine_->Read(v1::SETS, cmd[1]);
+  if (!s.ok() && s.status().code() != StatusCode::kNotFound) return ErrorFor(s.status(), reply);
+  if (!s.ok() && ElsewhereThan(v1::SETS, cmd[1])) return resp::AppendError(reply, kWrongType);
+  const std::vector<std::string> members =
+      s.ok() ? Members(Describe(*s)) : std::vector<std::string>{};
+  if (name == "SCARD") {
+    resp::AppendInteger(reply, static_cast<int64_t>(members.size()));
+  } else if (name == "SISMEMBER") {
+    resp::AppendInteger(reply, std::binary_search(members.begin(), members.end(), cmd[2]));
+  } else {
+    resp::AppendArray(reply, members.size());
+    for (const std::string& m : members) resp::AppendBulk(reply, m);
+  }
+}
+
+void RespHandler::ExistsOrType(const resp::Command& cmd, const std::string& name,
+                               std::string* reply) {
+  int64_t count = 0;
+  std::string type = "none";
+  for (size_t i = 1; i < cmd.size(); ++i) {
+    bool exists = false;
+    if (auto r = engine_->Read(v1::REGISTERS, cmd[i]); r.ok()) {
+      exists = RegisterValue(Describe(*r)).has_value();
+      if (exists) type = "string";
+    } else if (auto c = engine_->Read(v1::COUNTERS, cmd[i]); c.ok()) {
+      exists = CounterValue(Describe(*c)) != 0;
+      if (exists) type = "string";
+    } else if (auto s = engine_->Read(v1::SETS, cmd[i]); s.ok()) {
+      exists = !Members(Describe(*s)).empty();
+      if (exists) type = "set";
+    } else if (auto g = engine_->Read(v1::GRAPHS, cmd[i]); g.ok()) {
+      exists = true;
+      type = "lww_graph";
+    }
+    count += exists;
+  }
+  if (name == "TYPE") return resp::AppendSimple(reply, type);
+  resp::AppendInteger(reply, count);
 }
 
 bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
@@ -288,54 +411,11 @@ bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
     resp::AppendArray(reply, argc - 1);
     for (size_t i = 1; i < argc; ++i) Get(cmd[i], reply, true);
   } else if (name == "SMEMBERS" || name == "SCARD" || name == "SISMEMBER") {
-    if (!need(argc == (name == "SISMEMBER" ? 3u : 2u))) return true;
-    auto s = engine_->Read(v1::SETS, cmd[1]);
-    if (!s.ok() && s.status().code() != StatusCode::kNotFound) {
-      ErrorFor(s.status(), reply);
-      return true;
-    }
-    if (!s.ok() && ElsewhereThan(v1::SETS, cmd[1])) {
-      resp::AppendError(reply, kWrongType);
-      return true;
-    }
-    const std::vector<std::string> members =
-        s.ok() ? crdt::SetMembers(s->state) : std::vector<std::string>{};
-    if (name == "SCARD") {
-      resp::AppendInteger(reply, static_cast<int64_t>(members.size()));
-    } else if (name == "SISMEMBER") {
-      resp::AppendInteger(reply, std::binary_search(members.begin(), members.end(), cmd[2]));
-    } else {
-      resp::AppendArray(reply, members.size());
-      for (const std::string& m : members) resp::AppendBulk(reply, m);
-    }
+    if (need(argc == (name == "SISMEMBER" ? 3u : 2u))) SetRead(cmd, name, reply);
   } else if (name == "DEL") {
     if (need(argc >= 2)) Del(cmd, reply);
   } else if (name == "EXISTS" || name == "TYPE") {
-    if (!need(name == "TYPE" ? argc == 2 : argc >= 2)) return true;
-    int64_t count = 0;
-    std::string type = "none";
-    for (size_t i = 1; i < argc; ++i) {
-      bool exists = false;
-      if (auto r = engine_->Read(v1::REGISTERS, cmd[i]); r.ok()) {
-        exists = RegisterValue(r->state).has_value();
-        if (exists) type = "string";
-      } else if (auto c = engine_->Read(v1::COUNTERS, cmd[i]); c.ok()) {
-        exists = crdt::CounterValue(c->state).value_or(0) != 0;
-        if (exists) type = "string";
-      } else if (auto s = engine_->Read(v1::SETS, cmd[i]); s.ok()) {
-        exists = !crdt::SetMembers(s->state).empty();
-        if (exists) type = "set";
-      } else if (auto g = engine_->Read(v1::GRAPHS, cmd[i]); g.ok()) {
-        exists = true;
-        type = "lww_graph";
-      }
-      count += exists;
-    }
-    if (name == "TYPE") {
-      resp::AppendSimple(reply, type);
-    } else {
-      resp::AppendInteger(reply, count);
-    }
+    if (need(name == "TYPE" ? argc == 2 : argc >= 2)) ExistsOrType(cmd, name, reply);
   } else if (name == "INFO") {
     Info(reply);
   } else if (name == "SELECT") {
@@ -350,46 +430,16 @@ bool RespHandler::RunCommand(const resp::Command& cmd, std::string* reply) {
     return false;
   } else if (name == "COMMAND") {
     if (argc >= 2 && Upper(cmd[1]) == "COUNT") {
-      resp::AppendInteger(reply, 21);
+      resp::AppendInteger(reply, static_cast<int64_t>(resp::CommandCount()));
     } else {
       resp::AppendArray(reply, 0);  // no command table: clients fall back to plain commands
     }
   } else if (name == "CONFIG") {
-    if (argc >= 3 && Upper(cmd[1]) == "GET") {
-      static const std::pair<const char*, const char*> kKnown[] = {
-          {"save", ""}, {"appendonly", "no"}, {"databases", "1"}, {"maxmemory", "0"}};
-      std::vector<std::pair<std::string, std::string>> found;
-      for (size_t i = 2; i < argc; ++i) {
-        for (const auto& [key, value] : kKnown) {
-          if (Lower(cmd[i]) == key || cmd[i] == "*") found.emplace_back(key, value);
-        }
-      }
-      resp::AppendArray(reply, 2 * found.size());
-      for (const auto& [key, value] : found) {
-        resp::AppendBulk(reply, key);
-        resp::AppendBulk(reply, value);
-      }
-    } else if (argc >= 2) {
-      resp::AppendError(reply, "ERR CONFIG " + Upper(cmd[1]) + " is not supported");
-    } else {
-      WrongArity(cmd, reply);
-    }
+    ConfigCommand(cmd, reply);
   } else if (name == "CLIENT") {
-    const std::string sub = argc >= 2 ? Upper(cmd[1]) : "";
-    if (sub == "SETNAME" || sub == "SETINFO" || sub == "NO-EVICT" || sub == "NO-TOUCH") {
-      resp::AppendSimple(reply, "OK");
-    } else if (sub == "GETNAME") {
-      resp::AppendNull(reply);
-    } else if (sub == "ID") {
-      resp::AppendInteger(reply, 1);
-    } else {
-      resp::AppendError(reply, "ERR unknown subcommand '" + (argc >= 2 ? cmd[1] : "") +
-                                   "'. Try CLIENT SETNAME, GETNAME, SETINFO, ID.");
-    }
+    ClientCommand(cmd, reply);
   } else {
-    std::string err = "ERR unknown command '" + cmd[0] + "', with args beginning with:";
-    for (size_t i = 1; i < argc && i <= 3; ++i) err += " '" + cmd[i].substr(0, 64) + "'";
-    resp::AppendError(reply, err);
+    UnknownCommand(cmd, reply);
   }
   return true;
 }

@@ -8,6 +8,8 @@
 //   AUTH [user] password, HELLO [2 [AUTH user password] [SETNAME name]] as Redis 6 ACL users:
 //   with users configured a connection must authenticate first (-NOAUTH), and a command its
 //   user's role does not allow answers -NOPERM (resp_auth.cc).
+// The commands, and the role each needs, are listed once in resp_commands.h; values are
+// told from their reply::ObjectReply, as the other front ends do.
 // Redis has one keyspace; geodatastore has one per family (counters, registers, sets). A
 // command on a name that exists in another family answers -WRONGTYPE. DEL empties an
 // object the CRDT way (a set loses the elements seen here, a counter gets the opposite
@@ -87,6 +89,9 @@ class RespHandler {
   std::optional<v1::Family> ElsewhereThan(v1::Family family, const std::string& name) const;
   void Get(const std::string& name, std::string* reply, bool nil_on_wrong_type);
   void Del(const resp::Command& cmd, std::string* reply);
+  // SMEMBERS, SCARD and SISMEMBER (name); EXISTS and TYPE.
+  void SetRead(const resp::Command& cmd, const std::string& name, std::string* reply);
+  void ExistsOrType(const resp::Command& cmd, const std::string& name, std::string* reply);
   void Info(std::string* reply);
 
   engine::Engine* const engine_;

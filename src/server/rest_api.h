@@ -3,13 +3,17 @@
 // contract gives (400 bad input, 404 unknown object or path, 405 wrong method, 409 wrong
 // CRDT type or an op the type refuses, 413 body over the limit, 501 not yet available).
 //
+// The work is split by stage: routing, authorization and the session token (rest_api.cc),
+// the object routes (rest_objects.cc), the admin and operations routes (rest_admin.cc); a
+// request in progress is a Call (rest_call.h).
+//
 // Thread safety: Handle may be called from many threads at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,15 +24,16 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/waits.h"
+#include "server/reports.h"
 
 namespace geodatastore::server {
 
 class RestApi {
  public:
-  // REQUIRES: engine and metrics outlive the API.
+  // REQUIRES: engine, metrics, auth and reports outlive the API.
   // replication may be null (a node without peers).
   RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,
-          security::Authenticator* auth, Waits* waits,
+          security::Authenticator* auth, Waits* waits, const Reports* reports,
           replication::GrpcReplication* replication = nullptr);
 
   // As HttpServer::Handler: answers through done, at once or (a request that waits) later.
@@ -36,13 +41,11 @@ class RestApi {
 
   // Set once the node serves (readyz) and when it starts draining.
   void set_ready(bool ready) { ready_ = ready; }
-  // Serves the anti-entropy admin paths (null: no peers). Set once, before serving.
+  // Read repair for reads above consistency=eventual (null: no peers). Set once, before
+  // serving.
   void set_anti_entropy(antientropy::GrpcAntiEntropy* anti_entropy) {
     anti_entropy_ = anti_entropy;
   }
-
-  // What /admin/status shows of tombstone collection. Set once, before serving.
-  void set_tombstones(std::function<nlohmann::json()> status) { tombstones_ = std::move(status); }
 
  private:
   struct Call;  // one request being answered
@@ -58,20 +61,32 @@ class RestApi {
   void Run(Call& call, const Route& step);
   // Adds the headers every answer carries, counts it and hands it to the server.
   void Answer(Call& call);
+  // The route of a path (literal segments preferred over parameters), or nullptr.
+  const RouteEntry* Match(const std::vector<std::string>& segments) const;
+  // True when the caller's credentials allow the request; false after answering 401 or 403.
+  bool Authorized(Call& call, const std::vector<std::string>& segments);
+
+  // The routes, by family and stage (rest_objects.cc, rest_admin.cc).
+  void AddCounterRoutes();
+  void AddSetRoutes();
+  void AddRegisterRoutes();
+  void AddGraphRoutes();
+  void AddKeyRoutes();
+  void AddAdminRoutes();
+  void AddFaultRoutes();
+  void AddProbeRoutes();
 
   void ApplyOp(Call& call, v1::Family family, engine::Op op, bool created_status);
   void ReadObject(Call& call, v1::Family family);
-  void Status(Call& call);
 
   engine::Engine* const engine_;
   Metrics* const metrics_;
   security::Authenticator* const auth_;
   Waits* const waits_;
+  const Reports* const reports_;
   replication::GrpcReplication* const replication_;
   antientropy::GrpcAntiEntropy* anti_entropy_ = nullptr;
-  std::function<nlohmann::json()> tombstones_;
   const config::Config config_;
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<RouteEntry> routes_;
   std::atomic<bool> ready_{false};
 };
