@@ -63,6 +63,29 @@ inline std::shared_ptr<grpc::Channel> Channel(uint16_t port,
   return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), creds, args);
 }
 
+// Increments counter `name` on `from` by `value` and polls until `to` reads that value.
+inline bool Replicates(const GeodsProcess& from, const GeodsProcess& to, const std::string& name,
+                       int value) {
+  const std::string v = std::to_string(value);
+  if (Curl("-X POST -d '{\"value\": " + v + "}' http://127.0.0.1:" +
+           std::to_string(from.http_port()) + "/crdt/counters/" + name + "/increment")
+          .rfind("200 ", 0) != 0) {
+    return false;
+  }
+  return Eventually([&] {
+    return Curl("http://127.0.0.1:" + std::to_string(to.http_port()) + "/crdt/counters/" + name)
+               .find("\"value\":" + v) != std::string::npos;
+  });
+}
+
+// The value of a metric series of node (name with labels, as exposed), or -1 if absent.
+inline double MetricOf(const GeodsProcess& node, const std::string& series) {
+  const std::string text =
+      Curl("http://127.0.0.1:" + std::to_string(node.http_port()) + "/metrics");
+  const size_t at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
 // Node a (us-east-1) and node b (eu-west-1), each the other's peer, on mutual TLS; both
 // also name a third peer, ap-south-1, that never runs.
 class PeerTlsTest : public ::testing::Test {
@@ -95,34 +118,13 @@ class PeerTlsTest : public ::testing::Test {
     ASSERT_TRUE(b_->Start()) << b_->error();
   }
 
-  // Increments counter `name` on `from` by `value` and polls until `to` reads that value.
-  static bool Replicates(const GeodsProcess& from, const GeodsProcess& to, const std::string& name,
-                         int value) {
-    const std::string v = std::to_string(value);
-    if (Curl("-X POST -d '{\"value\": " + v + "}' http://127.0.0.1:" +
-             std::to_string(from.http_port()) + "/crdt/counters/" + name + "/increment")
-            .rfind("200 ", 0) != 0) {
-      return false;
-    }
-    return Eventually([&] {
-      return Curl("http://127.0.0.1:" + std::to_string(to.http_port()) + "/crdt/counters/" + name)
-                 .find("\"value\":" + v) != std::string::npos;
-    });
-  }
   bool ReplicatesToB(const std::string& name, int value) {
     return Replicates(*a_, *b_, name, value);
   }
   bool ReplicatesToA(const std::string& name, int value) {
     return Replicates(*b_, *a_, name, value);
   }
-
-  // The value of a metric series of node a (name with labels, as exposed), or -1.
-  double MetricOfA(const std::string& series) {
-    const std::string text =
-        Curl("http://127.0.0.1:" + std::to_string(a_->http_port()) + "/metrics");
-    const size_t at = text.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
-  }
+  double MetricOfA(const std::string& series) { return MetricOf(*a_, series); }
 
   TestPki pki_;
   std::unique_ptr<GeodsProcess> a_, b_;
