@@ -87,18 +87,34 @@ void GrpcAntiEntropy::Stop() {
   if (scheduler_.joinable()) scheduler_.join();
 }
 
-grpc::Status GrpcAntiEntropy::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
-                                   v1::SyncReply* reply) {
+grpc::ServerUnaryReactor* GrpcAntiEntropy::Sync(grpc::CallbackServerContext* context,
+                                                const v1::SyncRequest* request,
+                                                v1::SyncReply* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status refused = Admit(*context, *request); !refused.ok()) {
+    reactor->Finish(refused);
+    return reactor;
+  }
+  workers_.Post([this, reactor, request, reply] { reactor->Finish(Answer(*request, reply)); });
+  return reactor;
+}
+
+grpc::Status GrpcAntiEntropy::Admit(const grpc::ServerContextBase& context,
+                                    const v1::SyncRequest& request) const {
   if (links_) {
     std::string node;
-    if (grpc::Status allowed = links_->Authenticate(*context, request->from(), &node);
+    if (grpc::Status allowed = links_->Authenticate(context, request.from(), &node);
         !allowed.ok()) {
       return allowed;
     }
   }
-  if (blocked_ && blocked_(request->from()))
+  if (blocked_ && blocked_(request.from()))
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "partitioned (fault injection)");
-  const Status s = Respond(host_, *request, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status GrpcAntiEntropy::Answer(const v1::SyncRequest& request, v1::SyncReply* reply) {
+  const Status s = Respond(host_, request, reply);
   if (s.ok()) return grpc::Status::OK;
   const grpc::StatusCode code =
       s.code() == StatusCode::kFailedPrecondition ? grpc::StatusCode::FAILED_PRECONDITION

@@ -3,6 +3,10 @@
 // step), paced to a rate limit in objects per second, and a scheduler thread that starts
 // them as the Scheduler says.
 //
+// Sync is served on gRPC's callback API: a request is checked on the callback thread and
+// answered from a small pool of its own (reading and joining states may take a while, and
+// gRPC's callback threads are few and shared by every callback service of the process).
+//
 // Thread safety: every public method may be called from any thread; sessions may run
 // concurrently (their joins are atomic per batch).
 #pragma once
@@ -23,6 +27,7 @@
 #include "antientropy/scheduler.h"
 #include "antientropy/session.h"
 #include "common/peer_links.h"
+#include "common/work_pool.h"
 #include "crdt/causal_context.h"
 #include "geodatastore/v1/antientropy.grpc.pb.h"
 #include "geodatastore/v1/api.pb.h"
@@ -51,7 +56,7 @@ struct SyncOptions {
   uint32_t seed = 1;
 };
 
-class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
+class GrpcAntiEntropy final : public v1::AntiEntropyService::CallbackService {
  public:
   using PeerStates = std::function<std::vector<PeerStatus>()>;
   using Observer = std::function<void(const SyncResult&)>;
@@ -60,8 +65,9 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   // Called as a session with peer starts; what it returns is called with whether it
   // succeeded.
   using Begin = std::function<std::function<void(bool ok)>(const std::string& peer)>;
-  // REQUIRES: host outlives this object. peer_states feeds the scheduler; observer hears
-  // of every finished session (metrics, logs).
+  // REQUIRES: host outlives this object; the gRPC server hosting this service is shut down
+  // before it is destroyed. peer_states feeds the scheduler; observer hears of every
+  // finished session (metrics, logs).
   GrpcAntiEntropy(std::string self_id, std::string self_region, std::vector<SyncPeer> peers,
                   SyncHost* host, SyncOptions options, PeerStates peer_states, Observer observer);
   ~GrpcAntiEntropy() override;
@@ -81,8 +87,8 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   void Start();  // the scheduler thread
   void Stop();
 
-  grpc::Status Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
-                    v1::SyncReply* reply) override;
+  grpc::ServerUnaryReactor* Sync(grpc::CallbackServerContext* context,
+                                 const v1::SyncRequest* request, v1::SyncReply* reply) override;
 
   // Whether some peer is in region (any peer if region is empty).
   bool HasPeersIn(const std::string& region) const;
@@ -102,6 +108,11 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   std::map<std::string, Last> LastSessions() const;
 
  private:
+  // Whether the caller may send this request (peer identity, fault injection); on a callback
+  // thread.
+  grpc::Status Admit(const grpc::ServerContextBase& context, const v1::SyncRequest& request) const;
+  // The answer to a request; on a worker.
+  grpc::Status Answer(const v1::SyncRequest& request, v1::SyncReply* reply);
   v1::AntiEntropyService::Stub* StubFor(const SyncPeer& peer);
   // The session itself, into result (RunSession records and reports it).
   void Run(const SyncPeer& peer, std::chrono::steady_clock::time_point started, SyncResult* result);
@@ -126,6 +137,9 @@ class GrpcAntiEntropy final : public v1::AntiEntropyService::Service {
   std::condition_variable stop_cv_;
   std::atomic<bool> stopping_{false};
   std::thread scheduler_;
+  // Serves Sync. Last member: destroyed first, it answers what was posted while every other
+  // member is still there.
+  WorkPool workers_{2};
 };
 
 }  // namespace geodatastore::antientropy

@@ -69,8 +69,10 @@ struct Config {
     uint64_t max_key_bytes = 1024;
     uint64_t max_element_bytes = 65536;
     uint64_t max_request_bytes = 1048576;
-    uint32_t max_connections = 10000;  // per front end (REST, RESP, gRPC), as Redis maxclients
-    uint32_t idle_timeout_s = 300;     // RESP and gRPC client connections; 0: never
+    uint32_t max_connections = 10000;  // per front end (REST, RESP), as Redis maxclients
+    // RESP connections, gRPC connections without a call (client and peer listeners) and
+    // silent inbound replication streams are closed after this long; 0: never.
+    uint32_t idle_timeout_s = 300;
     // A set's or graph's elements (tombstones included) that a client op may bring it to;
     // replicated deltas merge regardless. 0: no cap.
     uint64_t max_collection_elements = 1000000;

@@ -43,6 +43,7 @@ void GrpcReplication::Start() {
         out = core_->Tick(NowMs());
       }
       Dispatch(std::move(out));
+      CloseIdleInbound(NowMs());
       std::this_thread::sleep_for(std::chrono::milliseconds(flush_interval_ms_));
     }
   });
@@ -50,10 +51,7 @@ void GrpcReplication::Start() {
 
 void GrpcReplication::Stop() {
   if (stopping_.exchange(true)) return;
-  {
-    std::lock_guard<std::mutex> lock(inbound_mu_);
-    for (grpc::ServerContext* c : inbound_) c->TryCancel();  // unblocks their Read
-  }
+  CancelInbound([](const InboundStream&) { return true; });
   if (ticker_.joinable()) ticker_.join();
   for (auto& peer : outbound_) {
     peer->cv.notify_all();
@@ -170,20 +168,6 @@ void GrpcReplication::SendLoop(Outbound* peer) {
   }
 }
 
-grpc::Status GrpcReplication::FetchState(grpc::ServerContext* context,
-                                         const v1::FetchStateRequest* request,
-                                         v1::FetchStateReply* reply) {
-  if (links_) {
-    std::string node;
-    if (grpc::Status allowed = links_->Authenticate(*context, "", &node); !allowed.ok())
-      return allowed;
-  }
-  if (!state_reader_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not serving reads");
-  const Status s = state_reader_(*request, reply);
-  if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, s.message());
-  return grpc::Status::OK;
-}
-
 struct GrpcReplication::Fetch::Call {
   grpc::ClientContext context;
   v1::FetchStateRequest request;  // owned here: the call may outlive its Fetch
@@ -236,38 +220,6 @@ void GrpcReplication::Kick(const std::string& peer) {
   for (auto& out : outbound_) {
     if (out->endpoint.id == peer && !out->connected) out->kick = true;
   }
-}
-
-grpc::Status GrpcReplication::StreamDeltas(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::ReplicationMessage, v1::ReplicationMessage>* stream) {
-  {
-    std::lock_guard<std::mutex> lock(inbound_mu_);
-    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "stopping");
-    inbound_.insert(context);
-  }
-  v1::ReplicationMessage message;
-  grpc::Status refused = grpc::Status::OK;
-  while (!stopping_ && !context->IsCancelled() && stream->Read(&message)) {
-    // A stream speaks for the node its certificate names, and only for it (without links:
-    // in-process tests, for whom it says).
-    std::string sender = message.from();
-    if (links_) {
-      refused = links_->Authenticate(*context, message.from(), &sender);
-      if (!refused.ok()) break;
-    }
-    if (Blocked(message.from())) continue;
-    Kick(message.from());
-    std::vector<Outgoing> out;
-    {
-      std::lock_guard<std::mutex> lock(core_mu_);
-      out = core_->Receive(message, sender, NowMs());
-    }
-    Dispatch(std::move(out));
-  }
-  std::lock_guard<std::mutex> lock(inbound_mu_);
-  inbound_.erase(context);
-  return refused;
 }
 
 }  // namespace geodatastore::replication

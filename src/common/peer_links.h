@@ -23,7 +23,7 @@ struct PeerLinks {
   // Credentials for channels to peers; null: plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // The node id a call's verified certificate names ("" if none). Null without TLS.
-  std::function<std::string(const grpc::ServerContext&)> authenticated_node;
+  std::function<std::string(const grpc::ServerContextBase&)> authenticated_node;
   // Configured peers: the only nodes that may call.
   std::set<std::string> peers;
   // Hears of every refused call or message, with the reason (unauthenticated_peer,
@@ -44,7 +44,7 @@ struct PeerLinks {
 
   // Who may speak on this call: with TLS, the configured peer its certificate names; without
   // TLS, `claimed` if it is a configured peer. Sets *node, or returns the refusal.
-  grpc::Status Authenticate(const grpc::ServerContext& context, const std::string& claimed,
+  grpc::Status Authenticate(const grpc::ServerContextBase& context, const std::string& claimed,
                             std::string* node) const {
     auto refuse = [&](const char* reason, grpc::StatusCode code, std::string message) {
       if (on_refused) on_refused(reason);

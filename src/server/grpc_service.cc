@@ -449,14 +449,26 @@ security::TlsFiles TlsFilesOf(const config::Config& config) {
 
 namespace {
 
-void ApplyLimits(const config::Config& config, grpc::ServerBuilder* builder) {
-  builder->SetMaxReceiveMessageSize(
-      static_cast<int>(std::max<uint64_t>(config.limits.max_request_bytes, 16 << 20)));
+// Calls at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; a client past it
+// waits for a slot).
+constexpr int kMaxStreamsPerConnection = 1000;
+
+// What bounds a gRPC listener (docs/security.md, "Limits against denial of service"): a
+// connection without a call for limits.idle_timeout_s is closed (an open StreamDeltas stream
+// is a call: a peer's connection never idles while it streams, and the replication adapter
+// closes silent streams itself), and a connection carries at most kMaxStreamsPerConnection
+// calls. gRPC 1.51 cannot cap the number of connections; every service is on the callback
+// API, so an open call costs memory, not a thread.
+void ApplyLimits(const config::Config& config, uint64_t max_receive_bytes,
+                 grpc::ServerBuilder* builder) {
+  builder->SetMaxReceiveMessageSize(static_cast<int>(max_receive_bytes));
   if (config.limits.idle_timeout_s > 0) {
-    builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                                static_cast<int>(config.limits.idle_timeout_s * 1000));
+    builder->AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        static_cast<int>(std::min<uint64_t>(uint64_t{config.limits.idle_timeout_s} * 1000,
+                                            std::numeric_limits<int>::max())));
   }
-  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1000);
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
 }
 
 }  // namespace
@@ -473,7 +485,7 @@ Status GrpcServer::Start() {
   builder.RegisterService(&admin_);
   if (!peer_listener && replication_ != nullptr) builder.RegisterService(replication_);
   if (!peer_listener && anti_entropy_ != nullptr) builder.RegisterService(anti_entropy_);
-  ApplyLimits(config_, &builder);
+  ApplyLimits(config_, std::max<uint64_t>(config_.limits.max_request_bytes, 16 << 20), &builder);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return Status(StatusCode::kUnavailable, "cannot listen for gRPC on " + config_.listen.grpc);
@@ -489,7 +501,7 @@ Status GrpcServer::Start() {
                         &peer_port_);
   if (replication_ != nullptr) peer.RegisterService(replication_);
   if (anti_entropy_ != nullptr) peer.RegisterService(anti_entropy_);
-  peer.SetMaxReceiveMessageSize(64 << 20);
+  ApplyLimits(config_, 64 << 20, &peer);
   peer_server_ = peer.BuildAndStart();
   if (!peer_server_ || peer_port_ == 0) {
     return Status(StatusCode::kUnavailable,
@@ -499,9 +511,12 @@ Status GrpcServer::Start() {
 }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::system_clock::now() + deadline;
-  if (server_) server_->Shutdown(until);
-  if (peer_server_) peer_server_->Shutdown(until);
+  const auto now = std::chrono::system_clock::now();
+  // Node-to-node calls are not waited for: peers retry what is cut short. gRPC's shutdown
+  // also waits for every connection to close, which a client holding calls open (or just
+  // not closing after GOAWAY) would delay up to the deadline.
+  if (peer_server_) peer_server_->Shutdown(now);
+  if (server_) server_->Shutdown(now + deadline);
 }
 
 }  // namespace geodatastore::server

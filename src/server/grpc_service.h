@@ -134,7 +134,8 @@ class GrpcServer {
   Status Start();
   int port() const { return port_; }
   int peer_port() const { return peer_port_; }
-  // Stops accepting and waits (up to the deadline) for in-flight calls.
+  // Stops accepting and waits (up to the deadline) for in-flight client calls; calls on the
+  // peer listener are cancelled at once.
   void Shutdown(std::chrono::milliseconds deadline);
 
  private:

@@ -105,6 +105,16 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                    .Help("Delta groups of other nodes this gateway forwarded")
                    .Register(*registry_)
                    .Add({})),
+      inbound_streams_(prometheus::BuildGauge()
+                           .Name("geodatastore_replication_inbound_streams")
+                           .Help("StreamDeltas streams peers hold open to this node")
+                           .Register(*registry_)
+                           .Add({})),
+      streams_idle_closed_(prometheus::BuildCounter()
+                               .Name("geodatastore_replication_streams_idle_closed_total")
+                               .Help("Inbound StreamDeltas streams closed for silence")
+                               .Register(*registry_)
+                               .Add({})),
       syncs_(prometheus::BuildCounter()
                  .Name("geodatastore_anti_entropy_syncs_total")
                  .Help("Anti-entropy sessions this node started, by peer and result")
@@ -216,6 +226,38 @@ void Metrics::OnHttpAnswer(int code) {
   http_requests_.Add({{"code", std::to_string(code)}}).Increment();
 }
 
+void Metrics::RefreshReplication() {
+  const uint64_t now_ms =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  const replication::ReplicatorCounters counters = replication_->Counters();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const replication::PeerView& p : replication_->Peers()) {
+    peer_up_.Add({{"peer", p.id}}).Set(p.state == replication::PeerState::kUp ? 1 : 0);
+    lag_ops_.Add({{"peer", p.id}}).Set(static_cast<double>(p.behind_ops));
+    const double lag = replication::SecondsBehind(p, now_ms);
+    lag_seconds_.Add({{"peer", p.id}, {"peer_region", p.region}}).Set(lag);
+    for (auto [direction, value] :
+         {std::pair{"sent", p.bytes_sent}, std::pair{"received", p.bytes_received}}) {
+      double& seen = bytes_seen_[p.id + "/" + direction];
+      replication_bytes_.Add({{"peer", p.id}, {"direction", direction}})
+          .Increment(static_cast<double>(value) - seen);
+      seen = static_cast<double>(value);
+    }
+  }
+  rejected_.Add({{"reason", "clock_offset"}})
+      .Increment(static_cast<double>(counters.rejected_clock - counters_seen_.rejected_clock));
+  rejected_.Add({{"reason", "corrupt_batch"}})
+      .Increment(static_cast<double>(counters.rejected_corrupt - counters_seen_.rejected_corrupt));
+  relayed_.Increment(static_cast<double>(counters.relayed - counters_seen_.relayed));
+  counters_seen_ = counters;
+  inbound_streams_.Set(static_cast<double>(replication_->inbound_streams()));
+  const uint64_t idle_closed = replication_->idle_closed();
+  streams_idle_closed_.Increment(static_cast<double>(idle_closed - idle_closed_seen_));
+  idle_closed_seen_ = idle_closed;
+}
+
 std::string Metrics::Render() {
   for (v1::CrdtType t : crdt::kAllTypes) {
     keys_.Add({{"type", std::string(crdt::TypeName(t))}})
@@ -249,34 +291,7 @@ std::string Metrics::Render() {
   pending_compaction_bytes_.Set(static_cast<double>(stats.pending_compaction_bytes));
   uptime_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   if (waiting_) waiting_requests_.Set(static_cast<double>(waiting_()));
-  if (replication_ != nullptr) {
-    const uint64_t now_ms =
-        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
-    const replication::ReplicatorCounters counters = replication_->Counters();
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const replication::PeerView& p : replication_->Peers()) {
-      peer_up_.Add({{"peer", p.id}}).Set(p.state == replication::PeerState::kUp ? 1 : 0);
-      lag_ops_.Add({{"peer", p.id}}).Set(static_cast<double>(p.behind_ops));
-      const double lag = replication::SecondsBehind(p, now_ms);
-      lag_seconds_.Add({{"peer", p.id}, {"peer_region", p.region}}).Set(lag);
-      for (auto [direction, value] :
-           {std::pair{"sent", p.bytes_sent}, std::pair{"received", p.bytes_received}}) {
-        double& seen = bytes_seen_[p.id + "/" + direction];
-        replication_bytes_.Add({{"peer", p.id}, {"direction", direction}})
-            .Increment(static_cast<double>(value) - seen);
-        seen = static_cast<double>(value);
-      }
-    }
-    rejected_.Add({{"reason", "clock_offset"}})
-        .Increment(static_cast<double>(counters.rejected_clock - counters_seen_.rejected_clock));
-    rejected_.Add({{"reason", "corrupt_batch"}})
-        .Increment(
-            static_cast<double>(counters.rejected_corrupt - counters_seen_.rejected_corrupt));
-    relayed_.Increment(static_cast<double>(counters.relayed - counters_seen_.relayed));
-    counters_seen_ = counters;
-  }
+  if (replication_ != nullptr) RefreshReplication();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

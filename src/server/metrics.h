@@ -24,6 +24,10 @@
 //   geodatastore_replication_lag_seconds{peer,peer_region}  gauge: age of the oldest of them
 //   geodatastore_replication_bytes_total{peer,direction}    counter
 //   geodatastore_replication_relayed_batches_total    counter: delta groups a gateway forwarded
+//   geodatastore_replication_inbound_streams          gauge: StreamDeltas streams peers hold open
+//                                                     to this node
+//   geodatastore_replication_streams_idle_closed_total  counter: of them, closed for silence
+//                                                     (limits.idle_timeout_s)
 //   geodatastore_conflicts_resolved_total{type,kind}  counter
 //   geodatastore_anti_entropy_syncs_total{peer,result}  counter: sessions this node started
 //   geodatastore_anti_entropy_keys_repaired_total     counter: objects they changed, either side
@@ -90,6 +94,8 @@ class Metrics : public engine::OpObserver {
 
  private:
   prometheus::Counter& Operation(v1::CrdtType type, std::string_view op);
+  // The replication gauges and counters, from replication_ (not null).
+  void RefreshReplication();
 
   const std::string region_;
   const storage::Store* const store_;
@@ -117,6 +123,8 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Counter>& replication_bytes_;
   prometheus::Family<prometheus::Counter>& conflicts_;
   prometheus::Counter& relayed_;
+  prometheus::Gauge& inbound_streams_;
+  prometheus::Counter& streams_idle_closed_;
   prometheus::Family<prometheus::Counter>& syncs_;
   prometheus::Counter& keys_repaired_;
   prometheus::Family<prometheus::Counter>& sync_bytes_;
@@ -128,6 +136,7 @@ class Metrics : public engine::OpObserver {
   replication::GrpcReplication* const replication_;
   std::map<std::string, double> bytes_seen_;       // guarded by mu_: last cumulative values
   replication::ReplicatorCounters counters_seen_;  // guarded by mu_
+  uint64_t idle_closed_seen_ = 0;                  // guarded by mu_
 
   std::mutex mu_;  // guards the caches below (Family::Add is costly on the hot path)
   std::map<std::pair<int, std::string>, prometheus::Counter*, std::less<>> op_counters_;

@@ -14,6 +14,7 @@ namespace geodatastore::server {
 Node::Node(config::Config config) : config_(std::move(config)) {}
 
 Node::~Node() {
+  grpc_.reset();  // the server first: it waits for the calls of the services it hosts
   {
     std::lock_guard<std::mutex> lock(collector_mu_);
     stopping_ = true;
@@ -81,7 +82,7 @@ PeerLinks Node::Links() const {
   };
   if (config_.security.tls_enabled()) {
     links.credentials = security::ChannelCredentials(TlsFilesOf(config_));
-    links.authenticated_node = [](const grpc::ServerContext& context) {
+    links.authenticated_node = [](const grpc::ServerContextBase& context) {
       auto auth = context.auth_context();
       return auth ? security::AuthenticatedNode(*auth) : std::string();
     };
@@ -135,6 +136,7 @@ Status Node::Start() {
         endpoints, replicator_.get(), config_.replication.flush_interval_ms,
         config_.replication.compression == "gzip");
     replication_->set_links(links);
+    replication_->set_idle_timeout(std::chrono::seconds(config_.limits.idle_timeout_s));
     replication_->set_state_reader(
         [this](const v1::FetchStateRequest& request, v1::FetchStateReply* reply) -> Status {
           auto view = engine_->Read(request.family(), request.name());

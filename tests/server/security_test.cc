@@ -25,41 +25,15 @@
 #include "geodatastore/v1/antientropy.grpc.pb.h"
 #include "geodatastore/v1/api.grpc.pb.h"
 #include "geodatastore/v1/replication.grpc.pb.h"
+#include "server/peer_tls.h"
 #include "support/geods_process.h"
 #include "support/redis_cli.h"
-#include "support/test_pki.h"
 
 namespace geodatastore::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Polls cond every 50 ms until it holds or the deadline passes.
-bool Eventually(const std::function<bool()>& cond,
-                std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// curl with the given arguments; returns "<http code> <body>" (code 000: no HTTP answer).
-std::string Curl(const std::string& args) {
-  std::string out;
-  RunCommand("curl -s --max-time 10 -w ' %{http_code}' " + args, &out);
-  const size_t space = out.rfind(' ');
-  return out.substr(space + 1) + " " + out.substr(0, space);
-}
 
 // A TCP connection to 127.0.0.1:port whose reads time out after 5 s.
 int ConnectLoopback(uint16_t port) {
@@ -90,25 +64,6 @@ std::string WriteUsers(const std::string& path) {
     << "  - {name: writer, password_hash: \"" << HashOf("retirw") << "\", roles: [write]}\n"
     << "  - {name: reader, password_hash: \"" << HashOf("redaer") << "\", roles: [read]}\n";
   return path;
-}
-
-std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const TestPki& pki,
-                                                         const std::string& cert = "") {
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = ReadFile(pki.ca_file());
-  if (!cert.empty()) {
-    o.pem_cert_chain = ReadFile(pki.cert_file(cert));
-    o.pem_private_key = ReadFile(pki.key_file(cert));
-  }
-  return grpc::SslCredentials(o);
-}
-
-std::shared_ptr<grpc::Channel> Channel(uint16_t port,
-                                       std::shared_ptr<grpc::ChannelCredentials> creds,
-                                       const std::string& target_name = "") {
-  grpc::ChannelArguments args;
-  if (!target_name.empty()) args.SetSslTargetNameOverride(target_name);
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), creds, args);
 }
 
 grpc::StatusCode FetchState(const std::shared_ptr<grpc::Channel>& channel) {
@@ -151,51 +106,6 @@ grpc::StatusCode SyncAs(const std::shared_ptr<grpc::Channel>& channel, const std
   v1::SyncReply reply;
   return stub->Sync(&context, request, &reply).error_code();
 }
-
-class PeerTlsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(pki_.ok()) << pki_.error();
-    ASSERT_TRUE(pki_.Issue("us-east-1", "us-east-1")) << pki_.error();
-    ASSERT_TRUE(pki_.Issue("eu-west-1", "eu-west-1")) << pki_.error();
-    const uint16_t a_peer = FreePort(), b_peer = FreePort();
-    auto yaml = [&](const std::string& self, const std::string& other, uint16_t other_port) {
-      return "cluster:\n  peers:\n    - {id: " + other + ", region: r-" + other +
-             ", grpc: \"127.0.0.1:" + std::to_string(other_port) +
-             "\"}\n    - {id: ap-south-1, region: ap-south, grpc: \"127.0.0.1:" +
-             std::to_string(FreePort()) + "\"}\nsecurity:\n" + pki_.TlsYaml(self, false);
-    };
-    a_ = std::make_unique<GeodsProcess>(
-        GeodsProcess::Options{.node_id = "us-east-1",
-                              .region = "us-east",
-                              .extra_yaml = yaml("us-east-1", "eu-west-1", b_peer),
-                              .peer_port = a_peer});
-    b_ = std::make_unique<GeodsProcess>(
-        GeodsProcess::Options{.node_id = "eu-west-1",
-                              .region = "eu-west",
-                              .extra_yaml = yaml("eu-west-1", "us-east-1", a_peer),
-                              .peer_port = b_peer});
-    ASSERT_TRUE(a_->Start()) << a_->error();
-    ASSERT_TRUE(b_->Start()) << b_->error();
-  }
-
-  // Increments counter `name` on a by `value` and polls until b reads that value.
-  bool ReplicatesToB(const std::string& name, int value) {
-    const std::string v = std::to_string(value);
-    if (Curl("-X POST -d '{\"value\": " + v + "}' http://127.0.0.1:" +
-             std::to_string(a_->http_port()) + "/crdt/counters/" + name + "/increment")
-            .rfind("200 ", 0) != 0) {
-      return false;
-    }
-    return Eventually([&] {
-      return Curl("http://127.0.0.1:" + std::to_string(b_->http_port()) + "/crdt/counters/" + name)
-                 .find("\"value\":" + v) != std::string::npos;
-    });
-  }
-
-  TestPki pki_;
-  std::unique_ptr<GeodsProcess> a_, b_;
-};
 
 TEST_F(PeerTlsTest, NodesReplicateOverMutualTls) {
   EXPECT_TRUE(ReplicatesToB("c", 5)) << b_->Log();

@@ -35,6 +35,7 @@ class GeodsProcess {
   int Stop();
   void Kill9();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   uint16_t http_port() const { return http_port_; }
   uint16_t grpc_port() const { return grpc_port_; }
