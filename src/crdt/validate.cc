@@ -75,8 +75,8 @@ Status CheckContext(const CausalContext& context) {
 
 Status CheckKnowledge(const VersionVector& knowledge) {
   if (knowledge.entries().size() > kMaxKnowledgeEntries) {
-    return Rejected(kKnowledge, std::to_string(knowledge.entries().size()) +
-                                    " entries, over " + std::to_string(kMaxKnowledgeEntries));
+    return Rejected(kKnowledge, std::to_string(knowledge.entries().size()) + " entries, over " +
+                                    std::to_string(kMaxKnowledgeEntries));
   }
   for (const auto& [replica, seq] : knowledge.entries()) {
     GDS_RETURN_IF_ERROR(CheckReplica(replica));

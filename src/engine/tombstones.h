@@ -79,7 +79,7 @@ class TombstoneCollector {
   std::vector<Engine::TombstoneSnapshot> snapshot_;
   std::map<std::string, uint64_t> replicas_;  // node -> its replica when the round began
   std::map<uint64_t, uint64_t> k1_;           // origin -> seq
-  uint64_t made_after_ms_ = 0;  // a report stamped later was made after K1 was read
+  uint64_t made_after_ms_ = 0;                // a report stamped later was made after K1 was read
   std::map<std::string, std::pair<uint64_t, uint32_t>> h1_;  // node -> report clock
   std::map<uint64_t, uint64_t> w2_;                          // replica -> assigned seq
   bool w2_taken_ = false;

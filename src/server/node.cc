@@ -54,9 +54,9 @@ Status Node::CheckCertificateNamesNode(const security::CertificateInfo& cert) co
     other = other || (dns != config_.node.id && nodes.count(dns) > 0);
   }
   if (self && !other) return Status::Ok();
-  return InvalidArgument("security.tls.cert_file: the certificate's DNS subject alternative "
-                         "names (" + (names.empty() ? std::string("none") : names) + ") must " +
-                         "name this node's id '" + config_.node.id + "' and no other node");
+  if (names.empty()) names = "none";
+  return InvalidArgument("security.tls.cert_file: its DNS subject alternative names (" + names +
+                         ") must name this node's id '" + config_.node.id + "' and no other node");
 }
 
 Status Node::StartSecurity() {

@@ -94,7 +94,8 @@ TEST_F(TombstoneCollectorTest, AnImpossibleKnowledgeVectorIsRefusedBeforeAnythin
   EXPECT_EQ(crdt::RejectionReason(push(kPeer, crdt::kMaxDotCounter)), crdt::kKnowledge);
   // More of this node's writes than it ever issued.
   EXPECT_EQ(crdt::RejectionReason(push(engine_->identity().replica, 2)), crdt::kKnowledge);
-  EXPECT_EQ(rejections_.reasons, (std::vector<std::string>{"replica_id", "knowledge", "knowledge"}));
+  EXPECT_EQ(rejections_.reasons,
+            (std::vector<std::string>{"replica_id", "knowledge", "knowledge"}));
   EXPECT_EQ(engine_->Read(v1::SETS, "g").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(engine_->Knowledge(), before);
   crdt::VersionVector many;

@@ -46,8 +46,8 @@ class ValidationTest : public EngineFixture {
   }
   // A counter of type holding count for kOrigin alone, as a peer could encode it.
   static crdt::AnyCrdt LoneCount(v1::CrdtType type, uint64_t count) {
-    v1::CrdtValue value = type == v1::G_COUNTER ? crdt::Encode(crdt::GCounter())
-                                                : crdt::Encode(crdt::PNCounter());
+    v1::CrdtValue value =
+        type == v1::G_COUNTER ? crdt::Encode(crdt::GCounter()) : crdt::Encode(crdt::PNCounter());
     crdt::EncodeDot({kOrigin, count},
                     type == v1::G_COUNTER
                         ? value.mutable_g_counter()->add_entries()
@@ -142,18 +142,17 @@ TEST_F(ValidationTest, ALoneCountOf2To64Minus1OnANewCounterIsRejectedOnEveryPath
   EXPECT_TRUE(Keys().empty());
   EXPECT_EQ(rejections_.reasons, std::vector<std::string>(6, "counter_overflow"));
   // 2^63 is as far as one replica's own increments go: accepted.
-  EXPECT_TRUE(engine_->ApplyRemote(Batch({{"g", LoneCount(v1::G_COUNTER, uint64_t{1} << 63)}}),
-                                   nullptr)
-                  .ok());
+  EXPECT_TRUE(
+      engine_->ApplyRemote(Batch({{"g", LoneCount(v1::G_COUNTER, uint64_t{1} << 63)}}), nullptr)
+          .ok());
 }
 
 TEST_F(ValidationTest, AReplicatedCounterDeltaMayRaiseOnlyItsOriginsCount) {
   constexpr crdt::ReplicaId kOther = 0x1234;
   ExpectRejected(Batch({{"g", *crdt::GCounter().Increment(kOther, 5)}}), crdt::kReplicaId);
   ExpectRejected(Batch({{"p", *crdt::PNCounter().Decrement(kOther, 5)}}), crdt::kReplicaId);
-  ASSERT_TRUE(engine_->ApplyRemote(Batch({{"p", *crdt::PNCounter().Decrement(kOrigin, 5)}}),
-                                   nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      engine_->ApplyRemote(Batch({{"p", *crdt::PNCounter().Decrement(kOrigin, 5)}}), nullptr).ok());
   EXPECT_EQ(crdt::CounterValue(engine_->Read(v1::COUNTERS, "p")->state), -5);
 }
 

@@ -211,7 +211,7 @@ TEST_F(ReplicatorTrust, AfterARestartAPeerAheadOfItsCursorCatchesUp) {
   Write(N("a"), 5);
   for (const Outgoing& o : Deliver(NextBatch(N("a"), "b"), N("b"))) (void)o;  // ack lost
   EXPECT_EQ(N("b").engine->Applied(N("a").replica()), 10u);
-  Write(N("a"), 5);  // 11..20
+  Write(N("a"), 5);                                          // 11..20
   N("a").Link({{"b", "r1"}}, replication::Topology::kMesh);  // restart: cursor of b at 0
   // b acknowledges what it holds; a believes it of the seqs it has sent since.
   for (int round = 0; round < 3 && AckedBy(N("a"), "b") < 20; ++round) {

@@ -264,11 +264,11 @@ TEST_F(PeerTlsTest, APeerIsTheNodeItsCertificatesSubjectAlternativeNameNames) {
   EXPECT_THAT(metrics,
               HasSubstr("geodatastore_rejected_payloads_total{reason=\"unauthenticated_peer\"} 1"));
   // Nor does a node start with a certificate whose SAN names another node.
-  GeodsProcess c(GeodsProcess::Options{.node_id = "us-east-1",
-                                       .region = "us-east",
-                                       .extra_yaml = "security:\n" + pki_.TlsYaml("cn-eu-san-ap",
-                                                                                  false),
-                                       .peer_port = FreePort()});
+  GeodsProcess c(
+      GeodsProcess::Options{.node_id = "us-east-1",
+                            .region = "us-east",
+                            .extra_yaml = "security:\n" + pki_.TlsYaml("cn-eu-san-ap", false),
+                            .peer_port = FreePort()});
   EXPECT_FALSE(c.Start());
   EXPECT_THAT(c.Log(), HasSubstr("must name this node's id 'us-east-1'"));
 }

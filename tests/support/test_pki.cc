@@ -25,8 +25,8 @@ bool TestPki::Run(const std::string& command) {
   return false;
 }
 
-bool TestPki::Sign(const std::string& ca, const std::string& name, const std::string& cn,
-                   int days, const std::string& san) {
+bool TestPki::Sign(const std::string& ca, const std::string& name, const std::string& cn, int days,
+                   const std::string& san) {
   const std::string ext = dir_.Sub(name + ".ext");
   const std::string alt = san == "-" ? ""
                                      : "subjectAltName=DNS:" + (san.empty() ? cn : san) +
