@@ -86,7 +86,7 @@ struct Config {
   struct Security {
     struct Tls {
       std::string ca_file;    // the cluster CA: peers and clients are verified against it
-      std::string cert_file;  // this node's certificate; its common name is the node id
+      std::string cert_file;  // this node's certificate; a DNS SAN of it is the node id
       std::string key_file;
       bool clients = false;  // REST (HTTPS), client gRPC and RESP on TLS too
     } tls;                   // on when ca_file is set (then all three files are required)

@@ -92,7 +92,8 @@ Status Replicator::Start(uint64_t now_ms) {
     own.acked = cursor.acked;
     own.peer_replica = cursor.replica;
     own.sent = own.acked;
-    own.shipped = std::max(own.acked, host_->CommittedSeq());
+    own.shipped = own.acked;
+    own.sent_before = std::max(own.acked, host_->CommittedSeq());
     own.saved_acked = own.acked;
     own.timeout_ms = options_.retransmit_ms;
     own.confirmed = true;  // persisted
@@ -162,7 +163,7 @@ void Replicator::AddRelayStream(crdt::ReplicaId origin, PeerInfo node, bool save
     Stream& stream = target->streams[origin];
     stream.timeout_ms = options_.retransmit_ms;
     // At start: what this node applied may have been relayed before the restart.
-    if (!save) stream.shipped = std::max(stream.shipped, host_->Applied(origin));
+    if (!save) stream.sent_before = std::max(stream.sent_before, host_->Applied(origin));
   }
 }
 
@@ -438,26 +439,15 @@ std::string Replicator::Upstream(const Relayed& relayed) const {
   return peers_.count(upstream) > 0 ? upstream : std::string();
 }
 
-std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& ack, bool report) {
+std::vector<Outgoing> Replicator::HandleAck(Peer& peer, const v1::Ack& received, bool report) {
   std::vector<Outgoing> out;
-  auto it = peer.streams.find(ack.origin());
+  auto it = peer.streams.find(received.origin());
   if (it == peer.streams.end()) return out;  // not a stream of ours (another epoch)
   Stream& stream = it->second;
+  const std::optional<v1::Ack> believed = Believed(stream, received);
+  if (!believed) return out;
+  const v1::Ack& ack = *believed;
   const uint64_t acked = ack.applied_seq();
-  // Nobody downstream of the peer gets this origin's deltas but through it, so neither the
-  // peer nor they can have applied more than this node shipped to it. Except that a relay
-  // stream that has not heard from its peer probes: the peer may hold more than this node
-  // sent it (an earlier incarnation of this gateway, since wiped, relayed it), and its first
-  // acknowledgement says where it is. Own streams know what they shipped (before a restart:
-  // at most what was committed).
-  uint64_t claimed = acked;
-  for (const v1::NodeAck& d : ack.downstream()) claimed = std::max(claimed, d.applied_seq());
-  const bool probing = ack.origin() != host_->self_replica() && !stream.confirmed;
-  if (!probing && claimed > stream.shipped) {
-    Reject("forged_ack");
-    return out;
-  }
-  stream.shipped = std::max(stream.shipped, claimed);
   bool changed = !stream.confirmed;
   stream.confirmed = true;
 

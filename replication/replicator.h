@@ -23,7 +23,8 @@
 // checksum (replication/message_checksum.h) and names its sender, which must be the peer the
 // transport authenticated; a batch of origin O comes from O itself or from the gateway in
 // charge of relaying O here; an acknowledgement never claims more than this node sent on
-// that stream; a covered_seq from a relay never more than O's own latest progress report
+// that stream (after a restart: than this process sent, beyond the persisted cursor); a
+// covered_seq from a relay never more than O's own latest progress report
 // says O assigned; a progress report about node N comes from N or from the gateway that
 // relays N's region here, never claims more of this node than it committed, and is not
 // stamped beyond the maximum clock offset. A message that breaks a rule is dropped whole
@@ -34,6 +35,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -188,10 +190,14 @@ class Replicator {
   struct Stream {  // one origin's deltas to one peer
     uint64_t acked = 0;
     uint64_t sent = 0;
-    // The highest seq ever sent on the stream: at start, everything that may have been
-    // sent before (own stream: committed; relay: applied here), and what the peer's first
-    // acknowledgement of a relay stream said. Acknowledgements above are forged.
+    // The highest seq this process sent on the stream (own stream: from the persisted
+    // cursor on), or that the peer's first acknowledgement of a relay stream said.
     uint64_t shipped = 0;
+    // What an earlier incarnation may have sent (own stream: committed at start; relay:
+    // applied here at start). An acknowledgement above both shipped and this is forged; one
+    // between them is taken only as far as shipped (what was sent is unknown after a
+    // restart), so a persisted cursor moves only to seqs this process sent.
+    uint64_t sent_before = 0;
     uint64_t last_data_ms = 0;            // when unacknowledged data was last sent
     uint64_t timeout_ms = 0;              // current retransmit timeout
     uint64_t saved_acked = 0;             // own stream: persisted cursor
@@ -224,6 +230,10 @@ class Replicator {
   // The acknowledgement of origin this node sends upstream: what it and, for a relayed
   // origin, its relay targets have applied.
   v1::ReplicationMessage AckFor(crdt::ReplicaId origin);
+  // What this node may believe of ack on stream (replicator_trust.cc): nullopt if it claims
+  // more than was ever sent on the stream (counted forged_ack); else ack with every seq at
+  // most what this process sent (the rule on Stream::sent_before).
+  std::optional<v1::Ack> Believed(Stream& stream, const v1::Ack& ack);
   // Handles an acknowledgement from peer; returns one to forward upstream, if any. A report
   // (carried by a heartbeat) only updates progress, never triggers a resend.
   std::vector<Outgoing> HandleAck(Peer& peer, const v1::Ack& ack, bool report);

@@ -75,6 +75,32 @@ bool Replicator::CoveredKnown(const Peer& sender, const v1::DeltaBatch& batch) c
          batch.covered_seq() <= report->second.assigned_seq();
 }
 
+std::optional<v1::Ack> Replicator::Believed(Stream& stream, const v1::Ack& ack) {
+  // Nobody downstream of the peer gets this origin's deltas but through it, so neither the
+  // peer nor they can have applied more than this node shipped to it. Except that a relay
+  // stream that has not heard from its peer probes: the peer may hold more than this node
+  // sent it (an earlier incarnation of this gateway, since wiped, relayed it), and its first
+  // acknowledgement says where it is.
+  uint64_t claimed = ack.applied_seq();
+  for (const v1::NodeAck& d : ack.downstream()) claimed = std::max(claimed, d.applied_seq());
+  if (ack.origin() != host_->self_replica() && !stream.confirmed) {
+    stream.shipped = std::max(stream.shipped, claimed);
+    return ack;
+  }
+  if (claimed > std::max(stream.shipped, stream.sent_before)) {
+    Reject("forged_ack");
+    return std::nullopt;
+  }
+  if (claimed <= stream.shipped) return ack;
+  // Perhaps sent before this start, but that is unknown now: believed as far as this process
+  // sent. The peer says the same again once it is sent the rest (as a duplicate).
+  v1::Ack bounded = ack;
+  bounded.set_applied_seq(std::min(ack.applied_seq(), stream.shipped));
+  for (v1::NodeAck& d : *bounded.mutable_downstream())
+    d.set_applied_seq(std::min(d.applied_seq(), stream.shipped));
+  return bounded;
+}
+
 void Replicator::Reject(std::string_view reason) {
   ++counters_.rejected[std::string(reason)];
   host_->OnRejected(reason);

@@ -10,7 +10,7 @@
 # listens on REST 127.0.0.1:8080+i, gRPC 127.0.0.1:9090+i, RESP 127.0.0.1:6380+i, and
 # node-to-node gRPC (replication, anti-entropy) 127.0.0.1:7070+i with mutual TLS.
 # Security: start makes deploy/local/tls/ (a cluster CA, one certificate per node whose
-# common name and DNS name are the node id) and deploy/local/users.yaml with an `admin` user
+# DNS subject alternative name, its identity, and common name are the node id) and deploy/local/users.yaml with an `admin` user
 # whose password is in deploy/local/admin.password (kept across starts). Client listeners are
 # plain on loopback unless SECURE=1: then REST is HTTPS, gRPC and RESP use TLS, and every
 # client must authenticate (curl --cacert deploy/local/tls/ca.pem -u admin:$(cat ...)).
@@ -123,8 +123,8 @@ load_manifest() {
   done <"$MANIFEST"
 }
 
-# The cluster CA and one certificate per node (common name and DNS name: the node id; also
-# localhost and 127.0.0.1), made once and kept; the admin user's password likewise.
+# The cluster CA and one certificate per node (DNS subject alternative name, which peers take
+# as its identity, and common name: the node id; also localhost and 127.0.0.1), made once and kept; the admin user's password likewise.
 make_security() {
   command -v openssl >/dev/null 2>&1 || die "'openssl' is not installed (bash scripts/bootstrap.sh installs it)"
   mkdir -p "$TLS"

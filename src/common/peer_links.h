@@ -22,7 +22,8 @@ namespace geodatastore {
 struct PeerLinks {
   // Credentials for channels to peers; null: plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  // The node id a call's verified certificate names ("" if none). Null without TLS.
+  // The node id a call's verified certificate names in its subject alternative name ("" if
+  // none, or more than one). Null without TLS.
   std::function<std::string(const grpc::ServerContextBase&)> authenticated_node;
   // Configured peers: the only nodes that may call.
   std::set<std::string> peers;
@@ -54,7 +55,8 @@ struct PeerLinks {
       *node = authenticated_node(context);
       if (node->empty()) {
         return refuse("unauthenticated_peer", grpc::StatusCode::UNAUTHENTICATED,
-                      "a peer certificate is required");
+                      "a peer certificate whose subject alternative name names one node "
+                      "is required");
       }
     } else {
       *node = claimed;

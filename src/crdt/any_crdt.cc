@@ -87,6 +87,24 @@ Status ValidateJoined(const AnyCrdt& joined) {
   return Status::Ok();
 }
 
+Status ValidateDeltaOf(const AnyCrdt& delta, ReplicaId origin) {
+  auto only_origin = [&](const GCounter& g) {
+    for (const auto& [replica, count] : g.counts().entries()) {
+      if (replica != origin) {
+        return Rejected(kReplicaId, "a counter delta of replica " + ReplicaIdHex(origin) +
+                                        " holds a count of replica " + ReplicaIdHex(replica));
+      }
+    }
+    return Status::Ok();
+  };
+  if (const auto* g = std::get_if<GCounter>(&delta)) return only_origin(*g);
+  if (const auto* pn = std::get_if<PNCounter>(&delta)) {
+    GDS_RETURN_IF_ERROR(only_origin(pn->increments()));
+    return only_origin(pn->decrements());
+  }
+  return Status::Ok();
+}
+
 std::optional<int64_t> CounterValue(const AnyCrdt& value) {
   if (const auto* pn = std::get_if<PNCounter>(&value)) return pn->Value();
   if (const auto* g = std::get_if<GCounter>(&value)) {

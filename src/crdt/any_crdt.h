@@ -52,6 +52,10 @@ Status ValidateAny(const AnyCrdt& value, const StateLimits& limits);
 // totals must not overflow, and a PN-Counter's value must stay within the int64 range (an
 // entry near 2^64 from elsewhere would freeze the counter). Ok for other types.
 Status ValidateJoined(const AnyCrdt& joined);
+// What a delta of origin's own ops (a replicated batch's) may hold beyond ValidateAny: a
+// counter delta raises origin's count only, so a count of another replica in it is forged
+// (kReplicaId). Ok for other types.
+Status ValidateDeltaOf(const AnyCrdt& delta, ReplicaId origin);
 
 // A counter's value (a g_counter's clamped to INT64_MAX); nullopt for other types.
 std::optional<int64_t> CounterValue(const AnyCrdt& value);

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "crdt/validate.h"
+
 namespace geodatastore::crdt {
 
 StatusOr<GCounter> GCounter::Increment(ReplicaId replica, uint64_t amount) const {
@@ -10,8 +12,13 @@ StatusOr<GCounter> GCounter::Increment(ReplicaId replica, uint64_t amount) const
     return OutOfRange("increment by " + std::to_string(amount) +
                       " would overflow the counter total " + std::to_string(total));
   }
+  const uint64_t own = counts_.Get(replica);
+  if (amount > kMaxCount - own) {
+    return OutOfRange("increment by " + std::to_string(amount) + " would take the count " +
+                      std::to_string(own) + " of one replica past 2^63");
+  }
   GCounter delta;
-  delta.counts_.Raise(replica, counts_.Get(replica) + amount);
+  delta.counts_.Raise(replica, own + amount);
   return delta;
 }
 

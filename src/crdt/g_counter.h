@@ -15,7 +15,8 @@ class GCounter {
   static constexpr v1::CrdtType kType = v1::G_COUNTER;
   static constexpr v1::CrdtValue::StateCase kStateCase = v1::CrdtValue::kGCounter;
 
-  // Delta: replica's count raised by amount. kOutOfRange if the total would pass 2^64 - 1.
+  // Delta: replica's count raised by amount. kOutOfRange if the total would pass 2^64 - 1
+  // or replica's count kMaxCount (crdt/validate.h: a larger count is refused as forged).
   StatusOr<GCounter> Increment(ReplicaId replica, uint64_t amount) const;
 
   // The sum of all counts; saturates at 2^64 - 1, which only concurrent increments that
@@ -24,7 +25,7 @@ class GCounter {
   void Join(const GCounter& other) { counts_.Join(other.counts_); }
   bool operator==(const GCounter&) const = default;
   const VersionVector& counts() const { return counts_; }
-  // Replica ids nonzero; the total cannot overflow.
+  // Replica ids nonzero, counts within kMaxCount; the total cannot overflow.
   Status Validate(const StateLimits&) const { return CheckCounts(counts_); }
 
   void EncodeState(v1::CrdtValue* out) const { EncodeTo(out->mutable_g_counter()); }

@@ -28,6 +28,8 @@ class PNCounter {
   Status Validate(const StateLimits& limits) const;
   // Validate, and the value within the int64 range (not clamped): for a joined state.
   Status ValidateJoined() const;
+  const GCounter& increments() const { return increments_; }
+  const GCounter& decrements() const { return decrements_; }
 
   void EncodeState(v1::CrdtValue* out) const;
   static StatusOr<PNCounter> DecodeState(const v1::CrdtValue& in);

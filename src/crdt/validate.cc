@@ -54,6 +54,10 @@ Status CheckCounts(const VersionVector& counts) {
   uint64_t total = 0;
   for (const auto& [replica, count] : counts.entries()) {
     GDS_RETURN_IF_ERROR(CheckReplica(replica));
+    if (count > kMaxCount) {
+      return Rejected(kCounterOverflow, "a count of " + std::to_string(count) + " for replica " +
+                                            ReplicaIdHex(replica) + ", over 2^63");
+    }
     if (count > std::numeric_limits<uint64_t>::max() - total) {
       return Rejected(kCounterOverflow, "counter entries whose total passes 2^64 - 1");
     }
@@ -66,6 +70,21 @@ Status CheckContext(const CausalContext& context) {
   for (const auto& [replica, counter] : context.compact().entries())
     GDS_RETURN_IF_ERROR(CheckDot({replica, counter}));
   for (const Dot& dot : context.cloud()) GDS_RETURN_IF_ERROR(CheckDot(dot));
+  return Status::Ok();
+}
+
+Status CheckKnowledge(const VersionVector& knowledge) {
+  if (knowledge.entries().size() > kMaxKnowledgeEntries) {
+    return Rejected(kKnowledge, std::to_string(knowledge.entries().size()) + " entries, over " +
+                                    std::to_string(kMaxKnowledgeEntries));
+  }
+  for (const auto& [replica, seq] : knowledge.entries()) {
+    GDS_RETURN_IF_ERROR(CheckReplica(replica));
+    if (seq >= kMaxDotCounter) {
+      return Rejected(kKnowledge,
+                      "seq " + std::to_string(seq) + " of replica " + ReplicaIdHex(replica));
+    }
+  }
   return Status::Ok();
 }
 

@@ -27,6 +27,9 @@ inline constexpr std::string_view kElementSize = "element_size";  // element or 
 inline constexpr std::string_view kKeySize = "key_size";          // object name empty or too long
 inline constexpr std::string_view kReplicaId = "replica_id";      // replica id 0
 inline constexpr std::string_view kBadDot = "dot";  // a dot counter no replica can reach
+// A knowledge vector (what a sender's states may hold; tombstone collection) that claims
+// seqs no replica has issued.
+inline constexpr std::string_view kKnowledge = "knowledge";
 
 struct StateLimits {
   // The latest HLC physical time a stamp may carry: local physical time plus the maximum
@@ -40,6 +43,12 @@ struct StateLimits {
 // would overflow).
 inline constexpr uint64_t kMaxDotCounter = uint64_t{1} << 62;
 
+// One replica's count (a G-Counter entry, either half of a PN-Counter) above this is
+// refused. A client's amount is a signed 64-bit integer and GCounter::Increment keeps a
+// replica's count within 2^63, so a larger count can only be forged; a count near 2^64 would
+// freeze the counter (every later increment would overflow its total).
+inline constexpr uint64_t kMaxCount = uint64_t{1} << 63;
+
 Status Rejected(std::string_view reason, const std::string& detail);
 // The reason of a Rejected status (a view into its message); empty for any other status.
 std::string_view RejectionReason(const Status& status);
@@ -50,8 +59,16 @@ Status CheckElement(std::string_view element, std::string_view what, const State
 Status CheckReplica(ReplicaId replica);
 // Replica nonzero, counter below kMaxDotCounter.
 Status CheckDot(const Dot& dot);
-// Per-replica counts (a G-Counter's): replica ids nonzero, and the total cannot overflow.
+// Per-replica counts (a G-Counter's): replica ids nonzero, each count at most kMaxCount, and
+// the total cannot overflow.
 Status CheckCounts(const VersionVector& counts);
 Status CheckContext(const CausalContext& context);
+
+// A knowledge vector with more entries is refused: one entry per replica (node incarnation)
+// the cluster ever had.
+inline constexpr size_t kMaxKnowledgeEntries = 4096;
+// A knowledge vector from elsewhere: replica ids nonzero (kReplicaId), seqs below
+// kMaxDotCounter and at most kMaxKnowledgeEntries entries (kKnowledge).
+Status CheckKnowledge(const VersionVector& knowledge);
 
 }  // namespace geodatastore::crdt

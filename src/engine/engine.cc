@@ -510,16 +510,8 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
 
   // Decode everything before touching any state.
   std::vector<Incoming> incoming;
-  for (const v1::KeyDelta& kd : batch.deltas()) {
-    if (only_covered) break;
-    StatusOr<Incoming> in = DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta());
-    if (!in.ok()) {
-      // Undecodable batches the replicator counts (corrupt_batch); invalid ones, here.
-      if (!crdt::RejectionReason(in.status()).empty()) NoteRejected(in.status());
-      return in.status();
-    }
-    in->bytes = kd.delta();  // a large object takes it as a merge operand
-    incoming.push_back(std::move(in).value());
+  if (!only_covered) {
+    GDS_ASSIGN_OR_RETURN(incoming, DecodeBatch(batch));
   }
   auto joined = JoinIncoming(incoming, origin, conflicts, /*deltas=*/true,
                              [&](const std::vector<storage::ObjectWrite>& list) {
@@ -539,6 +531,7 @@ Status Engine::ApplyRemote(const v1::DeltaBatch& batch, std::vector<TypeConflict
 StatusOr<uint64_t> Engine::JoinStates(const std::vector<v1::ObjectState>& states,
                                       std::vector<TypeConflict>* conflicts,
                                       const crdt::VersionVector& knowledge) {
+  GDS_RETURN_IF_ERROR(CheckKnowledge(knowledge));
   std::vector<Incoming> incoming;
   for (const v1::ObjectState& st : states) {
     storage::ObjectKey key;

@@ -121,7 +121,8 @@ class Engine {
   // Joins full states from another replica (anti-entropy, read repair) into this node's,
   // atomically, without logging them: all or nothing, any invalid state is an error. Returns
   // how many objects changed.
-  // knowledge: what the sender's states may hold (its Knowledge()); raised here first.
+  // knowledge: what the sender's states may hold (its Knowledge()); checked
+  // (CheckKnowledge: a bad one refuses the whole call) and raised here first.
   StatusOr<uint64_t> JoinStates(const std::vector<v1::ObjectState>& states,
                                 std::vector<TypeConflict>* conflicts = nullptr,
                                 const crdt::VersionVector& knowledge = {});
@@ -174,12 +175,18 @@ class Engine {
   // A state another replica sent (a read's FetchState answer), decoded and validated; a
   // rejection is counted.
   StatusOr<crdt::AnyCrdt> DecodeRemote(v1::CrdtType type, std::string_view bytes) const;
+  // A knowledge vector from another replica (JoinStates, a read's FetchState answers),
+  // checked before it raises anything: crdt::CheckKnowledge, and no seq of this node's
+  // replica beyond what it issued. A rejection is counted. Entries of other replicas are
+  // bounded later, by the tombstone collector (engine/tombstones.h).
+  Status CheckKnowledge(const crdt::VersionVector& knowledge) const;
   // Counts a rejected payload with the observer: reason, or status's rejection reason (a
   // status that is not a rejection, as "corrupt").
   void NoteRejected(std::string_view reason) const;
   void NoteRejected(const Status& status) const;
 
   const storage::NodeIdentity& identity() const { return identity_; }
+  uint64_t max_clock_offset_ms() const { return options_.max_clock_offset_ms; }
   const Limits& limits() const { return options_.limits; }
   storage::Store* store() const { return store_; }
   // Highest sequence number this node has assigned.
@@ -223,6 +230,9 @@ class Engine {
   };
   StatusOr<Incoming> DecodeIncoming(storage::ObjectKey key, v1::CrdtType type,
                                     const std::string& bytes) const;
+  // Every delta of a replicated batch, decoded and validated (a counter delta of the batch's
+  // origin may raise that origin's count only); a rejection is counted.
+  StatusOr<std::vector<Incoming>> DecodeBatch(const v1::DeltaBatch& batch) const;
   // Joins every incoming delta or state into its object (a type conflict: the lower tag
   // wins) under the stripes' locks and writes the results through commit. deltas: they are
   // replicated deltas (with bytes): unchanged objects are written too, and a large object

@@ -27,6 +27,7 @@ void TombstoneCollector::Reset(uint64_t now_ms) {
   snapshot_.clear();
   replicas_.clear();
   k1_.clear();
+  made_after_ms_ = 0;
   h1_.clear();
   w2_.clear();
   w2_taken_ = false;
@@ -42,6 +43,20 @@ bool TombstoneCollector::AllApplied(const std::map<std::string, v1::Progress>& p
     }
   }
   return true;
+}
+
+void TombstoneCollector::BoundKnowledge(const std::map<std::string, v1::Progress>& progress) {
+  for (const auto& [node, replica] : replicas_) {
+    auto wanted = k1_.find(replica);
+    auto report = progress.find(node);
+    if (wanted == k1_.end() || report == progress.end() || report->second.replica() != replica ||
+        report->second.hlc_physical() <= made_after_ms_ ||
+        report->second.assigned_seq() >= wanted->second) {
+      continue;
+    }
+    engine_->NoteRejected(crdt::kKnowledge);
+    wanted->second = report->second.assigned_seq();
+  }
 }
 
 StatusOr<uint64_t> TombstoneCollector::Step(const std::map<std::string, v1::Progress>& progress,
@@ -62,6 +77,7 @@ StatusOr<uint64_t> TombstoneCollector::Step(const std::map<std::string, v1::Prog
       // Read after the snapshot: it covers the states the snapshot saw. Writes of a replica
       // no node has any more (a wiped node's old one) are left out: nobody can apply more.
       const crdt::VersionVector knowledge = engine_->Knowledge();
+      made_after_ms_ = engine_->HlcNow().physical + engine_->max_clock_offset_ms();
       for (const auto& [node, report] : progress) replicas_[node] = report.replica();
       for (const auto& [origin, seq] : knowledge.entries()) {
         for (const auto& [node, replica] : replicas_) {
@@ -72,6 +88,7 @@ StatusOr<uint64_t> TombstoneCollector::Step(const std::map<std::string, v1::Prog
       [[fallthrough]];
     }
     case Phase::kSeen: {
+      BoundKnowledge(progress);
       if (!AllApplied(progress, k1_)) return uint64_t{0};
       for (const auto& [node, replica] : replicas_) h1_[node] = ClockOf(progress.at(node));
       phase_ = Phase::kDelivered;

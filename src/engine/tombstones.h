@@ -5,7 +5,11 @@
 //      may hold (Engine::Knowledge), limited to the nodes' current replicas.
 //   2. Seen: wait until every node's progress report (replication/ gossips them) shows it
 //      applied K1: every replica then holds every removal of the snapshot. Note each node's
-//      report clock h1.
+//      report clock h1. K1 may hold an entry no replica reaches (a forged knowledge vector,
+//      joined in earlier, would stop collection for good): an entry of replica R above what
+//      R's node says it assigned, in a report stamped later than the snapshot plus the
+//      maximum clock offset (so made after it), is lowered to that (the states of the
+//      snapshot cannot hold R's writes it had not made yet) and counted (knowledge).
 //   3. Delivered: wait for a later report of every node and take its assigned seq (W2):
 //      a write that node made before it saw the removals has a seq up to W2. Wait until
 //      every node applied W2: no such write is still on its way anywhere.
@@ -65,6 +69,8 @@ class TombstoneCollector {
   bool AllApplied(const std::map<std::string, v1::Progress>& progress,
                   const std::map<uint64_t, uint64_t>& wanted) const;
   void Reset(uint64_t now_ms);
+  // Lowers the K1 entries that their replica's own later report shows unreachable (step 2).
+  void BoundKnowledge(const std::map<std::string, v1::Progress>& progress);
 
   Engine* const engine_;
   const TombstoneOptions options_;
@@ -73,6 +79,7 @@ class TombstoneCollector {
   std::vector<Engine::TombstoneSnapshot> snapshot_;
   std::map<std::string, uint64_t> replicas_;  // node -> its replica when the round began
   std::map<uint64_t, uint64_t> k1_;           // origin -> seq
+  uint64_t made_after_ms_ = 0;                // a report stamped later was made after K1 was read
   std::map<std::string, std::pair<uint64_t, uint32_t>> h1_;  // node -> report clock
   std::map<uint64_t, uint64_t> w2_;                          // replica -> assigned seq
   bool w2_taken_ = false;

@@ -1,6 +1,6 @@
 // Engine: validation of what comes from outside the process (DESIGN.md, principles 5 and
-// 6). Remote deltas and states go through DecodeRemote before they are joined; client ops
-// through ValidateTimestamp.
+// 6). Remote deltas go through DecodeBatch, remote states through DecodeIncoming or
+// DecodeRemote, before they are joined; client ops through ValidateTimestamp.
 #include "engine/engine.h"
 
 namespace geodatastore::engine {
@@ -19,6 +19,34 @@ StatusOr<crdt::AnyCrdt> Engine::DecodeRemote(v1::CrdtType type, std::string_view
   StatusOr<crdt::AnyCrdt> state = DecodeValid(type, bytes);
   if (!state.ok()) NoteRejected(state.status());
   return state;
+}
+
+StatusOr<std::vector<Engine::Incoming>> Engine::DecodeBatch(const v1::DeltaBatch& batch) const {
+  std::vector<Incoming> incoming;
+  for (const v1::KeyDelta& kd : batch.deltas()) {
+    StatusOr<Incoming> in = DecodeIncoming({kd.family(), kd.name()}, kd.type(), kd.delta());
+    const Status s = in.ok() ? crdt::ValidateDeltaOf(in->delta, batch.origin()) : in.status();
+    if (!s.ok()) {
+      // Undecodable batches the replicator counts (corrupt_batch); invalid ones, here.
+      if (!crdt::RejectionReason(s).empty()) NoteRejected(s);
+      return s;
+    }
+    in->bytes = kd.delta();  // a large object takes it as a merge operand
+    incoming.push_back(std::move(in).value());
+  }
+  return incoming;
+}
+
+Status Engine::CheckKnowledge(const crdt::VersionVector& knowledge) const {
+  Status s = crdt::CheckKnowledge(knowledge);
+  // Of this node's own writes the sender can know at most what this node issued.
+  const uint64_t own = knowledge.Get(identity_.replica);
+  if (s.ok() && own > last_seq()) {
+    s = crdt::Rejected(crdt::kKnowledge, "seq " + std::to_string(own) + " of this node, which " +
+                                             "issued " + std::to_string(last_seq()));
+  }
+  if (!s.ok()) NoteRejected(s);
+  return s;
 }
 
 Status Engine::ValidateTimestamp(const Op& op) const {

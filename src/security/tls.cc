@@ -1,11 +1,13 @@
 #include "security/tls.h"
 
+#include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <fstream>
@@ -65,16 +67,25 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsFiles& fil
   return grpc::experimental::TlsCredentials(options);
 }
 
-std::string AuthenticatedNode(const grpc::AuthContext& context) {
+std::string AuthenticatedNode(const grpc::AuthContext& context,
+                              const std::set<std::string>& nodes) {
   // Only a handshake that verified the client's certificate fills these properties.
   if (!context.IsPeerAuthenticated()) return "";
-  const auto type = context.FindPropertyValues("transport_security_type");
+  const auto type = context.FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
   // "ssl" from SslServerCredentials, "tls" from the TLS credentials API used here.
   const std::string security = type.empty() ? "" : std::string(type[0].data(), type[0].size());
   if (security != "ssl" && security != "tls") return "";
-  const auto cn = context.FindPropertyValues("x509_common_name");
-  if (cn.size() != 1) return "";
-  return std::string(cn[0].data(), cn[0].size());
+  // Every SAN (DNS names and IP addresses, as text); an address names no node.
+  const auto sans = context.FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME);
+  if (sans.empty()) return "";
+  std::string node;
+  for (const grpc::string_ref& san : sans) {
+    const std::string name(san.data(), san.size());
+    if (!nodes.count(name)) continue;
+    if (!node.empty() && node != name) return "";  // one certificate, one node
+    node = name;
+  }
+  return node.empty() ? std::string(sans[0].data(), sans[0].size()) : node;
 }
 
 StatusOr<CertificateInfo> InspectCertificate(const std::string& path) {
@@ -85,6 +96,16 @@ StatusOr<CertificateInfo> InspectCertificate(const std::string& path) {
       0) {
     info.common_name = cn;
   }
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_DNS) continue;
+    const ASN1_IA5STRING* dns = name->d.dNSName;
+    info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                ASN1_STRING_length(dns));
+  }
+  GENERAL_NAMES_free(names);
   struct tm t = {};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &t) != 1)
     return InvalidArgument(path + ": unreadable expiry");

@@ -3,9 +3,12 @@
 // client listener and for channels to peers; Boost.Asio SSL contexts for REST and RESP; and
 // what a certificate says (its node id, its expiry).
 //
-// A node's identity is its certificate's subject common name, which the certificates that
-// `scripts/cluster.sh` makes also carry as a DNS subject alternative name (a peer is dialled
-// with that name as the TLS target, so a node checks it reached the peer it meant).
+// A node's identity is the DNS subject alternative name of its certificate that names a
+// node of the cluster (API.md: "its SAN names the node id"); the common name is never read
+// for identity, and a certificate without such a SAN is no node's. A peer is dialled with
+// its id as the TLS target name, which gRPC checks against the same SANs, so a node checks
+// it reached the peer it meant. `scripts/cluster.sh` makes certificates with
+// subjectAltName=DNS:<node id>,DNS:localhost,IP:127.0.0.1.
 //
 // Rotation: gRPC credentials watch their files (re-read every kRefreshSeconds); the
 // Asio contexts are rebuilt by ReloadableSslContext::Reload (SIGHUP, or a changed file).
@@ -19,7 +22,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -44,13 +49,17 @@ std::shared_ptr<grpc::ServerCredentials> ClientServerCredentials(const TlsFiles&
 // SetSslTargetNameOverride(node id) to check the server's certificate for that name.
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsFiles& files);
 
-// The node id a call's TLS peer authenticated as (its certificate's common name), or "" if
-// the call did not come over TLS with a verified client certificate.
-std::string AuthenticatedNode(const grpc::AuthContext& context);
+// The node a call's TLS peer authenticated as: the one subject alternative name of its
+// verified client certificate that is in nodes (every node id of the cluster). If none is,
+// the certificate's first SAN (a certificate of no node, which callers refuse as an unknown
+// peer); "" if the call did not come over TLS with a verified client certificate, if the
+// certificate has no SAN, or if its SANs name more than one node.
+std::string AuthenticatedNode(const grpc::AuthContext& context, const std::set<std::string>& nodes);
 
 struct CertificateInfo {
-  std::string common_name;
-  int64_t not_after_unix = 0;  // expiry, seconds since the epoch
+  std::string common_name;             // for messages only
+  std::vector<std::string> dns_names;  // DNS subject alternative names
+  int64_t not_after_unix = 0;          // expiry, seconds since the epoch
 };
 // Reads the first certificate of a PEM file.
 StatusOr<CertificateInfo> InspectCertificate(const std::string& path);

@@ -85,11 +85,11 @@ StatusOr<engine::ObjectView> JoinAnswers(const LevelRead& how, v1::Family family
       continue;
     }
     if (!a.reply.found()) continue;
-    // Decoded and validated (stamps, sizes, counters); a bad answer is counted and ignored,
-    // never joined.
+    // Decoded and validated (stamps, sizes, counters, knowledge); a bad answer is counted and
+    // ignored, never joined.
     auto state = engine->DecodeRemote(a.reply.type(), a.reply.state());
     auto known = crdt::DecodeVersionVector(a.reply.knowledge());
-    if (!state.ok() || !known.ok()) continue;
+    if (!state.ok() || !known.ok() || !engine->CheckKnowledge(*known).ok()) continue;
     knowledge.Join(*known);
     if (!joined) {
       joined =

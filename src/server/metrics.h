@@ -10,7 +10,8 @@
 //   geodatastore_rejected_payloads_total{reason}      counter: bad requests and payloads;
 //                                                     reasons: bad_request, limit, clock_offset,
 //                                                     counter_overflow, element_size, key_size,
-//                                                     replica_id, dot, corrupt, corrupt_batch,
+//                                                     replica_id, dot, knowledge, corrupt,
+//                                                     corrupt_batch,
 //                                                     checksum, spoofed_sender, unknown_peer,
 //                                                     unauthenticated_peer, forged_ack,
 //                                                     forged_relay, forged_covered, forged_progress

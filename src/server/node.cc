@@ -37,6 +37,29 @@ int64_t ModifiedTime(const std::string& path) {
 
 }  // namespace
 
+std::set<std::string> Node::ClusterNodes() const {
+  std::set<std::string> nodes{config_.node.id};
+  for (const config::Peer& p : config_.cluster.peers) nodes.insert(p.id);
+  return nodes;
+}
+
+Status Node::CheckCertificateNamesNode(const security::CertificateInfo& cert) const {
+  // Peers take a call's node from the certificate's SANs (security::AuthenticatedNode): it
+  // must name this node, and no other node of the cluster.
+  const std::set<std::string> nodes = ClusterNodes();
+  std::string names;
+  bool self = false, other = false;
+  for (const std::string& dns : cert.dns_names) {
+    names += (names.empty() ? "" : ", ") + dns;
+    self = self || dns == config_.node.id;
+    other = other || (dns != config_.node.id && nodes.count(dns) > 0);
+  }
+  if (self && !other) return Status::Ok();
+  if (names.empty()) names = "none";
+  return InvalidArgument("security.tls.cert_file: its DNS subject alternative names (" + names +
+                         ") must name this node's id '" + config_.node.id + "' and no other node");
+}
+
 Status Node::StartSecurity() {
   GDS_ASSIGN_OR_RETURN(auth_, security::Authenticator::Load(config_.security.users_file));
   auth_->set_failure_hook([this](std::string_view frontend, std::string_view reason) {
@@ -47,10 +70,7 @@ Status Node::StartSecurity() {
   GDS_RETURN_IF_ERROR(security::CheckTlsFiles(files));
   GDS_ASSIGN_OR_RETURN(security::CertificateInfo cert,
                        security::InspectCertificate(files.cert_file));
-  if (cert.common_name != config_.node.id) {
-    return InvalidArgument("security.tls.cert_file: the certificate names '" + cert.common_name +
-                           "', not this node's id '" + config_.node.id + "'");
-  }
+  GDS_RETURN_IF_ERROR(CheckCertificateNamesNode(cert));
   cert_mtime_ = ModifiedTime(files.cert_file);
   cert_not_after_ = cert.not_after_unix;
   if (config_.security.tls.clients) {
@@ -82,9 +102,9 @@ PeerLinks Node::Links() const {
   };
   if (config_.security.tls_enabled()) {
     links.credentials = security::ChannelCredentials(TlsFilesOf(config_));
-    links.authenticated_node = [](const grpc::ServerContextBase& context) {
+    links.authenticated_node = [nodes = ClusterNodes()](const grpc::ServerContextBase& context) {
       auto auth = context.auth_context();
-      return auth ? security::AuthenticatedNode(*auth) : std::string();
+      return auth ? security::AuthenticatedNode(*auth, nodes) : std::string();
     };
   }
   return links;

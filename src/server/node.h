@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +60,11 @@ class Node {
   // Re-reads the users file and the certificates (SIGHUP, or a certificate file changed).
   void ReloadSecurity();
   PeerLinks Links() const;
+  // Every node id of the cluster, this one's included.
+  std::set<std::string> ClusterNodes() const;
+  // Refuses a certificate whose DNS subject alternative names do not name this node, or
+  // name another node of the cluster too (peers would not know which node it is).
+  Status CheckCertificateNamesNode(const security::CertificateInfo& cert) const;
   void Shutdown();
   // Until stopped, on its own thread: steps the tombstone collector's rounds, and keeps the
   // delta log of a node without peers short.

@@ -37,14 +37,24 @@ TEST(GCounter, RepeatedIncrementsOfOneReplicaAccumulate) {
 }
 
 TEST(GCounter, OverflowOfTheTotalIsAnErrorNotAWrap) {
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
   GCounter c;
-  ApplyAt(c, [](const GCounter& s) {
-    return s.Increment(1, std::numeric_limits<uint64_t>::max() - 5);
-  });
-  auto over = c.Increment(2, 6);
+  ApplyAt(c, [&](const GCounter& s) { return s.Increment(1, kHalf); });
+  ApplyAt(c, [&](const GCounter& s) { return s.Increment(2, kHalf - 6); });
+  auto over = c.Increment(3, 6);
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.status().code(), StatusCode::kOutOfRange);
-  EXPECT_TRUE(c.Increment(2, 5).ok());
+  EXPECT_TRUE(c.Increment(3, 5).ok());
+}
+
+TEST(GCounter, OneReplicasCountStopsAt2To63) {
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
+  GCounter c;
+  ApplyAt(c, [&](const GCounter& s) { return s.Increment(1, kHalf - 1); });
+  EXPECT_EQ(c.Increment(1, 2).status().code(), StatusCode::kOutOfRange);
+  ApplyAt(c, [&](const GCounter& s) { return s.Increment(1, 1); });
+  EXPECT_EQ(c.counts().Get(1), kHalf);
+  EXPECT_TRUE(c.Increment(2, 1).ok());  // other replicas have room
 }
 
 TEST(PNCounter, Plus100Minus30Plus50OnThreeReplicasConvergeTo120) {

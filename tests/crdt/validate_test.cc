@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "crdt/any_crdt.h"
 #include "test_stamps.h"
@@ -69,29 +71,66 @@ TEST(Validate, ElementsOverTheLimitAreRejectedInEveryType) {
   EXPECT_EQ(ReasonOf(LWWGraph().AddVertex(At(1), big)), kElementSize);
 }
 
+// A G-Counter (or, with decrements, a PN-Counter) holding the given counts, as a peer could
+// encode it.
+template <typename T>
+T WithCounts(const std::vector<Dot>& increments, const std::vector<Dot>& decrements = {}) {
+  v1::CrdtValue value = Encode(T());
+  for (const Dot& d : increments) {
+    EncodeDot(d, std::is_same_v<T, GCounter>
+                     ? value.mutable_g_counter()->add_entries()
+                     : value.mutable_pn_counter()->mutable_increments()->add_entries());
+  }
+  for (const Dot& d : decrements)
+    EncodeDot(d, value.mutable_pn_counter()->mutable_decrements()->add_entries());
+  auto decoded = Decode<T>(value);
+  EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+  return decoded.ok() ? *decoded : T();
+}
+
 TEST(Validate, CounterEntriesWhoseTotalOverflowsAreRejected) {
-  GCounter c = *GCounter().Increment(1, kMax64);
-  ExpectValid(c);  // alone, 2^64 - 1 is a total
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
+  GCounter c = WithCounts<GCounter>({{1, kHalf}, {3, kHalf - 1}});
+  ExpectValid(c);  // 2^64 - 1 is a total
   GCounter other = *GCounter().Increment(2, 1);
-  other.Join(c);  // 2^64 - 1 + 1: what a delta of 2^64 - 1 does to any other count
+  other.Join(c);  // 2^64 - 1 + 1
   EXPECT_EQ(ReasonOf(other), kCounterOverflow);
   EXPECT_EQ(RejectionReason(ValidateJoined(other)), kCounterOverflow);
   EXPECT_EQ(ReasonOf(*GCounter().Increment(0, 1)), kReplicaId);
 
-  // A PN-Counter delta of 2^64 - 1 increments (no replica could make it: its own check
+  // A PN-Counter delta of 2^63 increments (no replica could make it: its own check
   // refuses) is a valid delta alone, but the state it joins leaves the int64 range: frozen
   // for every later op.
   PNCounter pn = *PNCounter().Increment(1, 5);
   pn.Join(*PNCounter().Increment(2, std::numeric_limits<int64_t>::max() - 5));
   ExpectValid(pn);
   EXPECT_TRUE(ValidateJoined(pn).ok());
-  v1::CrdtValue value = Encode(PNCounter());
-  EncodeDot({3, kMax64}, value.mutable_pn_counter()->mutable_increments()->add_entries());
-  auto forged = Decode<PNCounter>(value);
-  ASSERT_TRUE(forged.ok()) << forged.status().ToString();
-  ExpectValid(*forged);
-  pn.Join(*forged);
+  const auto forged = WithCounts<PNCounter>({{3, kHalf}});
+  ExpectValid(forged);
+  pn.Join(forged);
   EXPECT_EQ(RejectionReason(ValidateJoined(pn)), kCounterOverflow);
+}
+
+TEST(Validate, ALoneCountNear2To64IsRejectedThoughItsTotalFits) {
+  // No replica's own increments take its count past 2^63; such a count alone, on an empty
+  // counter, would leave no room for any later increment.
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
+  ExpectValid(WithCounts<GCounter>({{3, kHalf}}));
+  EXPECT_EQ(ReasonOf(WithCounts<GCounter>({{3, kMax64}})), kCounterOverflow);
+  EXPECT_EQ(ReasonOf(WithCounts<GCounter>({{3, kHalf + 1}})), kCounterOverflow);
+  // Increments and decrements of 2^64 - 1 each: a value of 0, within the int64 range.
+  const auto pn = WithCounts<PNCounter>({{3, kMax64}}, {{4, kMax64}});
+  EXPECT_EQ(pn.Value(), 0);
+  EXPECT_EQ(ReasonOf(pn), kCounterOverflow);
+  EXPECT_EQ(RejectionReason(ValidateJoined(pn)), kCounterOverflow);
+}
+
+TEST(Validate, ACounterDeltaRaisesOnlyItsOriginsCount) {
+  EXPECT_TRUE(ValidateDeltaOf(*GCounter().Increment(7, 5), 7).ok());
+  EXPECT_TRUE(ValidateDeltaOf(*PNCounter().Decrement(7, 5), 7).ok());
+  EXPECT_EQ(RejectionReason(ValidateDeltaOf(*GCounter().Increment(8, 5), 7)), kReplicaId);
+  EXPECT_EQ(RejectionReason(ValidateDeltaOf(*PNCounter().Decrement(8, 5), 7)), kReplicaId);
+  EXPECT_TRUE(ValidateDeltaOf(ORSet().Add(8, "e"), 7).ok());  // other types: not counted here
 }
 
 TEST(Validate, DotsOfReplicaZeroOrBeyondAnyReplicasReachAreRejected) {

@@ -6,36 +6,25 @@
 #include <limits>
 
 #include "engine/engine.h"
-#include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 namespace geodatastore::engine {
 namespace {
 
-using geodatastore::testing::TempDir;
 using Kind = Op::Kind;
 
-constexpr uint64_t kNow = 1'700'000'000'000;
 constexpr crdt::ReplicaId kOrigin = 0xabcdef;
 constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
 
-struct Rejections : OpObserver {
-  void OnApplied(v1::CrdtType, const Op&, double) override {}
-  void OnRejected(std::string_view reason) override { reasons.emplace_back(reason); }
-  std::vector<std::string> reasons;
-};
+EngineOptions SmallElements() {
+  EngineOptions options;
+  options.limits.max_element_bytes = 16;
+  return options;
+}
 
-class ValidationTest : public ::testing::Test {
+class ValidationTest : public EngineFixture {
  protected:
-  ValidationTest() {
-    store_ = std::move(storage::Store::Open({dir_.path(), false})).value();
-    auto id = storage::LoadIdentity(*store_, "us-east-1");
-    EXPECT_TRUE(id.ok());
-    EngineOptions options;
-    options.limits.max_element_bytes = 16;
-    engine_ = std::make_unique<Engine>(store_.get(), *id, &clock_, options);
-    EXPECT_TRUE(engine_->Start().ok());
-    engine_->set_observer(&rejections_);
-  }
+  ValidationTest() : EngineFixture("us-east-1", SmallElements()) {}
 
   static crdt::Stamp At(uint64_t ms) { return {{ms, 0}, kOrigin}; }
 
@@ -54,6 +43,18 @@ class ValidationTest : public ::testing::Test {
       kd->set_delta(crdt::EncodeAny(delta));
     }
     return batch;
+  }
+  // A counter of type holding count for kOrigin alone, as a peer could encode it.
+  static crdt::AnyCrdt LoneCount(v1::CrdtType type, uint64_t count) {
+    v1::CrdtValue value =
+        type == v1::G_COUNTER ? crdt::Encode(crdt::GCounter()) : crdt::Encode(crdt::PNCounter());
+    crdt::EncodeDot({kOrigin, count},
+                    type == v1::G_COUNTER
+                        ? value.mutable_g_counter()->add_entries()
+                        : value.mutable_pn_counter()->mutable_increments()->add_entries());
+    auto decoded = crdt::DecodeAnyAs(type, value.SerializeAsString());
+    EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+    return decoded.ok() ? *decoded : crdt::NewCrdt(type);
   }
   static v1::ObjectState State(const std::string& name, const crdt::AnyCrdt& state) {
     v1::ObjectState s;
@@ -85,12 +86,6 @@ class ValidationTest : public ::testing::Test {
     ASSERT_FALSE(rejections_.reasons.empty());
     EXPECT_EQ(rejections_.reasons.back(), reason);
   }
-
-  TempDir dir_;
-  crdt::ManualClock clock_{kNow};
-  std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<Engine> engine_;
-  Rejections rejections_;
 };
 
 TEST_F(ValidationTest, AClientTimestampBeyondNowPlusTheOffsetIsRefused) {
@@ -127,14 +122,38 @@ TEST_F(ValidationTest, ACounterEntryOf2To64Minus1IsRejected) {
   ASSERT_TRUE(engine_->Apply("g", {.kind = Kind::kIncrement, .amount = 3}).ok());
   ASSERT_TRUE(engine_->Apply("p", {.kind = Kind::kIncrement, .amount = 3}).ok());
   const std::string g = Encoded(v1::COUNTERS, "g"), p = Encoded(v1::COUNTERS, "p");
-  ExpectRejected(Batch({{"g", *crdt::GCounter().Increment(kOrigin, kMax64)}}),
-                 crdt::kCounterOverflow);
-  v1::CrdtValue pn = crdt::Encode(crdt::PNCounter());
-  crdt::EncodeDot({kOrigin, kMax64}, pn.mutable_pn_counter()->mutable_increments()->add_entries());
-  ExpectRejected(Batch({{"p", *crdt::Decode<crdt::PNCounter>(pn)}}), crdt::kCounterOverflow);
+  ExpectRejected(Batch({{"g", LoneCount(v1::G_COUNTER, kMax64)}}), crdt::kCounterOverflow);
+  ExpectRejected(Batch({{"p", LoneCount(v1::PN_COUNTER, kMax64)}}), crdt::kCounterOverflow);
   EXPECT_EQ(Encoded(v1::COUNTERS, "g"), g);
   EXPECT_EQ(Encoded(v1::COUNTERS, "p"), p);
   ASSERT_TRUE(engine_->Apply("g", {.kind = Kind::kIncrement, .amount = 1}).ok());
+}
+
+TEST_F(ValidationTest, ALoneCountOf2To64Minus1OnANewCounterIsRejectedOnEveryPath) {
+  // Alone it is a total that fits, but it leaves no room for any increment: frozen.
+  for (v1::CrdtType type : {v1::G_COUNTER, v1::PN_COUNTER}) {
+    const crdt::AnyCrdt lone = LoneCount(type, kMax64);
+    ExpectRejected(Batch({{"fresh", lone}}), crdt::kCounterOverflow);
+    auto joined = engine_->JoinStates({State("fresh", lone)});
+    EXPECT_EQ(crdt::RejectionReason(joined.status()), crdt::kCounterOverflow);
+    auto read = engine_->DecodeRemote(type, crdt::EncodeAny(lone));
+    EXPECT_EQ(crdt::RejectionReason(read.status()), crdt::kCounterOverflow);
+  }
+  EXPECT_TRUE(Keys().empty());
+  EXPECT_EQ(rejections_.reasons, std::vector<std::string>(6, "counter_overflow"));
+  // 2^63 is as far as one replica's own increments go: accepted.
+  EXPECT_TRUE(
+      engine_->ApplyRemote(Batch({{"g", LoneCount(v1::G_COUNTER, uint64_t{1} << 63)}}), nullptr)
+          .ok());
+}
+
+TEST_F(ValidationTest, AReplicatedCounterDeltaMayRaiseOnlyItsOriginsCount) {
+  constexpr crdt::ReplicaId kOther = 0x1234;
+  ExpectRejected(Batch({{"g", *crdt::GCounter().Increment(kOther, 5)}}), crdt::kReplicaId);
+  ExpectRejected(Batch({{"p", *crdt::PNCounter().Decrement(kOther, 5)}}), crdt::kReplicaId);
+  ASSERT_TRUE(
+      engine_->ApplyRemote(Batch({{"p", *crdt::PNCounter().Decrement(kOrigin, 5)}}), nullptr).ok());
+  EXPECT_EQ(crdt::CounterValue(engine_->Read(v1::COUNTERS, "p")->state), -5);
 }
 
 TEST_F(ValidationTest, OversizeElementsAndNamesAreRejected) {

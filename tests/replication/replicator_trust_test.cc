@@ -178,6 +178,54 @@ TEST_F(ReplicatorTrust, AnAcknowledgementBeyondWhatWasSentIsRejectedAndNothingPe
   EXPECT_EQ(N("a").Rejected("forged_ack"), 2u);
 }
 
+TEST_F(ReplicatorTrust, AfterARestartAnAcknowledgementMovesTheCursorOnlyAsFarAsThisProcessSent) {
+  Make({{"a", "r1"}, {"b", "r1"}});
+  Write(N("a"), 5);  // committed 1..10 before the restart; what went to b is not known now
+  N("a").Link({{"b", "r1"}}, replication::Topology::kMesh);  // a restarts: cursor of b at 0
+  auto ack = [&](uint64_t applied) {
+    v1::ReplicationMessage m = N("b").Envelope();
+    m.mutable_ack()->set_origin(N("a").replica());
+    m.mutable_ack()->set_applied_seq(applied);
+    replication::Seal(&m);
+    return m;
+  };
+  // Sent before the restart, perhaps: not counted, but not believed either.
+  Deliver(ack(10), N("a"));
+  EXPECT_EQ(N("a").Rejected("forged_ack"), 0u);
+  EXPECT_EQ(AckedBy(N("a"), "b"), 0u);
+  // Never committed at all: forged.
+  Deliver(ack(11), N("a"));
+  EXPECT_EQ(N("a").Rejected("forged_ack"), 1u);
+  // a resends from the persisted cursor, which neither moved.
+  const v1::ReplicationMessage batch = NextBatch(N("a"), "b");
+  EXPECT_EQ(batch.deltas().from_seq(), 1u);
+  ASSERT_EQ(batch.deltas().to_seq(), 10u);
+  EXPECT_EQ(N("a").store->LoadCursor("b")->acked, 0u);
+  // Once a has sent seqs 1..10 the same acknowledgement is taken.
+  Deliver(ack(10), N("a"));
+  EXPECT_EQ(AckedBy(N("a"), "b"), 10u);
+}
+
+TEST_F(ReplicatorTrust, AfterARestartAPeerAheadOfItsCursorCatchesUp) {
+  Make({{"a", "r1"}, {"b", "r1"}});
+  Write(N("a"), 5);
+  for (const Outgoing& o : Deliver(NextBatch(N("a"), "b"), N("b"))) (void)o;  // ack lost
+  EXPECT_EQ(N("b").engine->Applied(N("a").replica()), 10u);
+  Write(N("a"), 5);                                          // 11..20
+  N("a").Link({{"b", "r1"}}, replication::Topology::kMesh);  // restart: cursor of b at 0
+  // b acknowledges what it holds; a believes it of the seqs it has sent since.
+  for (int round = 0; round < 3 && AckedBy(N("a"), "b") < 20; ++round) {
+    const v1::ReplicationMessage batch = NextBatch(N("a"), "b");
+    if (round == 0) {
+      EXPECT_EQ(batch.deltas().from_seq(), 1u);
+    }
+    for (const Outgoing& o : Deliver(batch, N("b"))) Deliver(o.message, N("a"));
+  }
+  EXPECT_EQ(N("a").Rejected("forged_ack"), 0u);
+  EXPECT_EQ(AckedBy(N("a"), "b"), 20u);
+  EXPECT_EQ(N("b").engine->Applied(N("a").replica()), 20u);
+}
+
 TEST_F(ReplicatorTrust, ACoveredSeqBeyondTheOriginsOwnReportIsRejected) {
   Make({{"a1", "ra"}, {"b1", "rb"}, {"b2", "rb"}}, replication::Topology::kGateway);
   TrustNode &a1 = N("a1"), &b2 = N("b2");

@@ -19,8 +19,9 @@ constexpr crdt::ReplicaId kReplica = 7;
 
 TEST(ObjectReply, CountersShowAValueAndAGCounterPastInt64StaysExactInJson) {
   crdt::GCounter g;
+  // Past int64 over two replicas (one replica's count stops at 2^63).
   g.Join(*g.Increment(kReplica, std::numeric_limits<int64_t>::max()));
-  g.Join(*g.Increment(kReplica, 10));
+  g.Join(*g.Increment(kReplica + 1, 10));
   const ObjectReply r = Describe("g", g);
   EXPECT_EQ(ToJson(r), json::parse(R"({"name": "g", "type": "g_counter",
                                        "value": 9223372036854775817})"));

@@ -157,6 +157,32 @@ TEST_F(PeerTlsTest, OnlyAVerifiedPeerCertificateOpensTheNodeToNodeServices) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
+TEST_F(PeerTlsTest, APeerIsTheNodeItsCertificatesSubjectAlternativeNameNames) {
+  // Common name eu-west-1, SAN ap-south-1: the certificate speaks as ap-south-1 only.
+  ASSERT_TRUE(pki_.Issue("cn-eu-san-ap", "eu-west-1", 30, "ap-south-1")) << pki_.error();
+  auto mixed = Channel(a_->peer_port(), TlsCredentials(pki_, "cn-eu-san-ap"), "us-east-1");
+  EXPECT_EQ(SyncAs(mixed, "eu-west-1"), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(SyncAs(mixed, "ap-south-1"), grpc::StatusCode::OK);
+  // A common name without a subject alternative name names no node.
+  ASSERT_TRUE(pki_.Issue("cn-only", "eu-west-1", 30, "-")) << pki_.error();
+  auto cn_only = Channel(a_->peer_port(), TlsCredentials(pki_, "cn-only"), "us-east-1");
+  EXPECT_EQ(SyncAs(cn_only, "eu-west-1"), grpc::StatusCode::UNAUTHENTICATED);
+  const std::string metrics =
+      Curl("http://127.0.0.1:" + std::to_string(a_->http_port()) + "/metrics");
+  EXPECT_THAT(metrics,
+              HasSubstr("geodatastore_rejected_payloads_total{reason=\"spoofed_sender\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("geodatastore_rejected_payloads_total{reason=\"unauthenticated_peer\"} 1"));
+  // Nor does a node start with a certificate whose SAN names another node.
+  GeodsProcess c(
+      GeodsProcess::Options{.node_id = "us-east-1",
+                            .region = "us-east",
+                            .extra_yaml = "security:\n" + pki_.TlsYaml("cn-eu-san-ap", false),
+                            .peer_port = FreePort()});
+  EXPECT_FALSE(c.Start());
+  EXPECT_THAT(c.Log(), HasSubstr("must name this node's id 'us-east-1'"));
+}
+
 TEST_F(PeerTlsTest, ACertificateRenewedOnDiskIsUsedWithoutARestart) {
   auto expiry = [&] {
     const std::string metrics =

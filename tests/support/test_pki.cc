@@ -25,11 +25,13 @@ bool TestPki::Run(const std::string& command) {
   return false;
 }
 
-bool TestPki::Sign(const std::string& ca, const std::string& name, const std::string& cn,
-                   int days) {
+bool TestPki::Sign(const std::string& ca, const std::string& name, const std::string& cn, int days,
+                   const std::string& san) {
   const std::string ext = dir_.Sub(name + ".ext");
-  return Run("printf 'subjectAltName=DNS:" + cn +
-             ",DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > " + ext) &&
+  const std::string alt = san == "-" ? ""
+                                     : "subjectAltName=DNS:" + (san.empty() ? cn : san) +
+                                           ",DNS:localhost,IP:127.0.0.1\\n";
+  return Run("printf '" + alt + "extendedKeyUsage=serverAuth,clientAuth\\n' > " + ext) &&
          Run(std::string("openssl req ") + kKey + " -subj '/CN=" + cn + "' -keyout " +
              key_file(name) + " -out " + dir_.Sub(name + ".csr")) &&
          Run("openssl x509 -req -in " + dir_.Sub(name + ".csr") + " -CA " + dir_.Sub(ca + ".pem") +
@@ -37,12 +39,13 @@ bool TestPki::Sign(const std::string& ca, const std::string& name, const std::st
              " -extfile " + ext + " -out " + cert_file(name));
 }
 
-bool TestPki::Issue(const std::string& name, const std::string& cn, int days) {
-  return Sign("ca", name, cn, days);
+bool TestPki::Issue(const std::string& name, const std::string& cn, int days,
+                    const std::string& san) {
+  return Sign("ca", name, cn, days, san);
 }
 
 bool TestPki::IssueRogue(const std::string& name, const std::string& cn) {
-  return Sign("rogue-ca", name, cn, 30);
+  return Sign("rogue-ca", name, cn, 30, "");
 }
 
 bool TestPki::SelfSigned(const std::string& name, const std::string& cn) {

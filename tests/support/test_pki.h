@@ -1,7 +1,7 @@
 // TestPki: certificates for TLS tests, made with the openssl command line in a temporary
 // directory: a cluster CA, certificates it signs (valid or expired), certificates of a second
-// CA nobody trusts, and self-signed ones. Every certificate names its common name as a DNS
-// name too, plus localhost and 127.0.0.1.
+// CA nobody trusts, and self-signed ones. Every certificate names its common name (or another
+// name) as a DNS subject alternative name, plus localhost and 127.0.0.1.
 #pragma once
 
 #include <string>
@@ -22,7 +22,9 @@ class TestPki {
 
   // A certificate with common name cn, signed by the cluster CA, valid for days (negative:
   // expired). Files: cert_file(name), key_file(name). False on failure (see error()).
-  bool Issue(const std::string& name, const std::string& cn, int days = 30);
+  // san: its DNS subject alternative name, if not cn ("-": none at all).
+  bool Issue(const std::string& name, const std::string& cn, int days = 30,
+             const std::string& san = "");
   // The same signed by a CA the cluster does not trust.
   bool IssueRogue(const std::string& name, const std::string& cn);
   // A self-signed certificate.
@@ -33,7 +35,8 @@ class TestPki {
 
  private:
   bool Run(const std::string& command);
-  bool Sign(const std::string& ca, const std::string& name, const std::string& cn, int days);
+  bool Sign(const std::string& ca, const std::string& name, const std::string& cn, int days,
+            const std::string& san);
 
   TempDir dir_;
   std::string error_;
