@@ -15,6 +15,7 @@ PACKAGES=(
   zlib1g-dev libgoogle-perftools-dev
   libssl-dev libsodium-dev openssl
   curl python3 redis-tools redis-server prometheus
+  faketime clang-14 libfuzzer-14-dev
 )
 
 missing=()
