@@ -501,8 +501,16 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
   peer.bytes_received += message.ByteSizeLong();
   NoteReplica(peer, message.replica());
   UpdateState(peer, now_ms);
-  for (const v1::Progress& report : message.progress())
+  for (const v1::Progress& report : message.progress()) {
     MergeProgress(report, peer, message.replica());
+    // The sender's own report was made when it sent this message.
+    if (report.node() == peer.info.id && report.wall_ms() != 0) {
+      if (const uint64_t wall = host_->WallMillis(); wall != 0) {
+        peer.clock_offset_ms = static_cast<int64_t>(report.wall_ms()) - static_cast<int64_t>(wall);
+        peer.clock_offset_at_ms = now_ms;
+      }
+    }
+  }
   switch (message.body_case()) {
     case v1::ReplicationMessage::kDeltas:
       out = ReceiveDeltas(peer, message, now_ms);
@@ -606,7 +614,6 @@ void Replicator::OnDisconnected(const std::string& peer) {
 }
 
 std::vector<PeerView> Replicator::Peers(uint64_t now_ms) const {
-  (void)now_ms;
   std::vector<PeerView> out;
   const uint64_t committed = host_->CommittedSeq();
   const std::map<std::string, uint64_t> acked = KnownAcked();
@@ -622,6 +629,8 @@ std::vector<PeerView> Replicator::Peers(uint64_t now_ms) const {
     if (via.empty()) {
       v.bytes_sent = linked.bytes_sent;
       v.bytes_received = linked.bytes_received;
+      if (linked.clock_offset_ms && now_ms - linked.clock_offset_at_ms <= kClockOffsetFreshMs)
+        v.clock_offset_ms = linked.clock_offset_ms;
     }
     if (v.acked < committed) {
       auto next = host_->ReadLog(v.acked + 1, v.acked + 1, 1);

@@ -78,6 +78,9 @@ class ReplicationHost {
   virtual Status TruncateLog(uint64_t upto) = 0;
   // This node's progress report (node id left empty).
   virtual v1::Progress OwnProgress() = 0;
+  // This node's physical clock, milliseconds since the Unix epoch (0: unknown, and peers'
+  // clock offsets are not measured).
+  virtual uint64_t WallMillis() { return 0; }
   // The replicator rejected a message (a checksum failure, a forged acknowledgement...):
   // for the metrics. Payload rejections inside ApplyRemote the host counts itself.
   virtual void OnRejected(std::string_view reason) { (void)reason; }
@@ -125,7 +128,14 @@ struct PeerView {
   uint64_t oldest_unacked_wall_ms = 0;  // 0: nothing unacknowledged
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
+  // The peer's physical clock minus this node's, as measured when its latest own progress
+  // report arrived here (transit time included); unset for a peer not linked, not heard
+  // from within kClockOffsetFreshMs, or whose host does not say.
+  std::optional<int64_t> clock_offset_ms;
 };
+
+// How long a measured clock offset counts (PeerView::clock_offset_ms).
+inline constexpr uint64_t kClockOffsetFreshMs = 10'000;
 
 // Age of the oldest write the peer has not acknowledged, in seconds (0 when none).
 inline double SecondsBehind(const PeerView& peer, uint64_t now_wall_ms) {
@@ -217,6 +227,8 @@ class Replicator {
     uint64_t state_since_ms = 0;
     uint64_t bytes_sent = 0;
     uint64_t bytes_received = 0;
+    std::optional<int64_t> clock_offset_ms;  // PeerView::clock_offset_ms
+    uint64_t clock_offset_at_ms = 0;         // when it was measured
   };
 
   struct Relayed {  // an origin this gateway relays

@@ -3,6 +3,9 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <optional>
+
+#include "storage/high_water.h"
 
 namespace geodatastore::storage {
 
@@ -19,7 +22,24 @@ StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id) {
                               node_id + "'");
   }
   GDS_ASSIGN_OR_RETURN(auto stored_epoch, store.GetMeta("epoch"));
-  GDS_ASSIGN_OR_RETURN(auto restored, store.GetMeta(kNewEpochMetaKey));
+  GDS_ASSIGN_OR_RETURN(std::optional<std::string> restored, store.GetMeta(kNewEpochMetaKey));
+  if (restored) restored = "started on a restored checkpoint";
+  HighWaterFile marks_file(store.env(), store.path());
+  StatusOr<std::optional<HighWater>> marks = marks_file.Load();
+  if (!marks.ok()) {
+    restored = "its high-water file is unreadable (" + marks.status().message() + ")";
+  } else if (!store.wal_loss().empty()) {
+    restored = "RocksDB dropped write-ahead-log records (" + store.wal_loss() + ")";
+  } else if (*marks && stored_epoch && std::to_string((*marks)->epoch) != *stored_epoch) {
+    restored = "its store holds epoch " + *stored_epoch + ", not the " +
+               std::to_string((*marks)->epoch) + " of its high-water file";
+  } else if (*marks && stored_epoch) {
+    GDS_ASSIGN_OR_RETURN(uint64_t last, store.LastSeq(ReplicaIdOf(node_id, (*marks)->epoch)));
+    if (last < (*marks)->committed_seq) {
+      restored = "its delta log ends at seq " + std::to_string(last) + ", below the " +
+                 std::to_string((*marks)->committed_seq) + " it had committed";
+    }
+  }
   // A new epoch is the wall-clock millisecond it was taken: a node whose disk was wiped
   // gets a fresh replica id too, since it cannot remember its old epoch.
   const uint64_t now_ms = crdt::SystemClock().NowMillis();
@@ -32,10 +52,18 @@ StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id) {
     }
     if (restored) epoch = std::max(epoch + 1, now_ms);
   }
+  if (marks.ok() && *marks && restored) epoch = std::max(epoch, (*marks)->epoch + 1);
   if (!stored_id) GDS_RETURN_IF_ERROR(store.PutMeta("node_id", node_id));
   if (!stored_epoch || restored) GDS_RETURN_IF_ERROR(store.PutMeta("epoch", std::to_string(epoch)));
   if (restored) GDS_RETURN_IF_ERROR(store.DeleteMeta(kNewEpochMetaKey));
-  return NodeIdentity{node_id, epoch, ReplicaIdOf(node_id, epoch)};
+  NodeIdentity identity{node_id, epoch, ReplicaIdOf(node_id, epoch)};
+  if (stored_epoch && restored) identity.new_epoch_reason = *restored;
+  if (marks.ok() && *marks) identity.hlc_floor_ms = (*marks)->hlc_ceiling_ms;
+  // The marks of the epoch now in use: later raised by the engine (Engine::SaveHighWater).
+  GDS_ASSIGN_OR_RETURN(uint64_t last, store.LastSeq(identity.replica));
+  GDS_RETURN_IF_ERROR(store.Flush());  // the epoch entry must not be lost behind the file
+  GDS_RETURN_IF_ERROR(marks_file.Save({epoch, last, identity.hlc_floor_ms}));
+  return identity;
 }
 
 }  // namespace geodatastore::storage

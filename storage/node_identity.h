@@ -18,12 +18,18 @@ struct NodeIdentity {
   std::string node_id;
   uint64_t epoch = 0;
   crdt::ReplicaId replica = 0;  // hash of node id and epoch; never 0
+  // Set by LoadIdentity: why it took a new epoch after a restart that went backwards (empty
+  // if it did not), and the physical time no stamp may be issued below (HighWater).
+  std::string new_epoch_reason;
+  uint64_t hlc_floor_ms = 0;
 };
 
 crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch);
 
-// Reads the identity kept in store, taking a new epoch in a new directory and after a
-// restore; kFailedPrecondition if the directory belongs to another node id.
+// Reads the identity kept in store, taking a new epoch in a new directory, after a restore,
+// and when the store went backwards: RocksDB dropped write-ahead-log records
+// (Store::wal_loss), its delta log ends below the committed seq in HIGH_WATER, or that file
+// is unreadable. kFailedPrecondition if the directory belongs to another node id.
 StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id);
 
 }  // namespace geodatastore::storage

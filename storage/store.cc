@@ -82,6 +82,11 @@ class JoinMergeOperator final : public rocksdb::MergeOperator {
   const std::string name_;
 };
 
+std::string LostMetaKey(v1::CrdtType type, std::string_view object_key) {
+  return "lost/" + std::string(1, static_cast<char>(type)) + std::string(object_key);
+}
+constexpr std::string_view kLostPrefix = "lost/";
+
 std::string DirtyMetaKey(std::string_view object_key) { return "dirty/" + std::string(object_key); }
 
 // merkle_keys CF: type | bucket (fixed32) | object key -> digest.
@@ -225,10 +230,23 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
   std::unique_ptr<Store> store(new Store());
   store->sync_writes_ = options.sync_writes;
+  store->env_ = options.env;
+  store->path_ = options.path;
   rocksdb::DB* db = nullptr;
-  GDS_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &db),
-                "opening the database at " + options.path));
+  // Recovery replays the whole write-ahead log or refuses: RocksDB's default (point-in-time)
+  // stops silently at a corrupt record, and the node would come back with less than it
+  // acknowledged, under the same replica id. Refused, it opens point-in-time and says so
+  // (wal_loss), and the node takes a new replica epoch (LoadIdentity).
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  rocksdb::Status opened =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &db);
+  if (opened.IsCorruption()) {
+    store->wal_loss_ = opened.ToString();
+    store->handles_.clear();
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+    opened = rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &db);
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(opened, "opening the database at " + options.path));
   store->db_.reset(db);
   store->catalog_ = store->handles_[1];
   store->delta_log_ = store->handles_[2];
@@ -538,6 +556,7 @@ Status Store::WriteObjects(const std::vector<ObjectWrite>& writes, bool log, crd
         dirty_after[key] = std::nullopt;
       }
     }
+    for (const auto& [lost_type, state] : w.lost) batch.Put(meta_, LostMetaKey(lost_type, key), state);
     if (w.created || w.type_changed) {
       batch.Put(catalog_, key, std::string(1, static_cast<char>(w.type)));
       counts_change = true;
@@ -843,6 +862,31 @@ StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> Store::ListKeys(
     }
     GDS_RETURN_IF_ERROR(FromRocks(it->status(), "listing keys"));
   }
+  return out;
+}
+
+StatusOr<std::optional<std::string>> Store::ReadLost(v1::CrdtType type,
+                                                    const ObjectKey& key) const {
+  return GetMeta(LostMetaKey(type, key.Encode()));
+}
+
+StatusOr<std::vector<LostState>> Store::ListLost(size_t limit) const {
+  std::vector<LostState> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek(rocksdb::Slice(kLostPrefix.data(), kLostPrefix.size()));
+       it->Valid() && out.size() < limit; it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    if (!key.starts_with(kLostPrefix)) break;
+    key.remove_prefix(kLostPrefix.size());
+    LostState lost;
+    if (key.empty() || !ObjectKey::Decode(key.substr(1), &lost.key)) {
+      return Corruption("undecodable lost/ entry");
+    }
+    lost.type = static_cast<v1::CrdtType>(static_cast<uint8_t>(key[0]));
+    lost.state = it->value().ToString();
+    out.push_back(std::move(lost));
+  }
+  GDS_RETURN_IF_ERROR(FromRocks(it->status(), "listing lost states"));
   return out;
 }
 

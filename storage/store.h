@@ -24,6 +24,8 @@
 //                    "relay_origin/" origin: fixed64 -> node id, NUL, region (gateways)
 //                    "cursor/" peer id          -> highest own seq the peer acknowledged: fixed64,
 //                                                  then its replica id: fixed64
+//                    "lost/" type: byte | object_key -> the state of that type a type
+//                                                  conflict displaced (ObjectWrite::lost)
 //                    "dirty/" object_key        -> type: byte, then the 16-byte digest the
 //                                                  Merkle index holds for it (a deferred
 //                                                  digest; see ObjectWrite::deferred)
@@ -109,6 +111,17 @@ struct ObjectWrite {
   // REQUIRES: not created, not type_changed, the trees are ready (merkle_ready()).
   bool deferred = false;
   std::vector<std::string> operands;  // with deferred
+  // States of another type that a type conflict over this object displaced and no embedding
+  // could keep (crdt::EmbeddingType): (type, canonical state), stored under lost/ in the
+  // same batch, replacing what was kept there (the caller joins them first).
+  std::vector<std::pair<v1::CrdtType, std::string>> lost;
+};
+
+// A state kept under lost/ (ObjectWrite::lost).
+struct LostState {
+  ObjectKey key;
+  v1::CrdtType type = v1::CRDT_TYPE_UNSPECIFIED;
+  std::string state;
 };
 
 // What a peer has acknowledged of this node's writes, and the replica (epoch) it was then.
@@ -138,6 +151,13 @@ class Store {
 
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
+
+  // Non-empty when opening had to drop records of the write-ahead log (a corrupt or torn
+  // record: RocksDB's strict recovery refused it, point-in-time recovery kept what precedes
+  // it): what RocksDB said. The node then holds less than it acknowledged.
+  const std::string& wal_loss() const { return wal_loss_; }
+  rocksdb::Env* env() const { return env_; }
+  const std::string& path() const { return path_; }
 
   // The type recorded for key, or nullopt if no such object exists.
   StatusOr<std::optional<v1::CrdtType>> LookupType(const ObjectKey& key) const;
@@ -195,6 +215,11 @@ class Store {
   // Objects in key order, optionally of one type and with a name prefix; at most limit.
   StatusOr<std::vector<std::pair<ObjectKey, v1::CrdtType>>> ListKeys(
       std::optional<v1::CrdtType> type, std::string_view prefix, size_t limit) const;
+
+  // The state of type a type conflict displaced from key, or nullopt.
+  StatusOr<std::optional<std::string>> ReadLost(v1::CrdtType type, const ObjectKey& key) const;
+  // Every displaced state, in key order, at most limit.
+  StatusOr<std::vector<LostState>> ListLost(size_t limit) const;
 
   // Highest sequence number in the delta log for origin (0 if none).
   StatusOr<uint64_t> LastSeq(crdt::ReplicaId origin) const;
@@ -256,6 +281,9 @@ class Store {
   rocksdb::ColumnFamilyHandle* merkle_keys_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, 16> by_type_{};  // indexed by CrdtType
   bool sync_writes_ = false;
+  rocksdb::Env* env_ = nullptr;  // options.env (nullptr: the default)
+  std::string path_;
+  std::string wal_loss_;  // why recovery dropped write-ahead-log records, if it did
 
   // Object counts per type; commits that create objects hold count_mu_ so that the
   // persisted counts are written in the order they were computed.

@@ -77,6 +77,24 @@ Status JoinAny(AnyCrdt& into, const AnyCrdt& other) {
   return Status::Ok();
 }
 
+std::optional<v1::CrdtType> EmbeddingType(v1::CrdtType a, v1::CrdtType b) {
+  const v1::CrdtType low = std::min(a, b), high = std::max(a, b);
+  if (low == v1::G_COUNTER && high == v1::PN_COUNTER) return v1::PN_COUNTER;
+  if (low == v1::G_SET && high == v1::TWO_P_SET) return v1::TWO_P_SET;
+  return std::nullopt;
+}
+
+StatusOr<AnyCrdt> Embed(const AnyCrdt& value, v1::CrdtType type) {
+  const v1::CrdtType from = TypeOf(value);
+  if (from == type) return value;
+  if (const auto* g = std::get_if<GCounter>(&value); g && type == v1::PN_COUNTER)
+    return AnyCrdt(PNCounter::FromGCounter(*g));
+  if (const auto* s = std::get_if<GSet>(&value); s && type == v1::TWO_P_SET)
+    return AnyCrdt(TwoPSet::FromGSet(*s));
+  return WrongType("a " + std::string(TypeName(from)) + " does not embed in a " +
+                   std::string(TypeName(type)));
+}
+
 Status ValidateAny(const AnyCrdt& value, const StateLimits& limits) {
   return std::visit([&](const auto& v) { return v.Validate(limits); }, value);
 }

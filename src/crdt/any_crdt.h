@@ -46,6 +46,14 @@ StatusOr<AnyCrdt> DecodeAnyAs(v1::CrdtType type, std::string_view bytes);
 // Joins other into into; kWrongType if their types differ (and into is unchanged).
 Status JoinAny(AnyCrdt& into, const AnyCrdt& other);
 
+// Type conflicts (the same name created as two types on two replicas). The richer of two
+// types when one embeds in the other without loss — a G-Counter is a PN-Counter with no
+// decrements, a G-Set a 2P-Set with no removes — else nullopt.
+std::optional<v1::CrdtType> EmbeddingType(v1::CrdtType a, v1::CrdtType b);
+// value as a state of type; an embedding keeps joins, so replicas that embed at different
+// times converge. kWrongType unless type == EmbeddingType(TypeOf(value), type).
+StatusOr<AnyCrdt> Embed(const AnyCrdt& value, v1::CrdtType type);
+
 // Validation of a decoded state or delta from outside the process (crdt/validate.h).
 Status ValidateAny(const AnyCrdt& value, const StateLimits& limits);
 // What a join of valid states can still break, checked on the joined state: a counter's

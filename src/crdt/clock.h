@@ -4,6 +4,7 @@
 // PhysicalClock implementations must be safe to call from any thread.
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -75,6 +76,9 @@ class HybridLogicalClock {
   StatusOr<Timestamp> Update(Timestamp remote);
 
   Timestamp Current() const { return last_; }
+  // After a restart: every later reading is above floor_ms (the persisted ceiling of the
+  // stamps issued before), whatever the physical clock says.
+  void Restore(uint64_t floor_ms) { last_ = std::max(last_, Timestamp{floor_ms, 0}); }
   uint64_t max_offset_ms() const { return max_offset_ms_; }
 
  private:

@@ -26,6 +26,7 @@ class GSet {
   // Elements held (the cap of a collection counts these). O(1).
   size_t held_elements() const { return elements_.size(); }
   std::vector<std::string> Value() const { return {elements_.begin(), elements_.end()}; }
+  const StringSet& elements() const { return elements_; }
   void Join(const GSet& other) { UnionInto(elements_, other.elements_); }
   bool operator==(const GSet&) const = default;
   Status Validate(const StateLimits& limits) const;

@@ -29,6 +29,13 @@ class PNCounter {
   // Validate, and the value within the int64 range (not clamped): for a joined state.
   Status ValidateJoined() const;
   const GCounter& increments() const { return increments_; }
+  // A G-Counter as the PN-Counter with its counts as increments and no decrements: the
+  // embedding keeps joins (Join(FromGCounter(a), FromGCounter(b)) = FromGCounter(a ⊔ b)).
+  static PNCounter FromGCounter(GCounter increments) {
+    PNCounter c;
+    c.increments_ = std::move(increments);
+    return c;
+  }
   const GCounter& decrements() const { return decrements_; }
 
   void EncodeState(v1::CrdtValue* out) const;

@@ -41,6 +41,12 @@ bool TwoPSet::Collect(const TwoPSet& tombstones) {
   return changed;
 }
 
+TwoPSet TwoPSet::FromGSet(const GSet& added) {
+  TwoPSet s;
+  s.added_ = added.elements();
+  return s;
+}
+
 void TwoPSet::Join(const TwoPSet& other) {
   UnionInto(added_, other.added_);
   UnionInto(removed_, other.removed_);

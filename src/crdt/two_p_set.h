@@ -39,6 +39,8 @@ class TwoPSet {
   // true if anything changed.
   bool Collect(const TwoPSet& tombstones);
   void Join(const TwoPSet& other);
+  // A G-Set as the 2P-Set that added its elements and removed none (keeps joins).
+  static TwoPSet FromGSet(const GSet& added);
   bool operator==(const TwoPSet&) const = default;
   Status Validate(const StateLimits& limits) const;
 

@@ -1,5 +1,7 @@
 #include "crdt/validate.h"
 
+#include <algorithm>
+
 namespace geodatastore::crdt {
 
 namespace {
@@ -24,6 +26,7 @@ Status CheckStamp(const Stamp& stamp, const StateLimits& limits) {
     return Rejected(kClockOffset, "stamp " + stamp.ts.ToString() + " is beyond " +
                                       std::to_string(limits.max_physical_ms) + " ms");
   }
+  limits.latest_stamp_ms = std::max(limits.latest_stamp_ms, stamp.ts.physical);
   return CheckReplica(stamp.replica);
 }
 

@@ -36,6 +36,9 @@ struct StateLimits {
   // clock offset.
   uint64_t max_physical_ms = std::numeric_limits<uint64_t>::max();
   size_t max_element_bytes = std::numeric_limits<size_t>::max();
+  // Raised to the physical time of every stamp CheckStamp passes: the receiver's clock
+  // follows what it merges (Engine::FollowStamp).
+  mutable uint64_t latest_stamp_ms = 0;
 };
 
 // Dot counters and per-replica counts at or above this are refused: no replica issues 2^62

@@ -93,11 +93,19 @@ Engine::Engine(storage::Store* store, storage::NodeIdentity identity, crdt::Phys
       identity_(std::move(identity)),
       options_(options),
       hlc_(clock, options.max_clock_offset_ms),
-      physical_(clock) {}
+      physical_(clock),
+      marks_file_(store->env(), store->path()) {}
 
 Status Engine::Start() {
   GDS_ASSIGN_OR_RETURN(uint64_t last, store_->LastSeq(identity_.replica));
   next_seq_.store(last + 1);
+  {
+    std::lock_guard<std::mutex> clock_lock(clock_mu_);
+    hlc_.Restore(identity_.hlc_floor_ms);
+    hlc_ceiling_ms_ = identity_.hlc_floor_ms;
+    std::lock_guard<std::mutex> lock(marks_mu_);
+    marks_ = {identity_.epoch, last, identity_.hlc_floor_ms};
+  }
   GDS_ASSIGN_OR_RETURN(auto applied, store_->LoadApplied());
   GDS_ASSIGN_OR_RETURN(auto knows, store_->LoadKnowledge());
   {
@@ -153,7 +161,67 @@ uint64_t Engine::Applied(crdt::ReplicaId origin) const {
 
 crdt::Timestamp Engine::HlcNow() {
   std::lock_guard<std::mutex> lock(clock_mu_);
-  return hlc_.Now();
+  return IssueLocked();
+}
+
+crdt::Timestamp Engine::IssueLocked() {
+  const crdt::Timestamp ts = hlc_.Now();
+  if (ts.physical >= hlc_ceiling_ms_) {
+    std::lock_guard<std::mutex> lock(marks_mu_);
+    storage::HighWater raised = marks_;
+    raised.hlc_ceiling_ms = ts.physical + hlc_ceiling_step_ms();
+    // A failed write leaves the old ceiling: the next stamp tries again (and a restart
+    // after this one may issue stamps below this one — the disk is failing anyway).
+    if (Status s = marks_file_.Save(raised); s.ok()) {
+      marks_ = raised;
+      hlc_ceiling_ms_ = raised.hlc_ceiling_ms;
+    }
+  }
+  return ts;
+}
+
+void Engine::FollowStamp(uint64_t physical_ms) const {
+  if (physical_ms == 0) return;
+  std::lock_guard<std::mutex> lock(clock_mu_);
+  (void)hlc_.Update({physical_ms, 0});  // beyond the maximum offset: refused, clock unchanged
+}
+
+void Engine::SetClockFence(std::string reason) {
+  std::lock_guard<std::mutex> lock(fence_mu_);
+  fenced_.store(!reason.empty());
+  fence_ = std::move(reason);
+}
+
+std::string Engine::clock_fence() const {
+  std::lock_guard<std::mutex> lock(fence_mu_);
+  return fence_;
+}
+
+Status Engine::CheckFence() const {
+  if (fenced_.load(std::memory_order_relaxed)) {
+    return Status(StatusCode::kUnavailable, std::string(kClockFenced) + ": " + clock_fence());
+  }
+  // After a restart the clock resumes above the stamps issued before (HighWater): while that
+  // is ahead of physical time by most of the maximum offset, peers would refuse the stamps.
+  const uint64_t now = physical_->NowMillis();
+  const uint64_t floor = identity_.hlc_floor_ms - std::min(identity_.hlc_floor_ms, hlc_ceiling_step_ms());
+  if (floor > now + options_.max_clock_offset_ms * 8 / 10) {
+    return Status(StatusCode::kUnavailable,
+                  std::string(kClockFenced) + ": stamps issued before the restart reach " +
+                      std::to_string(floor - now) + " ms beyond this node's clock");
+  }
+  return Status::Ok();
+}
+
+Status Engine::SaveHighWater() {
+  const uint64_t committed = CommittedSeq();
+  std::lock_guard<std::mutex> lock(marks_mu_);
+  if (committed <= marks_.committed_seq) return Status::Ok();
+  storage::HighWater raised = marks_;
+  raised.committed_seq = committed;
+  GDS_RETURN_IF_ERROR(marks_file_.Save(raised));
+  marks_ = raised;
+  return Status::Ok();
 }
 
 Status Engine::ValidateName(std::string_view name) const {
@@ -195,9 +263,12 @@ size_t Engine::StripeOf(const std::string& encoded_key) const {
 }
 
 crdt::Stamp Engine::StampFor(const Op& op) {
-  if (op.timestamp) return {{*op.timestamp, 0}, identity_.replica};
+  if (op.timestamp) {
+    FollowStamp(*op.timestamp);
+    return {{*op.timestamp, 0}, identity_.replica};
+  }
   std::lock_guard<std::mutex> lock(clock_mu_);
-  return {hlc_.Now(), identity_.replica};
+  return {IssueLocked(), identity_.replica};
 }
 
 StatusOr<std::optional<v1::Family>> Engine::FamilyHolding(
@@ -290,6 +361,13 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
         continue;
       }
     }
+    if (op.kind != Op::Kind::kCreate &&
+        (type == v1::LWW_REGISTER || type == v1::LWW_SET || type == v1::LWW_GRAPH)) {
+      if (Status fenced = CheckFence(); !fenced.ok()) {
+        results.push_back(fenced);
+        continue;
+      }
+    }
     // The op works on the staged state in place (a copy of a large set would cost more than
     // the op): its delta is computed first, and joined only if valid.
     crdt::AnyCrdt fresh_state;
@@ -335,8 +413,11 @@ std::vector<StatusOr<ObjectView>> Engine::ApplyBatch(
       w.old_digest = obj.digest;
       obj.digest = w.digest;  // none when deferred: the store keeps the object dirty
       obj.bytes = defer ? obj.bytes + w.delta.size() : w.state.size();
-      if (!created || !(obj.state == crdt::NewCrdt(type))) {
-        if (!defer) w.delta = crdt::EncodeAny(*delta);
+      // Every change is logged, a create of an empty object too: its delta (the empty
+      // state) creates the object with its type on every replica, and the session token of
+      // the create covers it.
+      if (!defer) w.delta = crdt::EncodeAny(*delta);
+      {
         std::lock_guard<std::mutex> seq_lock(seq_mu_);
         w.seq = next_seq_.fetch_add(1);
         in_flight_.insert(w.seq);
@@ -384,7 +465,11 @@ crdt::VersionVector Engine::AppliedVector() const {
   return applied;
 }
 
-std::string Engine::SessionToken() const { return FormatSessionToken(AppliedVector()); }
+std::string Engine::SessionTokenFor(uint64_t wrote) const {
+  crdt::VersionVector applied = AppliedVector();
+  applied.Raise(identity_.replica, wrote);
+  return FormatSessionToken(applied);
+}
 
 StatusOr<ObjectView> Engine::Read(v1::Family family, std::string_view name) const {
   GDS_RETURN_IF_ERROR(ValidateName(name));
@@ -572,6 +657,7 @@ v1::Progress Engine::ProgressReport() {
   out.set_hlc_physical(now.physical);
   out.set_hlc_logical(now.logical);
   out.set_assigned_seq(last_seq());
+  out.set_wall_ms(physical_->NowMillis());
   return out;
 }
 
@@ -658,6 +744,76 @@ StatusOr<Engine::Incoming> Engine::DecodeIncoming(storage::ObjectKey key, v1::Cr
   return Incoming{std::move(key), std::move(encoded), type, std::move(state)};
 }
 
+Status Engine::ResolveTypeConflict(Incoming& in, Staged& obj, storage::ObjectWrite& w,
+                                   crdt::ReplicaId origin, std::vector<Conflict>* conflicts,
+                                   bool* incoming_lost) {
+  // The same name created as two types before the replicas met. Every replica picks the same
+  // winner whatever the arrival order: the richer type where one embeds in the other without
+  // loss (both sides' writes survive), else the lower type tag, and the loser's state is
+  // kept under lost/ (retrievable through /admin/lost) rather than dropped.
+  const std::optional<v1::CrdtType> richer = crdt::EmbeddingType(*obj.type, in.type);
+  const v1::CrdtType winner = richer ? *richer : std::min(*obj.type, in.type);
+  const v1::CrdtType loser = winner == *obj.type ? in.type : *obj.type;
+  if (conflicts) {
+    conflicts->push_back({in.key,
+                          winner,
+                          richer ? "type_embedded" : "type",
+                          std::string(crdt::TypeName(winner)),
+                          {std::string(crdt::TypeName(loser))},
+                          origin});
+  }
+  if (winner == *obj.type) {
+    if (!richer) {
+      *incoming_lost = true;
+      w.type = *obj.type;  // the object is written (with its lost/ entry) even if unchanged
+      return KeepLost(in.key, in.delta, w);
+    }
+    GDS_ASSIGN_OR_RETURN(in.delta, crdt::Embed(in.delta, winner));
+    in.type = winner;
+    in.bytes = crdt::EncodeAny(in.delta);  // a merge operand must be of the stored type
+    return Status::Ok();
+  }
+  if (!w.type_changed) {
+    w.type_changed = obj.in_store;
+    w.old_type = *obj.type;
+    w.created = !obj.in_store;
+  }
+  w.operands.clear();  // of the displaced type: the whole state is written
+  if (richer) {
+    GDS_ASSIGN_OR_RETURN(obj.state, crdt::Embed(obj.state, winner));
+  } else {
+    GDS_RETURN_IF_ERROR(KeepLost(in.key, obj.state, w));
+    obj.state = crdt::NewCrdt(winner);
+  }
+  obj.type = winner;
+  return Status::Ok();
+}
+
+Status Engine::KeepLost(const storage::ObjectKey& key, const crdt::AnyCrdt& state,
+                        storage::ObjectWrite& w) {
+  const v1::CrdtType type = crdt::TypeOf(state);
+  auto kept = std::find_if(w.lost.begin(), w.lost.end(),
+                           [&](const auto& entry) { return entry.first == type; });
+  crdt::AnyCrdt joined = state;
+  std::optional<std::string> before;
+  if (kept != w.lost.end()) {
+    before = kept->second;
+  } else {
+    GDS_ASSIGN_OR_RETURN(before, store_->ReadLost(type, key));
+  }
+  if (before) {
+    GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt earlier, crdt::DecodeAnyAs(type, *before));
+    GDS_RETURN_IF_ERROR(crdt::JoinAny(joined, earlier));
+  }
+  std::string bytes = crdt::EncodeAny(joined);
+  if (kept != w.lost.end()) {
+    kept->second = std::move(bytes);
+  } else {
+    w.lost.emplace_back(type, std::move(bytes));
+  }
+  return Status::Ok();
+}
+
 StatusOr<uint64_t> Engine::JoinIncoming(
     std::vector<Incoming>& incoming, crdt::ReplicaId origin, std::vector<TypeConflict>* conflicts,
     bool deltas, const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit) {
@@ -686,24 +842,10 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       obj.state = crdt::NewCrdt(in.type);
       w.created = !obj.in_store;
     } else if (*obj.type != in.type) {
-      // The same name created as two types before the replicas met: the lower tag wins
-      // everywhere, whatever the arrival order.
-      if (conflicts) {
-        conflicts->push_back({in.key,
-                              std::min(*obj.type, in.type),
-                              "type",
-                              std::string(crdt::TypeName(std::min(*obj.type, in.type))),
-                              {std::string(crdt::TypeName(std::max(*obj.type, in.type)))},
-                              origin});
-      }
-      if (*obj.type < in.type) continue;
-      if (!w.type_changed) {
-        w.type_changed = obj.in_store;
-        w.old_type = *obj.type;
-        w.created = !obj.in_store;
-      }
-      obj.type = in.type;
-      obj.state = crdt::NewCrdt(in.type);
+      bool incoming_lost = false;
+      status = ResolveTypeConflict(in, obj, w, origin, conflicts, &incoming_lost);
+      if (!status.ok()) break;
+      if (incoming_lost) continue;
     }
     // Large objects are not checked for conflicts: the copy would cost as much as the object.
     const bool detect = conflicts != nullptr && obj.bytes <= kMaxBytesCheckedForConflicts;
@@ -725,7 +867,7 @@ StatusOr<uint64_t> Engine::JoinIncoming(
     for (auto& [encoded, w] : writes) {
       if (w.type == v1::CRDT_TYPE_UNSPECIFIED) continue;  // every delta for it lost a type conflict
       Staged& obj = staged[encoded];
-      if (deltas && !w.created && !w.type_changed &&
+      if (deltas && !w.created && !w.type_changed && w.lost.empty() && !w.operands.empty() &&
           obj.bytes > options_.defer_digests_above_bytes && DigestsDeferrable()) {
         // As a local op on a large object (ApplyBatch): its deltas merged in, digest deferred.
         w.deferred = true;
@@ -743,7 +885,7 @@ StatusOr<uint64_t> Engine::JoinIncoming(
       obj.digest = w.digest = digest;
       obj.bytes = w.state.size();
       if (!same) ++changed;
-      if (same && !deltas) continue;
+      if (same && !deltas && w.lost.empty()) continue;
       list.push_back(std::move(w));
     }
     status = commit(list);

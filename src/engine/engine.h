@@ -11,6 +11,8 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -30,6 +32,7 @@
 #include "engine/op.h"
 #include "geodatastore/v1/antientropy.pb.h"
 #include "geodatastore/v1/replication.pb.h"
+#include "storage/high_water.h"
 #include "storage/node_identity.h"
 #include "storage/store.h"
 
@@ -67,8 +70,11 @@ struct ObjectView {
 };
 
 // A conflict resolved while applying remote deltas. kinds:
-//   type          the name was created with two types on two replicas; every replica keeps
-//                 the lower type tag (winner) and drops the other's deltas (loser)
+//   type          the name was created with two types on two replicas that do not embed in
+//                 each other; every replica keeps the lower type tag (winner) and keeps the
+//                 other type's state apart, under lost/ (loser; Engine::LostStates)
+//   type_embedded the same with types where one embeds in the other without loss (G-Counter
+//                 in PN-Counter, G-Set in 2P-Set): the richer type (winner) holds both
 //   lww_overwrite an LWW register write lost to a later one (winner and loser values)
 //   mv_concurrent an MV register now holds several concurrent values (losers: all of them)
 //   add_wins      a remove lost to a concurrent add of the same element (winner: element)
@@ -156,6 +162,23 @@ class Engine {
   // Highest own seq below which every seq is committed (safe to ship).
   uint64_t CommittedSeq() const;
   crdt::Timestamp HlcNow();
+  uint64_t WallMillis() const { return physical_->NowMillis(); }
+  // Clock fencing (CockroachDB's rule): while reason is non-empty, this node's clock is too
+  // far from its peers' (the node decides: Node::Housekeeping) and every write to an LWW
+  // type (register, lww_set, graph), which needs a timestamp, is refused with kUnavailable
+  // "<kClockFenced>: <reason>". Creates and every other type still work.
+  static constexpr std::string_view kClockFenced = "clock fenced";
+  void SetClockFence(std::string reason);
+  std::string clock_fence() const;
+  // Ok, or the kUnavailable an LWW write gets now.
+  Status CheckFence() const;
+  // Persists the committed seq in the high-water file if it rose (the node calls it every
+  // 200 ms; storage/high_water.h): a restart whose delta log ends below it went backwards.
+  Status SaveHighWater();
+  // How far ahead of a stamp the persisted HLC ceiling is raised (one fsync per step): a
+  // quarter of the maximum offset, so that a restart's clock, resumed at the ceiling, is
+  // not so far ahead that peers refuse its stamps.
+  uint64_t hlc_ceiling_step_ms() const { return std::max<uint64_t>(10, options_.max_clock_offset_ms / 4); }
 
   StatusOr<ObjectView> Read(v1::Family family, std::string_view name) const;
   // A family other than except in which name exists, if any (one keyspace: the Redis
@@ -198,7 +221,12 @@ class Engine {
   bool HasApplied(const crdt::VersionVector& wanted) const {
     return wanted.LessOrEqual(AppliedVector());
   }
-  std::string SessionToken() const;
+  // The node's applied vector as a session token, its own entry raised to wrote (a seq this
+  // node issued to the caller's write): a write finishing while a lower-numbered concurrent
+  // one is still uncommitted gets a token that covers it (applying it anywhere, this node
+  // included, waits for the lower one too, since replication applies in seq order).
+  std::string SessionTokenFor(uint64_t wrote) const;
+  std::string SessionToken() const { return SessionTokenFor(0); }
   void set_observer(OpObserver* observer) { observer_ = observer; }
 
  private:
@@ -238,6 +266,15 @@ class Engine {
   // replicated deltas (with bytes): unchanged objects are written too, and a large object
   // takes its deltas as merge operands, its digest deferred (as ApplyBatch does); otherwise
   // full states, and only changed objects are written. Returns how many objects changed.
+  // A remote delta or state of another type than the object here (JoinIncoming): in is
+  // embedded in the object's type, or the object's state in in's, or the loser's state kept
+  // under lost/; *incoming_lost when in is kept there rather than joined.
+  Status ResolveTypeConflict(Incoming& in, Staged& obj, storage::ObjectWrite& w,
+                             crdt::ReplicaId origin, std::vector<Conflict>* conflicts,
+                             bool* incoming_lost);
+  // Joins state into what w (or else the store) keeps under lost/ for key and its type.
+  Status KeepLost(const storage::ObjectKey& key, const crdt::AnyCrdt& state,
+                  storage::ObjectWrite& w);
   StatusOr<uint64_t> JoinIncoming(
       std::vector<Incoming>& incoming, crdt::ReplicaId origin, std::vector<TypeConflict>* conflicts,
       bool deltas, const std::function<Status(const std::vector<storage::ObjectWrite>&)>& commit);
@@ -283,9 +320,26 @@ class Engine {
   std::atomic<size_t> cached_bytes_{0};  // encoded bytes of every cached state
   std::atomic<bool> digests_deferrable_{false};
 
-  std::mutex clock_mu_;
-  crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_
+  // Issues a stamp (HlcNow, StampFor): raises the persisted HLC ceiling first when the
+  // stamp would pass it. REQUIRES: clock_mu_ held.
+  crdt::Timestamp IssueLocked();
+  // The clock follows a stamp received from elsewhere (validated: at most the maximum
+  // offset ahead), so that a later local write is stamped after what this node has seen.
+  void FollowStamp(uint64_t physical_ms) const;
+
+  mutable std::mutex fence_mu_;
+  std::string fence_;  // guarded by fence_mu_; empty: not fenced
+  std::atomic<bool> fenced_{false};
+
+  mutable std::mutex clock_mu_;
+  mutable crdt::HybridLogicalClock hlc_;  // guarded by clock_mu_
   crdt::PhysicalClock* const physical_;
+  // High-water marks (storage/high_water.h): the committed seq, raised by SaveHighWater, and
+  // the HLC ceiling, raised before a stamp passes it. Lock order: clock_mu_, then marks_mu_.
+  std::mutex marks_mu_;
+  storage::HighWaterFile marks_file_;
+  storage::HighWater marks_;  // guarded by marks_mu_
+  uint64_t hlc_ceiling_ms_ = 0;  // guarded by clock_mu_; a copy of marks_.hlc_ceiling_ms
   OpObserver* observer_ = nullptr;
 };
 

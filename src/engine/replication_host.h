@@ -51,6 +51,7 @@ class EngineReplicationHost final : public replication::ReplicationHost {
     return engine_->store()->RelayOrigins();
   }
   crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
+  uint64_t WallMillis() override { return engine_->WallMillis(); }
   void OnRejected(std::string_view reason) override { engine_->NoteRejected(reason); }
   StatusOr<storage::Cursor> LoadCursor(const std::string& peer) override {
     return engine_->store()->LoadCursor(peer);

@@ -11,7 +11,9 @@ crdt::StateLimits Engine::RemoteLimits() const {
 
 StatusOr<crdt::AnyCrdt> Engine::DecodeValid(v1::CrdtType type, std::string_view bytes) const {
   GDS_ASSIGN_OR_RETURN(crdt::AnyCrdt state, crdt::DecodeAnyAs(type, bytes));
-  GDS_RETURN_IF_ERROR(crdt::ValidateAny(state, RemoteLimits()));
+  const crdt::StateLimits limits = RemoteLimits();
+  GDS_RETURN_IF_ERROR(crdt::ValidateAny(state, limits));
+  FollowStamp(limits.latest_stamp_ms);
   return state;
 }
 

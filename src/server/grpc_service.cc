@@ -114,11 +114,14 @@ CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action acti
 
 CrdtService::Reactor* CrdtService::Serve(Context* context, security::Action action, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Done finish = [this, context, reactor](Status status) {
-    context->AddInitialMetadata("x-session-token", engine_->SessionToken());
-    metrics_->OnRefused(status);
-    reactor->Finish(ToGrpcStatus(status));
-  };
+  auto wrote = std::make_shared<std::atomic<uint64_t>>(0);
+  Done finish{[this, context, reactor, wrote](Status status) {
+                context->AddInitialMetadata("x-session-token",
+                                            engine_->SessionTokenFor(wrote->load()));
+                metrics_->OnRefused(status);
+                reactor->Finish(ToGrpcStatus(status));
+              },
+              wrote};
   boost::asio::post(workers_, [this, context, reactor, action, work = std::move(work),
                                finish = std::move(finish)]() mutable {
     // Refused callers learn nothing, not even the session token.
@@ -147,6 +150,7 @@ CrdtService::Reactor* CrdtService::Write(Context* context, const std::string& na
                [this, context, name, op, reply](const Done& finish) {
                  StatusOr<engine::ObjectView> view = engine_->Apply(name, op);
                  if (!view.ok()) return finish(view.status());
+                 finish.Wrote(view->seq);
                  ViewToProto(*view, reply);
                  const std::string level = Metadata(context, "x-consistency");
                  auto consistency = engine::ParseConsistency(level.empty() ? default_write_ : level);
@@ -290,7 +294,7 @@ CrdtService::Reactor* CrdtService::ListKeys(Context* c, const v1::ListKeysReques
   });
 }
 
-void CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply) {
+uint64_t CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply) {
   std::vector<std::pair<std::string, Op>> ops;
   std::vector<int> index;  // position in ops of each operation, -1 for an invalid one
   std::vector<Status> invalid(request.operations_size());
@@ -305,6 +309,10 @@ void CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* repl
     }
   }
   std::vector<StatusOr<engine::ObjectView>> results = engine_->ApplyBatch(ops);
+  uint64_t wrote = 0;
+  for (const StatusOr<engine::ObjectView>& r : results) {
+    if (r.ok()) wrote = std::max(wrote, r->seq);
+  }
   for (int i = 0; i < request.operations_size(); ++i) {
     v1::OperationResult* r = reply->add_results();
     const Status status = index[i] < 0 ? invalid[i] : results[index[i]].status();
@@ -316,13 +324,14 @@ void CrdtService::RunBatch(const v1::BatchRequest& request, v1::BatchReply* repl
       ViewToProto(*results[index[i]], r->mutable_value());
     }
   }
+  return wrote;
 }
 
 CrdtService::Reactor* CrdtService::ApplyBatch(Context* c, const v1::BatchRequest* r,
                                               v1::BatchReply* out) {
-  return Serve(c, security::Action::kWrite, [this, r, out]() -> Status {
-    RunBatch(*r, out);
-    return Status::Ok();
+  return Serve(c, security::Action::kWrite, [this, r, out](const Done& finish) {
+    finish.Wrote(RunBatch(*r, out));
+    finish(Status::Ok());
   });
 }
 

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,13 +62,25 @@ class CrdtService final : public v1::CRDTService::CallbackService {
   Reactor* Echo(Context*, const v1::EchoRequest*, v1::EchoReply*) override;
 
   // Applies a batch; shared by ApplyBatch and StreamBatches.
-  void RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply);
+  // Returns the highest seq it wrote (0: none).
+  uint64_t RunBatch(const v1::BatchRequest& request, v1::BatchReply* reply);
 
  private:
   // Work for one call: runs on the worker pool (it must own what it captures, besides the
   // call's request and reply) and calls finish exactly once — at once, or later from a
   // continuation when it waits (parked in waits_, holding no thread).
-  using Done = std::function<void(Status)>;
+  // A write records the seq it wrote (Wrote) before it finishes, so that the session token
+  // the call returns covers it (Engine::SessionTokenFor).
+  struct Done {
+    std::function<void(Status)> finish;
+    std::shared_ptr<std::atomic<uint64_t>> wrote;
+    void operator()(Status status) const { finish(std::move(status)); }
+    void Wrote(uint64_t seq) const {
+      uint64_t seen = wrote->load();
+      while (seen < seq && !wrote->compare_exchange_weak(seen, seq)) {
+      }
+    }
+  };
   using Work = std::function<void(Done)>;
   // Checks credentials and metadata, waits for the session token if any, runs work and
   // finishes the call with its status and the node's session token.

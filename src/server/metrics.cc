@@ -4,6 +4,7 @@
 
 #include "crdt/any_crdt.h"
 #include "crdt/validate.h"
+#include "engine/engine.h"
 
 namespace geodatastore::server {
 
@@ -66,6 +67,17 @@ Metrics::Metrics(std::string region, const storage::Store* store,
                               .Name("geodatastore_certificate_expiry_seconds")
                               .Help("When this node's TLS certificate expires (Unix time)")
                               .Register(*registry_)),
+      clock_offset_(prometheus::BuildGauge()
+                        .Name("geodatastore_clock_offset_seconds")
+                        .Help("This node's clock minus the median of its linked peers' clocks")
+                        .Register(*registry_)
+                        .Add({})),
+      clock_fenced_(prometheus::BuildGauge()
+                        .Name("geodatastore_clock_fenced")
+                        .Help("1 while this node refuses LWW writes: its clock is more than "
+                              "80% of clock.max_offset_ms from most of its peers'")
+                        .Register(*registry_)
+                        .Add({})),
       http_requests_(prometheus::BuildCounter()
                          .Name("geodatastore_http_requests_total")
                          .Help("HTTP answers by status code")
@@ -190,6 +202,9 @@ void Metrics::OnRefused(const Status& status) {
     }
     case StatusCode::kResourceExhausted:
       return OnRejected("limit");
+    case StatusCode::kUnavailable:
+      if (status.message().starts_with(engine::Engine::kClockFenced)) OnRejected("clock_fenced");
+      return;
     default:
       return;
   }
@@ -202,6 +217,11 @@ void Metrics::OnAuthFailure(std::string_view frontend, std::string_view reason) 
 
 void Metrics::OnHandshakeFailure(std::string_view listener) {
   handshake_failures_.Add({{"listener", std::string(listener)}}).Increment();
+}
+
+void Metrics::SetClock(int64_t offset_ms, bool fenced) {
+  clock_offset_.Set(static_cast<double>(offset_ms) / 1000.0);
+  clock_fenced_.Set(fenced ? 1 : 0);
 }
 
 void Metrics::SetCertificateExpiry(int64_t not_after_unix) {

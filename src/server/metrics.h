@@ -14,7 +14,8 @@
 //                                                     corrupt_batch,
 //                                                     checksum, spoofed_sender, unknown_peer,
 //                                                     unauthenticated_peer, forged_ack,
-//                                                     forged_relay, forged_covered, forged_progress
+//                                                     forged_relay, forged_covered, forged_progress,
+//                                                     clock_fenced (LWW writes refused)
 //   geodatastore_http_requests_total{code}            counter
 //   geodatastore_uptime_seconds                       gauge
 //   geodatastore_waiting_requests                     gauge: requests parked for a session
@@ -40,6 +41,12 @@
 //                                                     scan at most every 10 s, and at the
 //                                                     next scrape after a collection
 //   geodatastore_tombstones_collected_total           counter: tombstones collected here
+//   geodatastore_clock_offset_seconds                 gauge: this node's clock minus the
+//                                                     median of its linked peers'
+//   geodatastore_clock_fenced                         gauge: 1 while LWW writes are refused
+//                                                     (Engine::SetClockFence)
+//   geodatastore_conflicts_resolved_total kinds include type (the loser kept under
+//   /admin/lost) and type_embedded (both kept)
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -84,6 +91,8 @@ class Metrics : public engine::OpObserver {
   void OnTombstonesCollected(uint64_t n);
   void OnAuthFailure(std::string_view frontend, std::string_view reason);
   void OnHandshakeFailure(std::string_view listener);
+  // This node's clock offset from its peers, and whether it fences itself (Engine).
+  void SetClock(int64_t offset_ms, bool fenced);
   // When this node's certificate expires (seconds since the epoch).
   void SetCertificateExpiry(int64_t not_after_unix);
 
@@ -114,6 +123,8 @@ class Metrics : public engine::OpObserver {
   prometheus::Family<prometheus::Counter>& auth_failures_;
   prometheus::Family<prometheus::Counter>& handshake_failures_;
   prometheus::Family<prometheus::Gauge>& certificate_expiry_;
+  prometheus::Gauge& clock_offset_;
+  prometheus::Gauge& clock_fenced_;
   prometheus::Family<prometheus::Counter>& http_requests_;
   prometheus::Gauge& uptime_;
   prometheus::Gauge& waiting_requests_;

@@ -4,9 +4,11 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
+#include "replication/clock_fence.h"
 #include "replication/message_checksum.h"
 
 namespace geodatastore::server {
@@ -120,6 +122,10 @@ Status Node::Start() {
                        storage::Store::Open({config_.node.data_dir, config_.storage.sync_writes}));
   GDS_ASSIGN_OR_RETURN(storage::NodeIdentity identity,
                        storage::LoadIdentity(*store_, config_.node.id));
+  if (!identity.new_epoch_reason.empty()) {
+    spdlog::warn("took the new replica epoch {}: {}; the writes it lost are repaired from peers",
+                 identity.epoch, identity.new_epoch_reason);
+  }
   engine::EngineOptions options;
   options.limits.max_key_bytes = config_.limits.max_key_bytes;
   options.limits.max_element_bytes = config_.limits.max_element_bytes;
@@ -293,6 +299,21 @@ v1::TombstoneStatus Node::TombstoneReport() {
   return out;
 }
 
+void Node::CheckClock() {
+  const replication::ClockCheck check =
+      replication::CheckClock(replication_->Peers(), config_.clock.max_offset_ms);
+  if (!check.measured) return;
+  if (check.fence.empty() != engine_->clock_fence().empty()) {
+    if (check.fence.empty()) {
+      spdlog::warn("clock back within the offset of its peers: LWW writes accepted again");
+    } else {
+      spdlog::error("fenced: {}; LWW writes are refused until it is fixed", check.fence);
+    }
+  }
+  engine_->SetClockFence(check.fence);
+  if (metrics_) metrics_->SetClock(check.offset_ms, !check.fence.empty());
+}
+
 void Node::Housekeeping() {
   const auto started = std::chrono::steady_clock::now();
   uint64_t truncated = 0;
@@ -302,6 +323,10 @@ void Node::Housekeeping() {
        ++tick) {
     // Nobody to ship the delta log to: keep it short, once a second (peers added later are
     // repaired by anti-entropy, as after any truncation).
+    if (Status s = engine_->SaveHighWater(); !s.ok()) {
+      spdlog::error("saving the high-water marks: {}", s.ToString());
+    }
+    if (replication_ && tick % 5 == 0) CheckClock();
     const uint64_t committed = engine_->CommittedSeq();
     if (!replication_ && tick % 5 == 0 && committed > truncated) {
       Status s = store_->TruncateLog(engine_->identity().replica, committed);

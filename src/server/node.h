@@ -68,6 +68,9 @@ class Node {
   void Shutdown();
   // Until stopped, on its own thread: steps the tombstone collector's rounds, and keeps the
   // delta log of a node without peers short.
+  // Measures this node's clock against its linked peers' and fences it (Engine::
+  // SetClockFence) while most are more than 80% of clock.max_offset_ms away.
+  void CheckClock();
   void Housekeeping();
   // from: the sending node; origin_region: the region of the node whose write lost or won.
   void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "reply/object_reply.h"
 #include "reply/report_json.h"
 #include "server/rest_api.h"
 #include "server/rest_call.h"
@@ -49,6 +50,22 @@ void RestApi::AddAdminRoutes() {
                      {"time_ms", r.time_ms()}});
     }
     c.Json(200, {{"conflicts", out}});
+  });
+  // States a type conflict displaced (storage::ObjectWrite::lost), rendered as objects.
+  Add(V::get, "/admin/lost", [this](Call& c) {
+    size_t limit = 100;
+    if (!c.Limit(1000, &limit)) return;
+    auto lost = engine_->store()->ListLost(limit);
+    if (!lost.ok()) return c.Error(lost.status());
+    json out = json::array();
+    for (const storage::LostState& l : *lost) {
+      auto state = crdt::DecodeAnyAs(l.type, l.state);
+      if (!state.ok()) return c.Error(state.status());
+      json entry = reply::ToJson(reply::Describe(l.key.name, *state));
+      entry["family"] = storage::FamilyName(l.key.family);
+      out.push_back(std::move(entry));
+    }
+    c.Json(200, {{"lost", out}});
   });
 }
 

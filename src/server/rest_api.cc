@@ -252,7 +252,7 @@ void RestApi::Answer(Call& call) {
   if (response.find(http::field::content_type) == response.end()) {
     response.set(http::field::content_type, "application/json");
   }
-  response.set("X-Session-Token", engine_->SessionToken());
+  response.set("X-Session-Token", engine_->SessionTokenFor(call.wrote));
   metrics_->OnHttpAnswer(response.result_int());
   metrics_->OnRefused(call.refused);
   call.done();

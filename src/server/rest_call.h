@@ -32,6 +32,7 @@ struct RestApi::Call {
   std::map<std::string, std::string> query;  // decoded
   json body;                                 // the parsed body (an object), once Body() ran
   geodatastore::Status refused;              // what the answer refused, if a Status stands for it
+  uint64_t wrote = 0;  // the seq of the call's write, which its session token must cover
   std::weak_ptr<Call> self;
   // Steps that handed the answer to a continuation (Defer). Atomic: a continuation may run
   // its own step while the step that deferred is still returning.

@@ -150,6 +150,7 @@ void RestApi::ApplyOp(Call& call, v1::Family family, Op op, bool created_status)
   if (op.family() != family) return call.BadRequest("type does not belong to this path");
   auto view = engine_->Apply(call.params[0], op);
   if (!view.ok()) return call.Error(view.status());
+  call.wrote = view->seq;
   auto level =
       engine::ParseConsistency(call.query.count("consistency") ? call.query["consistency"]
                                                                : config_.consistency.default_write);

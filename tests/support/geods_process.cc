@@ -43,6 +43,12 @@ GeodsProcess::~GeodsProcess() {
   if (pid_ > 0) Kill9();
 }
 
+std::vector<std::string> ClockSkew(int seconds) {
+  return {"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+          "FAKETIME=" + std::string(seconds >= 0 ? "+" : "") + std::to_string(seconds) + "s",
+          "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"};
+}
+
 bool GeodsProcess::Start(std::chrono::seconds deadline) {
   unlink(ports_path_.c_str());
   posix_spawn_file_actions_t actions;
@@ -55,7 +61,11 @@ bool GeodsProcess::Start(std::chrono::seconds deadline) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (std::string& e : env_) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     error_ = "posix_spawn failed: " + std::to_string(rc);

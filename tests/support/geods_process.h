@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "support/temp_dir.h"
 
@@ -31,6 +32,9 @@ class GeodsProcess {
   // Starts geods and waits (polling, with a deadline) until it reports its ports.
   // Returns false, with the log in error(), if it exits or the deadline passes.
   bool Start(std::chrono::seconds deadline = std::chrono::seconds(30));
+  // Environment variables (NAME=value) the next Start adds to this process's, e.g.
+  // ClockSkew's.
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
   // SIGTERM and wait; returns the exit code (or -signal).
   int Stop();
   void Kill9();
@@ -51,6 +55,7 @@ class GeodsProcess {
   int Wait();
 
   TempDir dir_;
+  std::vector<std::string> env_;
   std::string data_dir_, config_path_, ports_path_, log_path_;
   pid_t pid_ = -1;
   uint16_t http_port_ = 0;
@@ -59,6 +64,10 @@ class GeodsProcess {
   uint16_t peer_port_ = 0;
   std::string error_;
 };
+
+// The environment that runs geods with its wall clock offset by seconds (Debian's
+// libfaketime; the monotonic clock is left alone).
+std::vector<std::string> ClockSkew(int seconds);
 
 // A currently free loopback port below the ephemeral range (bound, then released: a process
 // binding that very port may take it first, which is unlikely; listeners on port 0 cannot).

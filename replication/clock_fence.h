@@ -1,0 +1,47 @@
+// Clock fencing (CockroachDB's rule, docs/durability.md): a node whose clock is more than
+// 80% of the maximum offset from most of its linked peers' refuses writes that need a
+// timestamp. The decision, from the offsets the replicator measured (PeerView).
+//
+// Thread safety: a pure function.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "replication/replicator.h"
+
+namespace geodatastore::replication {
+
+struct ClockCheck {
+  bool measured = false;  // some linked peer's offset is known
+  int64_t offset_ms = 0;  // this node's clock minus the median of its peers'
+  std::string fence;      // why it must fence itself; empty: it need not
+};
+
+inline ClockCheck CheckClock(const std::vector<PeerView>& peers, uint64_t max_offset_ms) {
+  std::vector<int64_t> offsets;  // the peers' clocks minus this node's
+  size_t linked = 0;
+  for (const PeerView& v : peers) {
+    if (!v.via.empty()) continue;
+    ++linked;
+    if (v.clock_offset_ms) offsets.push_back(*v.clock_offset_ms);
+  }
+  ClockCheck out;
+  if (offsets.empty()) return out;
+  out.measured = true;
+  std::sort(offsets.begin(), offsets.end());
+  out.offset_ms = -offsets[offsets.size() / 2];
+  const auto limit = static_cast<int64_t>(max_offset_ms * 8 / 10);
+  const auto far = static_cast<size_t>(std::count_if(
+      offsets.begin(), offsets.end(), [&](int64_t o) { return o > limit || o < -limit; }));
+  if (far * 2 > linked) {
+    out.fence = "this node's clock is " + std::to_string(out.offset_ms) +
+                " ms from the median of its peers', beyond 80% of clock.max_offset_ms (" +
+                std::to_string(max_offset_ms) + ")";
+  }
+  return out;
+}
+
+}  // namespace geodatastore::replication
