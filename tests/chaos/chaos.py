@@ -7,7 +7,8 @@ Environment: CHAOS_SECONDS (fault period, default 150), CHAOS_SEED (default: ran
 CHAOS_CLIENTS (default 6), CHAOS_CORRUPT_WAL (1: flip a byte of the newest WAL file of a
 killed node before its restart; default 1 when CHAOS_SECONDS >= 600, else 0),
 CHAOS_SKEW (faketime offset of the node started ahead, default +120s; "" for none),
-CHAOS_CONVERGE_SECONDS (deadline for convergence after heal, default 90),
+CHAOS_CONVERGE_SECONDS (deadline for convergence after heal, default 180: states
+stamped by the node that ran ahead are refused until real time reaches them),
 CHAOS_KEEP_DATA (1: keep the nodes' data directories of a passing run).
 
 Prints one summary line and the run directory, which holds history.jsonl (every op),
@@ -160,9 +161,10 @@ class Nemesis:
     FAULTS = ("partition_region", "partition_halves", "one_way", "reset", "slow", "kill")
 
     def run(self, seconds, skewed):
-        """Faults until `seconds` pass; the skewed node goes back to the true clock half-way."""
+        """Faults until `seconds` pass; the skewed node goes back to the true clock a third of
+        the way in (what it stamped ahead is refused until real time catches up with it)."""
         end = time.monotonic() + seconds
-        unskew_at = time.monotonic() + seconds / 2
+        unskew_at = time.monotonic() + seconds / 3
         cycle = []
         while time.monotonic() < end - 4:
             if skewed is not None and skewed.skew and time.monotonic() >= unskew_at:
@@ -199,18 +201,34 @@ def read_all(cluster, keys):
 
 
 def full_sync_all(cluster):
-    """Runs anti-entropy from every node; returns the total keys compared and repaired."""
-    compared = repaired = 0
-    for node in cluster.nodes:
+    """Runs anti-entropy from every node at once; returns the total keys compared and
+    repaired (a node that does not answer counts as one key compared: not yet agreed)."""
+    results = [(1, 0)] * len(cluster.nodes)
+
+    def one(i, node):
         try:
             status, body, _ = http_json(node.http, "POST", "/admin/anti-entropy/full-sync",
                                         timeout=60)
             if status == 200 and body:
-                compared += body.get("keys_compared", 0)
-                repaired += body.get("keys_repaired", 0)
+                results[i] = (body.get("keys_compared", 0), body.get("keys_repaired", 0))
         except OSError:
             pass
-    return compared, repaired
+
+    threads = [threading.Thread(target=one, args=(i, n)) for i, n in enumerate(cluster.nodes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+def differing(states):
+    """Keys on which the nodes that answered disagree."""
+    answered = [s for s in states.values() if s is not None]
+    if not answered:
+        return []
+    return sorted(k for k in answered[0]
+                  if len({json.dumps(s.get(k), sort_keys=True) for s in answered}) > 1)
 
 
 def converge(cluster, proxy, timeline, deadline_s):
@@ -239,10 +257,13 @@ def converge(cluster, proxy, timeline, deadline_s):
                 timeline.event("converged %.2f s after heal: full sync round %d compared no key "
                                "(Merkle roots agree), every replica reads the same" % (took, rounds))
                 return took, states[cluster.nodes[0].id], states
-        timeline.event("full sync round %d: %d keys compared, %d repaired"
-                       % (rounds, compared, repaired))
-        time.sleep(0.2)
-    states = read_all(cluster, all_keys())
+        else:
+            states = read_all(cluster, all_keys())
+        diff = differing(states)
+        timeline.event("full sync round %d: %d keys compared, %d repaired; reads differ on %d "
+                       "keys%s" % (rounds, compared, repaired, len(diff),
+                                   " (%s)" % ", ".join(diff[:4]) if diff else ""))
+        time.sleep(0.5)
     timeline.event("NOT converged %.0f s after heal" % deadline_s)
     return None, None, states
 
@@ -263,7 +284,7 @@ def main():
     clients_n = env_int("CHAOS_CLIENTS", 6)
     corrupt_wal = env_int("CHAOS_CORRUPT_WAL", 1 if seconds >= 600 else 0) == 1
     skew = os.environ.get("CHAOS_SKEW", "+120s")
-    converge_s = env_int("CHAOS_CONVERGE_SECONDS", 90)
+    converge_s = env_int("CHAOS_CONVERGE_SECONDS", 180)
     geods = os.path.abspath(os.path.join(args.bin, "geods"))
     if not os.access(geods, os.X_OK):
         sys.exit("chaos: no geods at %s (build first: make build)" % geods)
