@@ -68,6 +68,7 @@ class Nemesis:
         self.corrupt_wal = corrupt_wal
         self.ids = [n.id for n in cluster.nodes]
         self.regions = cluster.regions()
+        self.rollbacks = []
 
     def cross_pairs(self):
         region = {n.id: n.region for n in self.cluster.nodes}
@@ -136,13 +137,22 @@ class Nemesis:
 
     def kill(self):
         node = self.cluster.by_id[self.rng.choice(self.ids)]
+        before = identity(node)
         self.cluster.kill9(node)
-        self.tl.event("kill -9 %s" % node.id, fault=True)
+        self.tl.event("kill -9 %s (replica %s, committed seq %s)" % ((node.id,) + before),
+                      fault=True)
         self.hold(self.rng.uniform(2, 6))
         if self.corrupt_wal:
             self.tl.event("corrupt WAL of %s: %s"
                           % (node.id, self.cluster.corrupt_newest_wal(node, self.rng)), fault=True)
         self.restart(node, node.skew)
+        after = identity(node)
+        # Never reuse an identity (DESIGN, principle 7): a node that came back with less than
+        # it had committed must have taken a new replica id.
+        if None not in before + after and after[0] == before[0] and after[1] < before[1]:
+            self.rollbacks.append("%s came back as replica %s with committed seq %d < %d"
+                                  % (node.id, after[0], after[1], before[1]))
+            self.tl.event("ROLLBACK: " + self.rollbacks[-1])
 
     def restart(self, node, skew):
         ok = self.cluster.start(node, skew=skew)
@@ -176,6 +186,21 @@ class Nemesis:
             getattr(self, cycle.pop())()
             self.hold(min(self.rng.uniform(1, 3), max(0, end - time.monotonic())))
         self.hold(max(0, end - time.monotonic()))
+
+
+def identity(node):
+    """(replica id, committed seq) of a running node, None for what it did not answer."""
+    replica = seq = None
+    try:
+        status, body, _ = http_json(node.http, "GET", "/admin/status", timeout=5)
+        if status == 200 and body:
+            replica = body.get("replica_id")
+        status, body, _ = http_json(node.http, "GET", "/admin/replication/lag", timeout=5)
+        if status == 200 and body:
+            seq = body.get("committed_seq")
+    except OSError:
+        pass
+    return replica, seq
 
 
 def read_all(cluster, keys):
@@ -359,6 +384,8 @@ def run(args, seconds, seed, clients_n, corrupt_wal, skew, converge_s, run_dir, 
     checkers.check_read_your_writes(history.ops, report)
     for node_id, code, _ in cluster.exits:
         report.add("process_exit", "%s exited with code %s" % (node_id, code))
+    for message in nemesis.rollbacks:
+        report.add("identity_reuse", message)
 
     with open(os.path.join(run_dir, "history.jsonl"), "w") as f:
         for op in history.ops:
