@@ -3,8 +3,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+CHAOS_SECONDS ?= 150
 
-.PHONY: all bootstrap configure build test bench bench-node start-cluster stop-cluster status format clean
+.PHONY: all bootstrap configure build test chaos bench bench-node start-cluster stop-cluster status format clean
 
 all: build
 
@@ -22,6 +23,10 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Real geods processes under faults (docs/testing.md); CHAOS_SECONDS=1800 is the soak.
+chaos: build
+	CHAOS_SECONDS=$(CHAOS_SECONDS) python3 tests/chaos/chaos.py --bin $(BUILD_DIR)/bin --log-dir $(BUILD_DIR)/chaos
 
 bench: build
 	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2
