@@ -164,6 +164,12 @@ crdt::Timestamp Engine::HlcNow() {
   return IssueLocked();
 }
 
+crdt::Timestamp Engine::ReplicationStamp() {
+  const crdt::Timestamp now = HlcNow();
+  const uint64_t cap = physical_->NowMillis() + options_.max_clock_offset_ms / 2;
+  return now.physical > cap ? crdt::Timestamp{cap, 0} : now;
+}
+
 crdt::Timestamp Engine::IssueLocked() {
   const crdt::Timestamp ts = hlc_.Now();
   if (ts.physical >= hlc_ceiling_ms_) {
@@ -653,7 +659,7 @@ v1::Progress Engine::ProgressReport() {
   v1::Progress out;
   out.set_replica(identity_.replica);
   crdt::EncodeVersionVector(AppliedVector(), out.mutable_applied());
-  const crdt::Timestamp now = HlcNow();
+  const crdt::Timestamp now = ReplicationStamp();
   out.set_hlc_physical(now.physical);
   out.set_hlc_logical(now.logical);
   out.set_assigned_seq(last_seq());

@@ -162,6 +162,12 @@ class Engine {
   // Highest own seq below which every seq is committed (safe to ship).
   uint64_t CommittedSeq() const;
   crdt::Timestamp HlcNow();
+  // The stamp of replication batch headers and progress reports: HlcNow, but never more than
+  // half the maximum offset ahead of physical time. After a restart the clock resumes above
+  // the stamps issued before, which may be far ahead (the node ran with its clock ahead):
+  // peers refuse headers that far ahead, and the node's writes of other types would wait
+  // behind them. The stamps inside deltas are checked one by one, and followed, anyway.
+  crdt::Timestamp ReplicationStamp();
   uint64_t WallMillis() const { return physical_->NowMillis(); }
   // Clock fencing (CockroachDB's rule): while reason is non-empty, this node's clock is too
   // far from its peers' (the node decides: Node::Housekeeping) and every write to an LWW

@@ -50,7 +50,7 @@ class EngineReplicationHost final : public replication::ReplicationHost {
   StatusOr<std::vector<v1::DeltaBatch>> RelayOrigins() override {
     return engine_->store()->RelayOrigins();
   }
-  crdt::Timestamp HlcNow() override { return engine_->HlcNow(); }
+  crdt::Timestamp HlcNow() override { return engine_->ReplicationStamp(); }
   uint64_t WallMillis() override { return engine_->WallMillis(); }
   void OnRejected(std::string_view reason) override { engine_->NoteRejected(reason); }
   StatusOr<storage::Cursor> LoadCursor(const std::string& peer) override {
