@@ -15,9 +15,12 @@
 namespace geodatastore::replication {
 
 struct ClockCheck {
-  bool measured = false;  // some linked peer's offset is known
-  int64_t offset_ms = 0;  // this node's clock minus the median of its peers'
-  std::string fence;      // why it must fence itself; empty: it need not
+  // Whether more than half of the linked peers' offsets are known and agree: all within
+  // the limit (then fence is empty) or all beyond it (then fence says why). Otherwise the
+  // node keeps its current state.
+  bool measured = false;
+  int64_t offset_ms = 0;  // this node's clock minus the median of the known peers'
+  std::string fence;
 };
 
 inline ClockCheck CheckClock(const std::vector<PeerView>& peers, uint64_t max_offset_ms) {
@@ -30,12 +33,13 @@ inline ClockCheck CheckClock(const std::vector<PeerView>& peers, uint64_t max_of
   }
   ClockCheck out;
   if (offsets.empty()) return out;
-  out.measured = true;
   std::sort(offsets.begin(), offsets.end());
   out.offset_ms = -offsets[offsets.size() / 2];
   const auto limit = static_cast<int64_t>(max_offset_ms * 8 / 10);
   const auto far = static_cast<size_t>(std::count_if(
       offsets.begin(), offsets.end(), [&](int64_t o) { return o > limit || o < -limit; }));
+  const size_t near = offsets.size() - far;
+  out.measured = far * 2 > linked || near * 2 > linked;
   if (far * 2 > linked) {
     out.fence = "this node's clock is " + std::to_string(out.offset_ms) +
                 " ms from the median of its peers', beyond 80% of clock.max_offset_ms (" +

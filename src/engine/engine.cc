@@ -204,9 +204,6 @@ std::string Engine::clock_fence() const {
 }
 
 Status Engine::CheckFence() const {
-  if (fenced_.load(std::memory_order_relaxed)) {
-    return Status(StatusCode::kUnavailable, std::string(kClockFenced) + ": " + clock_fence());
-  }
   // After a restart the clock resumes above the stamps issued before (HighWater): while that
   // is ahead of physical time by most of the maximum offset, peers would refuse the stamps.
   const uint64_t now = physical_->NowMillis();
@@ -215,6 +212,9 @@ Status Engine::CheckFence() const {
     return Status(StatusCode::kUnavailable,
                   std::string(kClockFenced) + ": stamps issued before the restart reach " +
                       std::to_string(floor - now) + " ms beyond this node's clock");
+  }
+  if (fenced_.load(std::memory_order_relaxed)) {
+    return Status(StatusCode::kUnavailable, std::string(kClockFenced) + ": " + clock_fence());
   }
   return Status::Ok();
 }

@@ -134,6 +134,10 @@ Status Node::Start() {
   options.max_clock_offset_ms = config_.clock.max_offset_ms;
   engine_ = std::make_unique<engine::Engine>(store_.get(), identity, &clock_, options);
   GDS_RETURN_IF_ERROR(engine_->Start());
+  // A node with peers stamps no LWW write before its clock was compared with theirs: a
+  // node started with its clock far ahead would otherwise acknowledge writes its peers
+  // refuse until real time catches up (docs/durability.md).
+  if (!config_.cluster.peers.empty()) engine_->SetClockFence(std::string(kUnverifiedClock));
   const PeerLinks links = Links();  // one set of peer credentials for both adapters
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
@@ -299,10 +303,21 @@ v1::TombstoneStatus Node::TombstoneReport() {
   return out;
 }
 
-void Node::CheckClock() {
+void Node::CheckClock(std::chrono::steady_clock::duration running) {
   const replication::ClockCheck check =
       replication::CheckClock(replication_->Peers(), config_.clock.max_offset_ms);
-  if (!check.measured) return;
+  if (!check.measured) {
+    // Fenced from the start until a peer's clock is known (Start), but not for good: a node
+    // that reaches no peer for kUnverifiedClockGrace takes LWW writes on its own clock (a
+    // region cut off keeps taking writes).
+    if (running >= kUnverifiedClockGrace && engine_->clock_fence() == kUnverifiedClock) {
+      spdlog::warn("no peer's clock known after {} s: taking LWW writes on this node's clock",
+                   std::chrono::duration_cast<std::chrono::seconds>(kUnverifiedClockGrace).count());
+      engine_->SetClockFence("");
+    }
+    if (metrics_) metrics_->SetClock(check.offset_ms, !engine_->clock_fence().empty());
+    return;
+  }
   if (check.fence.empty() != engine_->clock_fence().empty()) {
     if (check.fence.empty()) {
       spdlog::warn("clock back within the offset of its peers: LWW writes accepted again");
@@ -326,7 +341,7 @@ void Node::Housekeeping() {
     if (Status s = engine_->SaveHighWater(); !s.ok()) {
       spdlog::error("saving the high-water marks: {}", s.ToString());
     }
-    if (replication_ && tick % 5 == 0) CheckClock();
+    if (replication_) CheckClock(std::chrono::steady_clock::now() - started);
     const uint64_t committed = engine_->CommittedSeq();
     if (!replication_ && tick % 5 == 0 && committed > truncated) {
       Status s = store_->TruncateLog(engine_->identity().replica, committed);

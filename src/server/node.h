@@ -6,11 +6,13 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,7 +72,10 @@ class Node {
   // delta log of a node without peers short.
   // Measures this node's clock against its linked peers' and fences it (Engine::
   // SetClockFence) while most are more than 80% of clock.max_offset_ms away.
-  void CheckClock();
+  void CheckClock(std::chrono::steady_clock::duration running);
+  static constexpr std::string_view kUnverifiedClock =
+      "its clock is not yet compared with its peers' (their progress reports)";
+  static constexpr std::chrono::seconds kUnverifiedClockGrace{10};
   void Housekeeping();
   // from: the sending node; origin_region: the region of the node whose write lost or won.
   void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,

@@ -69,6 +69,9 @@ class ReplicationTest : public ::testing::Test {
           return true;
         },
         "every peer up");
+    // LWW writes wait for each node's first clock comparison with its peers.
+    EventuallyEverywhere([&](int i) { return Metric(i, "geodatastore_clock_fenced") == 0; },
+                         "every clock compared");
   }
 
   HttpClient& At(int i) { return *clients_[i]; }
@@ -418,9 +421,11 @@ TEST_F(ReplicationTest, ANodeWhoseClockIsFarFromItsPeersFencesItselfAndNeverStam
   nodes_[2]->set_env(ClockSkew(120));
   ASSERT_TRUE(nodes_[2]->Start()) << nodes_[2]->error();
   clients_[2] = std::make_unique<HttpClient>(nodes_[2]->http_port());
-  EventuallyEverywhere([&](int i) { return Metric(i, "geodatastore_clock_fenced") == 1; },
-                       "ap-south-1 fenced", {2});
-  EXPECT_GT(Metric(2, "geodatastore_clock_offset_seconds"), 100);
+  // Fenced from the start (its clock not yet compared), then for its measured offset.
+  EventuallyEverywhere(
+      [&](int i) { return Metric(i, "geodatastore_clock_offset_seconds") > 100; },
+      "ap-south-1 measured 120 s ahead", {2});
+  EXPECT_EQ(Metric(2, "geodatastore_clock_fenced"), 1);
   auto refused = At(2).Post("/crdt/registers/skew", {{"value", "from the future"}});
   EXPECT_EQ(refused.status, 503);
   EXPECT_THAT(refused.body, ::testing::HasSubstr("clock fenced"));
