@@ -506,7 +506,16 @@ std::vector<Outgoing> Replicator::Receive(const v1::ReplicationMessage& message,
     // The sender's own report was made when it sent this message.
     if (report.node() == peer.info.id && report.wall_ms() != 0) {
       if (const uint64_t wall = host_->WallMillis(); wall != 0) {
-        peer.clock_offset_ms = static_cast<int64_t>(report.wall_ms()) - static_cast<int64_t>(wall);
+        const int64_t offset =
+            static_cast<int64_t>(report.wall_ms()) - static_cast<int64_t>(wall);
+        if (now_ms - std::min(now_ms, peer.offset_window_start_ms) >= kClockOffsetWindowMs ||
+            peer.offset_window_max == INT64_MIN) {
+          peer.offset_previous_max = peer.offset_window_max;
+          peer.offset_window_max = offset;
+          peer.offset_window_start_ms = now_ms;
+        } else {
+          peer.offset_window_max = std::max(peer.offset_window_max, offset);
+        }
         peer.clock_offset_at_ms = now_ms;
       }
     }
@@ -629,8 +638,9 @@ std::vector<PeerView> Replicator::Peers(uint64_t now_ms) const {
     if (via.empty()) {
       v.bytes_sent = linked.bytes_sent;
       v.bytes_received = linked.bytes_received;
-      if (linked.clock_offset_ms && now_ms - linked.clock_offset_at_ms <= kClockOffsetFreshMs)
-        v.clock_offset_ms = linked.clock_offset_ms;
+      if (linked.offset_window_max != INT64_MIN &&
+          now_ms - std::min(now_ms, linked.clock_offset_at_ms) <= kClockOffsetFreshMs)
+        v.clock_offset_ms = std::max(linked.offset_window_max, linked.offset_previous_max);
     }
     if (v.acked < committed) {
       auto next = host_->ReadLog(v.acked + 1, v.acked + 1, 1);

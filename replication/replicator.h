@@ -134,8 +134,10 @@ struct PeerView {
   std::optional<int64_t> clock_offset_ms;
 };
 
-// How long a measured clock offset counts (PeerView::clock_offset_ms).
+// How long a measured clock offset counts (PeerView::clock_offset_ms), and the window of
+// the filter over them (Replicator::Peer).
 inline constexpr uint64_t kClockOffsetFreshMs = 10'000;
+inline constexpr uint64_t kClockOffsetWindowMs = 5'000;
 
 // Age of the oldest write the peer has not acknowledged, in seconds (0 when none).
 inline double SecondsBehind(const PeerView& peer, uint64_t now_wall_ms) {
@@ -227,8 +229,14 @@ class Replicator {
     uint64_t state_since_ms = 0;
     uint64_t bytes_sent = 0;
     uint64_t bytes_received = 0;
-    std::optional<int64_t> clock_offset_ms;  // PeerView::clock_offset_ms
-    uint64_t clock_offset_at_ms = 0;         // when it was measured
+    // Clock offsets measured from its own progress reports (PeerView::clock_offset_ms): a
+    // report delayed in transit (a held link, a backlog) makes the peer look behind, never
+    // ahead, so the best estimate is the largest of the recent ones (NTP's minimum-delay
+    // filter): the largest of the current window and of the one before.
+    int64_t offset_window_max = INT64_MIN;
+    int64_t offset_previous_max = INT64_MIN;
+    uint64_t offset_window_start_ms = 0;
+    uint64_t clock_offset_at_ms = 0;  // when the last one was measured
   };
 
   struct Relayed {  // an origin this gateway relays

@@ -50,6 +50,19 @@ class SetTest(unittest.TestCase):
         self.assertEqual(run(ops, {S: {"elements": ["b"]}}), {"set_add_lost": 1})
         self.assertEqual(run(ops, {S: {"elements": ["a", "z"]}}), {"set_phantom": 1})
 
+    def test_an_add_kept_apart_by_a_type_conflict_is_not_lost(self):
+        ops = [op("add", S, element="a"), op("add", S, element="b")]
+        for i, o in enumerate(ops):
+            o["index"] = i
+        report = checkers.Report()
+        checkers.check_final(ops, {S: {"elements": ["b"]}}, report, {S: {"a"}})
+        self.assertEqual({k: len(v) for k, v in report.violations.items() if v}, {})
+        self.assertEqual(len(report.kept_apart), 1)
+        report = checkers.Report()
+        checkers.check_final(ops, {S: {"elements": ["b"]}}, report, {S: {"c"}})
+        self.assertEqual({k: len(v) for k, v in report.violations.items() if v},
+                         {"set_add_lost": 1})
+
     def test_remove_after_add(self):
         add = op("add", S, element="a", invoke=0)
         rem = op("remove", S, element="a", invoke=1)
