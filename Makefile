@@ -3,8 +3,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap configure build test bench bench-node start-cluster stop-cluster status format clean
+.PHONY: all bootstrap configure build test bench bench-node start-cluster stop-cluster status format clean fuzz fuzz-replay
 
 all: build
 
@@ -22,6 +23,13 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# libFuzzer targets (docs/fuzzing.md): clang-14, ASan, UBSan, in build-fuzz.
+fuzz: bootstrap
+	bash scripts/fuzz.sh run $(FUZZ_SECONDS)
+
+fuzz-replay: bootstrap
+	bash scripts/fuzz.sh replay
 
 bench: build
 	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2
