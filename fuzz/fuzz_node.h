@@ -20,12 +20,12 @@
 #include "replication/replicator.h"
 
 // Aborts (a finding) when cond is false.
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
+#define FUZZ_CHECK(cond)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
       std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                           \
-    }                                                                         \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (false)
 
 namespace geodatastore::fuzz {

@@ -53,9 +53,8 @@ void CrdtSeeds(fuzz::FuzzNode& a, fuzz::FuzzNode& b) {
     for (const auto& [key, typed] : sa.objects) {
       if (typed.first == r.type())
         Seed("crdt_join", "state-delta-" + type,
-             fuzz::JoinFrames({typed.second, r.delta(), sb.objects.count(key)
-                                                            ? sb.objects.at(key).second
-                                                            : typed.second}));
+             fuzz::JoinFrames({typed.second, r.delta(),
+                               sb.objects.count(key) ? sb.objects.at(key).second : typed.second}));
     }
   }
 }
@@ -146,7 +145,8 @@ void TextSeeds(const fs::path& source, fuzz::FuzzNode& a) {
       {"/crdt/graphs/g/vertices/p%2Fq", ""},
       {"/crdt/keys?type=or_set&prefix=a+b%20&limit=10", ""},
   };
-  for (const auto& [target, body] : requests) Seed("rest", "request", fuzz::JoinFrames({target, body}));
+  for (const auto& [target, body] : requests)
+    Seed("rest", "request", fuzz::JoinFrames({target, body}));
   Seed("session_token", "token", engine::FormatSessionToken(a.engine().Knowledge()));
   Seed("session_token", "token", "00000000000000ff:18446744073709551615");
   for (const char* example : {"full.yaml", "single-node.yaml"}) {

@@ -89,13 +89,13 @@ Status RequestBody::Absent(const char* field, bool required) {
 Status RequestBody::String(const char* field, std::string* out, bool required) const {
   auto it = json_.find(field);
   if (it == json_.end() || it->is_null()) return Absent(field, required);
-  if (!it->is_string()) return InvalidArgument(std::string("field '") + field + "' must be a string");
+  if (!it->is_string())
+    return InvalidArgument(std::string("field '") + field + "' must be a string");
   *out = it->get<std::string>();
   return Status::Ok();
 }
 
-Status RequestBody::Int(const char* field, int64_t* out, bool required,
-                        bool allow_negative) const {
+Status RequestBody::Int(const char* field, int64_t* out, bool required, bool allow_negative) const {
   auto it = json_.find(field);
   if (it == json_.end() || it->is_null()) return Absent(field, required);
   if (!it->is_number_integer()) {
@@ -130,8 +130,7 @@ Status RequestBody::Elements(std::vector<std::string>* out) const {
   return Status::Ok();
 }
 
-Status RequestBody::Type(std::optional<v1::CrdtType>* out, v1::Family family,
-                         bool required) const {
+Status RequestBody::Type(std::optional<v1::CrdtType>* out, v1::Family family, bool required) const {
   std::string name;
   GDS_RETURN_IF_ERROR(String("type", &name, required));
   if (name.empty()) return Status::Ok();
