@@ -4,8 +4,9 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 CHAOS_SECONDS ?= 150
+FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap configure build test chaos bench bench-node start-cluster stop-cluster status format clean
+.PHONY: all bootstrap configure build test chaos soak bench bench-node start-cluster stop-cluster status format clean fuzz fuzz-replay
 
 all: build
 
@@ -27,6 +28,13 @@ test: build
 # Real geods processes under faults (docs/testing.md); CHAOS_SECONDS=1800 is the soak.
 chaos: build
 	CHAOS_SECONDS=$(CHAOS_SECONDS) python3 tests/chaos/chaos.py --bin $(BUILD_DIR)/bin --log-dir $(BUILD_DIR)/chaos
+
+# libFuzzer targets (docs/fuzzing.md): clang-14, ASan, UBSan, in build-fuzz.
+fuzz: bootstrap
+	bash scripts/fuzz.sh run $(FUZZ_SECONDS)
+
+fuzz-replay: bootstrap
+	bash scripts/fuzz.sh replay
 
 bench: build
 	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2

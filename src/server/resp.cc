@@ -1,5 +1,6 @@
 #include "server/resp.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace geodatastore::server::resp {
@@ -65,7 +66,10 @@ StatusOr<size_t> Parse(std::string_view data, std::vector<Command>* out,
     if (count < 0 || static_cast<uint64_t>(count) > limits.max_arguments)
       return ProtocolError("invalid multibulk length");
     Command command;
-    command.reserve(count);
+    // Room for no more arguments than the bytes at hand can hold (each takes at least
+    // "$0\r\n\r\n"): a header alone must not make every read of an incomplete command
+    // allocate count strings.
+    command.reserve(std::min<uint64_t>(count, (data.size() - pos) / 6));
     bool whole = true;
     for (int64_t i = 0; i < count; ++i) {
       if (pos >= data.size()) {

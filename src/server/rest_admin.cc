@@ -78,9 +78,9 @@ void RestApi::AddFaultRoutes() {
   };
   Add(V::post, "/admin/faults/partition", [this, allowed](Call& c) {
     if (!allowed(c) || !c.Body()) return;
-    auto peers = c.body.find("peers");
+    auto peers = c.body.value().find("peers");
     const bool ids =
-        peers != c.body.end() && peers->is_array() &&
+        peers != c.body.value().end() && peers->is_array() &&
         std::all_of(peers->begin(), peers->end(), [](const json& p) { return p.is_string(); });
     if (!ids) return c.BadRequest("'peers' must be an array of node ids");
     const std::set<std::string> partitioned = peers->get<std::set<std::string>>();

@@ -9,6 +9,7 @@
 #include "engine/session.h"
 #include "server/consistency.h"
 #include "server/rest_call.h"
+#include "server/rest_request.h"
 
 namespace geodatastore::server {
 
@@ -29,74 +30,7 @@ std::optional<security::Action> RequiredAction(http::verb method,
                                                                  : security::Action::kWrite;
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// In query strings (plus_is_space) '+' is a space; in path segments it is itself.
-std::string PercentDecode(std::string_view in, bool* ok, bool plus_is_space) {
-  std::string out;
-  *ok = true;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%') {
-      auto hex = HexDigit;
-      if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) {
-        *ok = false;
-        return out;
-      }
-      out.push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
-      i += 2;
-    } else if (in[i] == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> SplitPath(std::string_view path) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < path.size()) {
-    if (path[start] == '/') {
-      ++start;
-      continue;
-    }
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    out.emplace_back(path.substr(start, end - start));
-    start = end;
-  }
-  return out;
-}
-
-// Decodes query (the part of the target after '?') into out; false if it is malformed.
-bool ParseQuery(std::string_view query, std::map<std::string, std::string>* out) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const size_t eq = kv.find('=');
-    bool ok_key = true, ok_value = true;
-    std::string key = PercentDecode(kv.substr(0, eq), &ok_key, true);
-    std::string value =
-        eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1), &ok_value, true);
-    if (!ok_key || !ok_value) return false;
-    (*out)[key] = value;
-  }
-  return true;
-}
-
 }  // namespace
-
-bool RestApi::Call::Absent(const char* field, bool required) {
-  if (required) BadRequest(std::string("field '") + field + "' is required");
-  return !required;
-}
 
 bool RestApi::Call::Limit(size_t max, size_t* out) {
   auto it = query.find("limit");
@@ -114,93 +48,29 @@ bool RestApi::Call::Limit(size_t max, size_t* out) {
 }
 
 bool RestApi::Call::Body() {
-  if (request.body().empty()) {
-    body = json::object();
-    return true;
-  }
-  body = json::parse(request.body(), nullptr, false);
-  if (body.is_discarded()) {
-    BadRequest("body is not valid JSON");
-    return false;
-  }
-  if (!body.is_object()) {
-    BadRequest("body must be a JSON object");
-    return false;
-  }
+  StatusOr<RequestBody> parsed = RequestBody::Parse(request.body());
+  if (!Ok(parsed.status())) return false;
+  body = std::move(parsed).value();
   return true;
+}
+
+bool RestApi::Call::Ok(const geodatastore::Status& s) {
+  if (!s.ok()) Error(s);
+  return s.ok();
 }
 
 bool RestApi::Call::String(const char* field, std::string* out, bool required) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return Absent(field, required);
-  if (!it->is_string()) {
-    BadRequest(std::string("field '") + field + "' must be a string");
-    return false;
-  }
-  *out = it->get<std::string>();
-  return true;
+  return Ok(body.String(field, out, required));
 }
 
 bool RestApi::Call::Int(const char* field, int64_t* out, bool required, bool allow_negative) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return Absent(field, required);
-  if (!it->is_number_integer()) {
-    BadRequest(std::string("field '") + field +
-               "' must be an integer within the 64-bit signed range");
-    return false;
-  }
-  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-    Error(OutOfRange(std::string("field '") + field + "' is over 2^63 - 1"));
-    return false;
-  }
-  const int64_t v = it->get<int64_t>();
-  if (v < 0 && !allow_negative) {
-    BadRequest(std::string("field '") + field + "' must not be negative");
-    return false;
-  }
-  *out = v;
-  return true;
+  return Ok(body.Int(field, out, required, allow_negative));
 }
 
-bool RestApi::Call::Elements(std::vector<std::string>* out) {
-  auto one = body.find("element");
-  auto many = body.find("elements");
-  if ((one == body.end()) == (many == body.end())) {
-    BadRequest("give exactly one of 'element' and 'elements'");
-    return false;
-  }
-  if (one != body.end()) {
-    std::string e;
-    if (!String("element", &e, true)) return false;
-    out->push_back(std::move(e));
-    return true;
-  }
-  const bool strings =
-      many->is_array() && !many->empty() &&
-      std::all_of(many->begin(), many->end(), [](const json& e) { return e.is_string(); });
-  if (!strings) {
-    BadRequest("'elements' must be a non-empty array of strings");
-    return false;
-  }
-  for (const json& e : *many) out->push_back(e.get<std::string>());
-  return true;
-}
+bool RestApi::Call::Elements(std::vector<std::string>* out) { return Ok(body.Elements(out)); }
 
 bool RestApi::Call::Type(std::optional<v1::CrdtType>* out, v1::Family family, bool required) {
-  std::string name;
-  if (!String("type", &name, required)) return false;
-  if (name.empty()) return true;
-  auto type = crdt::ParseTypeName(name);
-  if (!type) {
-    BadRequest("unknown type '" + name + "'");
-    return false;
-  }
-  if (storage::FamilyOf(*type) != family) {
-    BadRequest("type '" + name + "' is not one of the " + std::string(storage::FamilyName(family)));
-    return false;
-  }
-  *out = type;
-  return true;
+  return Ok(body.Type(out, family, required));
 }
 
 RestApi::RestApi(engine::Engine* engine, Metrics* metrics, const config::Config& config,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "server/rest_api.h"
+#include "server/rest_request.h"
 #include "server/status_codes.h"
 
 namespace geodatastore::server {
@@ -30,7 +31,7 @@ struct RestApi::Call {
   std::function<void()> done;                // hands the answer to the HTTP server
   std::vector<std::string> params;           // the {} segments of the route, decoded
   std::map<std::string, std::string> query;  // decoded
-  json body;                                 // the parsed body (an object), once Body() ran
+  RequestBody body;                          // the parsed body (an object), once Body() ran
   geodatastore::Status refused;              // what the answer refused, if a Status stands for it
   uint64_t wrote = 0;  // the seq of the call's write, which its session token must cover
   std::weak_ptr<Call> self;
@@ -64,6 +65,8 @@ struct RestApi::Call {
   bool Limit(size_t max, size_t* out);
   // Parses the body as a JSON object (an empty body is {}); false after answering 400.
   bool Body();
+  // Ok: true; else false after answering with s.
+  bool Ok(const geodatastore::Status& s);
   // Field readers: false after answering 400. Absent optional fields leave out unchanged.
   bool String(const char* field, std::string* out, bool required);
   bool Int(const char* field, int64_t* out, bool required, bool allow_negative);
@@ -71,10 +74,6 @@ struct RestApi::Call {
   bool Elements(std::vector<std::string>* out);
   // The "type" field, which must name a type of family.
   bool Type(std::optional<v1::CrdtType>* out, v1::Family family, bool required);
-
- private:
-  // For an absent field: true if it is optional, else false after answering 400.
-  bool Absent(const char* field, bool required);
 };
 
 }  // namespace geodatastore::server

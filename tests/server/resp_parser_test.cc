@@ -2,9 +2,39 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <random>
 
 #include "server/resp.h"
+
+namespace geodatastore::server::resp {
+namespace {
+
+// The largest allocation made while tracking (this binary's operator new, below).
+std::atomic<bool> tracking{false};
+std::atomic<size_t> largest{0};
+
+}  // namespace
+}  // namespace geodatastore::server::resp
+
+// GCC sees free() of what it takes for operator new's memory where it inlines these.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(size_t n) {
+  using geodatastore::server::resp::largest;
+  if (geodatastore::server::resp::tracking.load()) {
+    size_t seen = largest.load();
+    while (n > seen && !largest.compare_exchange_weak(seen, n)) {
+    }
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace geodatastore::server::resp {
 namespace {
@@ -37,6 +67,20 @@ TEST(RespParser, LeavesAnIncompleteCommandForLater) {
   std::vector<Command> out;
   EXPECT_EQ(Parse(data + "*1\r\n$4\r\nPI", &out).value(), data.size());
   EXPECT_EQ(out.size(), 1u);
+}
+
+// Found by fuzz/resp_fuzz.cc (-malloc_limit_mb=16): an array header reserved room for every
+// argument it announced before any arrived, so 12 bytes made each read of the incomplete
+// command allocate 32 MiB.
+TEST(RespParser, AnArrayHeaderReservesNoMoreThanItsBytesCanHold) {
+  std::vector<Command> out;
+  largest = 0;
+  tracking = true;
+  auto used = Parse("*1048576\r\n$1\r\na\r\n", &out);
+  tracking = false;
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ(*used, 0u);
+  EXPECT_LT(largest.load(), 4096u);
 }
 
 TEST(RespParser, RejectsWhatIsNotResp) {
