@@ -69,6 +69,9 @@ class Nemesis:
         self.ids = [n.id for n in cluster.nodes]
         self.regions = cluster.regions()
         self.rollbacks = []
+        # (node id, history time of its kill) for each kill followed by WAL corruption
+        self.corrupted = []
+        self.history_now = None  # History.now, set by run()
 
     def cross_pairs(self):
         region = {n.id: n.region for n in self.cluster.nodes}
@@ -138,6 +141,7 @@ class Nemesis:
     def kill(self):
         node = self.cluster.by_id[self.rng.choice(self.ids)]
         before = identity(node)
+        killed_at = self.history_now() if self.history_now else None
         self.cluster.kill9(node)
         self.tl.event("kill -9 %s (replica %s, committed seq %s)" % ((node.id,) + before),
                       fault=True)
@@ -145,6 +149,8 @@ class Nemesis:
         if self.corrupt_wal:
             self.tl.event("corrupt WAL of %s: %s"
                           % (node.id, self.cluster.corrupt_newest_wal(node, self.rng)), fault=True)
+            if killed_at is not None:
+                self.corrupted.append((node.id, killed_at))
         self.restart(node, node.skew)
         after = identity(node)
         # Never reuse an identity (DESIGN, principle 7): a node that came back with less than
@@ -380,6 +386,7 @@ def run(args, seconds, seed, clients_n, corrupt_wal, skew, converge_s, run_dir, 
     for c in clients:
         c.start()
     nemesis = Nemesis(cluster, proxy, timeline, rng, corrupt_wal)
+    nemesis.history_now = history.now
     nemesis.hold(3)  # a little load before the first fault
     nemesis.run(seconds, skewed)
     stop.set()
@@ -396,7 +403,8 @@ def run(args, seconds, seed, clients_n, corrupt_wal, skew, converge_s, run_dir, 
         report.add("convergence", "replicas (reads or Merkle roots) differ %d s after heal"
                    % converge_s)
         final = per_node.get(cluster.nodes[0].id) or {}
-    checkers.check_final(history.ops, final, report, kept_apart(cluster))
+    checkers.check_final(history.ops, final, report, kept_apart(cluster),
+                         checkers.single_copy_before_corruption(history.ops, nemesis.corrupted))
     checkers.check_read_your_writes(history.ops, report)
     for node_id, code, _ in cluster.exits:
         report.add("process_exit", "%s exited with code %s" % (node_id, code))
@@ -414,6 +422,8 @@ def run(args, seconds, seed, clients_n, corrupt_wal, skew, converge_s, run_dir, 
                 f.write("%s: %s\n" % (name, message))
         for message in report.kept_apart:
             f.write("kept_apart (not a violation): %s\n" % message)
+        for message in report.lost_with_disk:
+            f.write("lost_with_disk (not a violation): %s\n" % message)
 
     outcomes = {o: sum(1 for op in history.ops if op["outcome"] == o)
                 for o in ("ok", "failed", "indeterminate")}
@@ -422,11 +432,11 @@ def run(args, seconds, seed, clients_n, corrupt_wal, skew, converge_s, run_dir, 
     phantoms = report.count("counter_phantom", "set_phantom", "register_phantom")
     failed_checks = sorted(k for k, v in report.violations.items() if v)
     summary = ("chaos: seed=%d seconds=%d ops=%d ok=%d failed=%d indeterminate=%d faults=%d "
-               "lost=%d kept_apart=%d rywviolations=%d phantoms=%d exits=%d converged_after=%s "
-               "result=%s log=%s"
+               "lost=%d kept_apart=%d lost_with_disk=%d rywviolations=%d phantoms=%d exits=%d "
+               "converged_after=%s result=%s log=%s"
                % (seed, seconds, len(history.ops), outcomes["ok"], outcomes["failed"],
-                  outcomes["indeterminate"], timeline.faults, lost, len(report.kept_apart), ryw,
-                  phantoms,
+                  outcomes["indeterminate"], timeline.faults, lost, len(report.kept_apart),
+                  len(report.lost_with_disk), ryw, phantoms,
                   len(cluster.exits), "%.2fs" % took if took is not None else "never",
                   "FAIL(%s)" % ",".join(failed_checks) if failed_checks else "pass", run_dir))
     by_checker = ", ".join("%s=%d" % (k, len(v)) for k, v in sorted(report.violations.items())

@@ -55,6 +55,10 @@ class Report:
         # Acknowledged adds not in the winning state of a type conflict but in the loser's,
         # kept apart under /admin/lost (docs/durability.md): retrievable, not lost.
         self.kept_apart = []
+        # Acknowledged writes missing that only their node held (consistency level eventual,
+        # acknowledged in the seconds before that node's kill whose WAL was then corrupted):
+        # a write acknowledged by one replica is as durable as that replica's disk.
+        self.lost_with_disk = []
 
     def add(self, checker, message):
         self.violations[checker].append(message)
@@ -74,33 +78,56 @@ def _writes(ops):
     return [op for op in ops if op["kind"] != "read"]
 
 
-def check_final(history_ops, final, report, kept=None):
+# How long before a kill an eventual write may still have been held by its node alone.
+SINGLE_COPY_WINDOW_S = 10.0
+
+
+def single_copy_before_corruption(history_ops, corrupted):
+    """Indexes of acknowledged eventual writes completed on a node within SINGLE_COPY_WINDOW_S
+    before a kill after which its WAL was corrupted (corrupted: [(node id, kill time)])."""
+    out = set()
+    for node, killed_at in corrupted:
+        for op in history_ops:
+            if (op["node"] == node and op["kind"] != "read" and op["outcome"] == "ok"
+                    and op.get("level", "eventual") == "eventual"
+                    and killed_at - SINGLE_COPY_WINDOW_S <= op["complete"] <= killed_at):
+                out.add(op["index"])
+    return out
+
+
+def check_final(history_ops, final, report, kept=None, single_copy=None):
     """final: key -> state (the JSON of the converged read) or None if absent; kept: key ->
     elements of the states a type conflict kept apart (GET /admin/lost on any node)."""
     kept = kept or {}
+    single_copy = single_copy or set()
     ops_by_key = by_key(_writes(history_ops))
     for key in sorted(set(ops_by_key) | set(final)):
         family = family_of(key)
         ops, state = ops_by_key.get(key, []), final.get(key)
         if family == "counter":
-            _final_counter(key, ops, state, report)
+            _final_counter(key, ops, state, report, single_copy)
         elif family in ("set", "graph"):
-            _final_set(key, family, ops, state, report, kept.get(key, set()))
+            _final_set(key, family, ops, state, report, kept.get(key, set()), single_copy)
         else:
             _final_register(key, ops, state, report)
 
 
-def _final_counter(key, ops, state, report):
-    def total(kind, outcomes):
-        return sum(op["amount"] for op in ops if op["kind"] == kind and op["outcome"] in outcomes)
+def _final_counter(key, ops, state, report, single_copy=frozenset()):
+    def total(kind, outcomes, skip=frozenset()):
+        return sum(op["amount"] for op in ops
+                   if op["kind"] == kind and op["outcome"] in outcomes and op["index"] not in skip)
 
     lo = total("increment", ("ok",)) - total("decrement", ATTEMPTED)
+    lo_disk = total("increment", ("ok",), single_copy) - total("decrement", ATTEMPTED)
     hi = total("increment", ATTEMPTED) - total("decrement", ("ok",))
     value = state.get("value") if state else 0
     if state is None and lo <= 0 <= hi:
         return
     if not isinstance(value, int):
         report.add("counter_lost", "%s: value %r is not a number" % (key, value))
+    elif lo_disk <= value < lo:
+        report.lost_with_disk.append("%s: value %d < %d acknowledged, >= %d without the "
+                                     "increments only a corrupted node held" % (key, value, lo, lo_disk))
     elif value < lo:
         report.add("counter_lost", "%s (%s): value %d < %d acknowledged (attempted at most %d)"
                    % (key, state.get("type") if state else "absent", value, lo, hi))
@@ -108,7 +135,7 @@ def _final_counter(key, ops, state, report):
         report.add("counter_phantom", "%s: value %d > %d attempted" % (key, value, hi))
 
 
-def _final_set(key, family, ops, state, report, kept):
+def _final_set(key, family, ops, state, report, kept, single_copy=frozenset()):
     present = _elements(family, state)
     adds = {op["element"]: op for op in ops if op["kind"] == "add"}
     removes = defaultdict(list)
@@ -123,6 +150,9 @@ def _final_set(key, family, ops, state, report, kept):
         if not attempted and element not in present and element in kept:
             report.kept_apart.append("%s: %s (op %d on %s)" % (key, element, add["index"],
                                                               add["node"]))
+        elif not attempted and element not in present and add["index"] in single_copy:
+            report.lost_with_disk.append("%s: %s (op %d on %s)" % (key, element, add["index"],
+                                                                  add["node"]))
         elif not attempted and element not in present:
             report.add("set_add_lost", "%s: acknowledged add of %s (op %d on %s) missing"
                        % (key, element, add["index"], add["node"]))

@@ -50,6 +50,19 @@ class SetTest(unittest.TestCase):
         self.assertEqual(run(ops, {S: {"elements": ["b"]}}), {"set_add_lost": 1})
         self.assertEqual(run(ops, {S: {"elements": ["a", "z"]}}), {"set_phantom": 1})
 
+    def test_an_add_only_a_corrupted_node_held_is_lost_with_its_disk(self):
+        ops = [op("add", S, element="a", invoke=5.0), op("add", S, element="b", invoke=50.0),
+               op("add", S, element="c", invoke=51.0, level="quorum")]
+        for i, o in enumerate(ops):
+            o["index"] = i
+        at_risk = checkers.single_copy_before_corruption(ops, [("n1", 52.0)])
+        self.assertEqual(at_risk, {1})  # "a" long before the kill, "c" acknowledged by a quorum
+        report = checkers.Report()
+        checkers.check_final(ops, {S: {"elements": ["c"]}}, report, {}, at_risk)
+        self.assertEqual({k: len(v) for k, v in report.violations.items() if v},
+                         {"set_add_lost": 1})  # "a"
+        self.assertEqual(len(report.lost_with_disk), 1)  # "b"
+
     def test_an_add_kept_apart_by_a_type_conflict_is_not_lost(self):
         ops = [op("add", S, element="a"), op("add", S, element="b")]
         for i, o in enumerate(ops):
