@@ -19,14 +19,7 @@
 #include "engine/engine.h"
 #include "replication/replicator.h"
 
-// Aborts (a finding) when cond is false.
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (false)
+#include "fuzz_check.h"
 
 namespace geodatastore::fuzz {
 

@@ -10,13 +10,7 @@
 
 #include "server/resp.h"
 
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (false)
+#include "fuzz_check.h"
 
 using namespace geodatastore;
 using server::resp::Command;
