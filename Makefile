@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all bootstrap configure build test bench bench-node start-cluster stop-cluster status format clean
+.PHONY: all bootstrap configure build test soak bench bench-node start-cluster stop-cluster status format clean
 
 all: build
 
@@ -22,6 +22,11 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The simulator over 10,000 seeds (GDS_SIM_SEEDS=N for another count), one process per core;
+# prints the replay command of any failing seed (docs/simulation.md).
+soak: build
+	GDS_BIN=$(BUILD_DIR)/bin bash scripts/soak.sh
 
 bench: build
 	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2

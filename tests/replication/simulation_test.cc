@@ -55,7 +55,12 @@ TEST_P(LogLoss, ConvergesWhenDeltaLogsAreLost) { RunAndCheck(Faults::kLogLoss); 
 // take a new replica epoch; no acknowledged add may be lost to the anti-entropy that
 // refills it, and no (replica, seq) or dot may be issued twice.
 class WalDamage : public Simulation {};
-TEST_P(WalDamage, NothingAcknowledgedIsLostOrReissued) { RunAndCheck(Faults::kWal); }
+TEST_P(WalDamage, NothingAcknowledgedIsLostOrReissued) {
+  // Acknowledgements in flight when a node took its new epoch (through gateways: of what
+  // its relay targets applied) claim more than the new replica sent: refused, harmlessly.
+  allowed_rejections_.insert("forged_ack");
+  RunAndCheck(Faults::kWal);
+}
 
 void Simulation::MaybeDamage(Faults faults) {
   if (faults == Faults::kPlain) return;

@@ -45,6 +45,10 @@ void SimHarness::Boot(SimNode& n) {
   auto store = storage::Store::Open({"/sim/" + n.id, false, n.env.get()});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   n.store = std::move(store).value();
+  if (n.identity.replica == 0) {  // first boot: epoch 1, as the tests before LoadIdentity
+    ASSERT_TRUE(n.store->PutMeta("node_id", n.id).ok());
+    ASSERT_TRUE(n.store->PutMeta("epoch", "1").ok());
+  }
   // As Node does: the epoch from the store, a new one when it went backwards.
   auto identity = storage::LoadIdentity(*n.store, n.id, &n.clock);
   ASSERT_TRUE(identity.ok()) << identity.status().ToString();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -11,7 +12,32 @@ std::string WalDamage::ToString() const {
   if (file.empty()) return "no write-ahead log to damage";
   return file + " (" + std::to_string(size) + " bytes): " +
          (flip ? "flipped byte " + std::to_string(offset)
-               : "cut to " + std::to_string(offset) + " bytes");
+               : "cut to " + std::to_string(offset) + " bytes" +
+                     (at_boundary ? " (at a record's end)" : ""));
+}
+
+// The offsets where a whole logical record of a RocksDB log ends (log_format.h: 32 KiB
+// blocks of physical records, header := crc: fixed32, length: fixed16, type: uint8; a block
+// tail shorter than a header is padding; type 1 full, 2 first, 3 middle, 4 last), before the
+// file's end.
+std::vector<uint64_t> RecordEnds(const std::string& log) {
+  constexpr size_t kBlock = 32768, kHeader = 7;
+  std::vector<uint64_t> out;
+  size_t at = 0;
+  while (at + kHeader <= log.size()) {
+    const size_t left = kBlock - at % kBlock;
+    if (left < kHeader) {
+      at += left;
+      continue;
+    }
+    const size_t length = static_cast<uint8_t>(log[at + 4]) |
+                          static_cast<size_t>(static_cast<uint8_t>(log[at + 5])) << 8;
+    const int type = static_cast<uint8_t>(log[at + 6]);
+    if (type == 0 || at + kHeader + length > log.size()) break;
+    at += kHeader + length;
+    if ((type == 1 || type == 4) && at < log.size()) out.push_back(at);
+  }
+  return out;
 }
 
 DiskImage ReadDisk(rocksdb::Env* env, const std::string& dir) {
@@ -82,6 +108,13 @@ WalDamage DamageNewestWal(rocksdb::Env* env, const std::string& dir, bool flip,
   out.file = path;
   out.size = bytes.size();
   out.offset = std::uniform_int_distribution<uint64_t>(0, bytes.size() - 1)(rng);
+  if (!flip && rng() % 2 == 0 && std::getenv("GDS_SIM_CLEAN_CUTS") != nullptr) {
+    const std::vector<uint64_t> ends = RecordEnds(bytes);
+    if (!ends.empty()) {
+      out.offset = ends[rng() % ends.size()];
+      out.at_boundary = true;
+    }
+  }
   if (flip) {
     bytes[out.offset] = static_cast<char>(bytes[out.offset] ^ (1 << (rng() % 8)));
   } else {

@@ -1,6 +1,7 @@
 // A crash's disk, and damage to a stopped store's write-ahead log, as a disk or a power loss does it: the
-// newest *.log file of the directory in env loses its tail (cut anywhere: at a record
-// boundary RocksDB sees a clean end, inside a record a torn one), or one of its bytes flips.
+// newest *.log file of the directory in env loses its tail (cut anywhere, or half the time
+// where a record ends: RocksDB then sees a clean end, and only the HIGH_WATER mark shows
+// what is missing), or one of its bytes flips (a checksum RocksDB verifies).
 //
 // Thread safety: the store must be closed.
 #pragma once
@@ -10,6 +11,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace geodatastore::sim {
 
@@ -18,6 +20,7 @@ struct WalDamage {
   uint64_t size = 0;    // before
   uint64_t offset = 0;  // where it was cut, or the byte flipped
   bool flip = false;
+  bool at_boundary = false;  // cut where a record ends: only HIGH_WATER can tell
   std::string ToString() const;
 };
 
