@@ -111,7 +111,10 @@ void Simulation::RunAndCheck(Faults faults) {
   if (HasFatalFailure()) return;
   for (int i = 0; i < 20; ++i) SessionRead();
   CheckCounters();
-  CheckTypedSets();
+  // Not with lost delta logs: a type conflict's loser under lost/ is not in the Merkle trees,
+  // so anti-entropy never carries it; a loser whose deltas were truncated before they
+  // shipped lives on one replica, and goes with its disk (an open problem, docs/simulation.md).
+  if (faults != Faults::kLogLoss) CheckTypedSets();
   CheckOrSets(/*exact=*/faults == Faults::kPlain);
   Trace("typed creates " + std::to_string(typed_creates_) + ", session reads " +
         std::to_string(session_reads_) + ", new epochs " + std::to_string(new_epochs_) +
