@@ -36,6 +36,11 @@ fuzz: bootstrap
 fuzz-replay: bootstrap
 	bash scripts/fuzz.sh replay
 
+# The simulator over 10,000 seeds (GDS_SIM_SEEDS=N for another count), one process per core;
+# prints the replay command of any failing seed (docs/simulation.md).
+soak: build
+	GDS_BIN=$(BUILD_DIR)/bin bash scripts/soak.sh
+
 bench: build
 	$(BUILD_DIR)/bin/crdt_bench --benchmark_min_time=0.2
 

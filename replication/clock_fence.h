@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replication/replicator.h"
@@ -46,6 +47,22 @@ inline ClockCheck CheckClock(const std::vector<PeerView>& peers, uint64_t max_of
                 std::to_string(max_offset_ms) + ")";
   }
   return out;
+}
+
+// A node with peers starts fenced, until its clock was compared with theirs: a node started
+// with its clock far ahead would otherwise acknowledge LWW writes its peers refuse until
+// real time catches up. A node that reaches no peer for kUnverifiedClockGraceMs takes LWW
+// writes on its own clock (a region cut off keeps taking writes).
+inline constexpr std::string_view kUnverifiedClock =
+    "its clock is not yet compared with its peers' (their progress reports)";
+inline constexpr uint64_t kUnverifiedClockGraceMs = 10'000;
+
+// The fence a node should have after check, given its current one and how long it has run.
+inline std::string NextFence(const ClockCheck& check, const std::string& current,
+                             uint64_t running_ms) {
+  if (check.measured) return check.fence;
+  if (current == kUnverifiedClock && running_ms >= kUnverifiedClockGraceMs) return "";
+  return current;
 }
 
 }  // namespace geodatastore::replication

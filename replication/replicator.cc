@@ -89,6 +89,13 @@ Status Replicator::Start(uint64_t now_ms) {
   for (auto& [id, peer] : peers_) {
     Stream& own = peer.streams[self];
     GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(id));
+    // A cursor beyond what is committed counts seqs of an epoch the store went back from
+    // (storage::LoadIdentity took a new one): the new replica's seqs start again at 1. It is
+    // persisted at once, or a later restart would take the old count again.
+    if (cursor.acked > host_->CommittedSeq()) {
+      cursor.acked = host_->CommittedSeq();
+      GDS_RETURN_IF_ERROR(host_->SaveCursor(id, cursor));
+    }
     own.acked = cursor.acked;
     own.peer_replica = cursor.replica;
     own.sent = own.acked;
@@ -101,6 +108,10 @@ Status Replicator::Start(uint64_t now_ms) {
   }
   for (const auto& [id, info] : unlinked_) {
     GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(id));
+    if (cursor.acked > host_->CommittedSeq()) {  // as above
+      cursor.acked = host_->CommittedSeq();
+      GDS_RETURN_IF_ERROR(host_->SaveCursor(id, cursor));
+    }
     reported_[id] = cursor.acked;
     saved_reported_[id] = reported_[id];
   }

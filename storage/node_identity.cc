@@ -15,7 +15,8 @@ crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch) {
   return id == 0 ? 1 : id;
 }
 
-StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id) {
+StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
+                                    crdt::PhysicalClock* clock) {
   GDS_ASSIGN_OR_RETURN(auto stored_id, store.GetMeta("node_id"));
   if (stored_id && *stored_id != node_id) {
     return FailedPrecondition("data directory belongs to node '" + *stored_id + "', not '" +
@@ -42,7 +43,8 @@ StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id) {
   }
   // A new epoch is the wall-clock millisecond it was taken: a node whose disk was wiped
   // gets a fresh replica id too, since it cannot remember its old epoch.
-  const uint64_t now_ms = crdt::SystemClock().NowMillis();
+  crdt::SystemClock system;
+  const uint64_t now_ms = (clock != nullptr ? clock : &system)->NowMillis();
   uint64_t epoch = now_ms;
   if (stored_epoch) {
     try {

@@ -30,6 +30,9 @@ crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch);
 // and when the store went backwards: RocksDB dropped write-ahead-log records
 // (Store::wal_loss), its delta log ends below the committed seq in HIGH_WATER, or that file
 // is unreadable. kFailedPrecondition if the directory belongs to another node id.
-StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id);
+// clock: where a new epoch's number comes from (nullptr: the system clock; the simulator
+// passes its own, so that a replayed seed takes the same replica ids).
+StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
+                                    crdt::PhysicalClock* clock = nullptr);
 
 }  // namespace geodatastore::storage

@@ -33,10 +33,26 @@ class EngineSyncHost final : public antientropy::SyncHost {
     for (const v1::ObjectRef& ref : objects) {
       storage::ObjectKey key;
       if (!storage::ObjectKey::Decode(ref.key(), &key)) continue;  // nothing by that name
-      GDS_ASSIGN_OR_RETURN(auto bytes, engine_->store()->ReadState(ref.type(), key));
+      v1::CrdtType type = ref.type();
+      GDS_ASSIGN_OR_RETURN(auto bytes, engine_->store()->ReadState(type, key));
+      // Not held with that type any more: a state pulled in this session (after the trees
+      // were compared) resolved a type conflict here. What was of that type is now kept
+      // apart under lost/, or embedded in the object's new type: send that, or the
+      // receiver never gets it (and the session counts it covered).
+      if (!bytes) {
+        GDS_ASSIGN_OR_RETURN(bytes, engine_->store()->ReadLost(type, key));
+      }
+      if (!bytes) {
+        auto now = engine_->Read(key.family, key.name);
+        if (!now.ok() && now.status().code() != StatusCode::kNotFound) return now.status();
+        if (now.ok()) {
+          type = now->type;
+          GDS_ASSIGN_OR_RETURN(bytes, engine_->store()->ReadState(type, key));
+        }
+      }
       if (!bytes) continue;
       v1::ObjectState& s = out.emplace_back();
-      s.set_type(ref.type());
+      s.set_type(type);
       s.set_key(ref.key());
       s.set_state(std::move(*bytes));
     }

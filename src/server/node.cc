@@ -137,7 +137,9 @@ Status Node::Start() {
   // A node with peers stamps no LWW write before its clock was compared with theirs: a
   // node started with its clock far ahead would otherwise acknowledge writes its peers
   // refuse until real time catches up (docs/durability.md).
-  if (!config_.cluster.peers.empty()) engine_->SetClockFence(std::string(kUnverifiedClock));
+  if (!config_.cluster.peers.empty()) {
+    engine_->SetClockFence(std::string(replication::kUnverifiedClock));
+  }
   const PeerLinks links = Links();  // one set of peer credentials for both adapters
   if (!config_.cluster.peers.empty()) {
     replication_host_ = std::make_unique<engine::EngineReplicationHost>(
@@ -306,27 +308,21 @@ v1::TombstoneStatus Node::TombstoneReport() {
 void Node::CheckClock(std::chrono::steady_clock::duration running) {
   const replication::ClockCheck check =
       replication::CheckClock(replication_->Peers(), config_.clock.max_offset_ms);
-  if (!check.measured) {
-    // Fenced from the start until a peer's clock is known (Start), but not for good: a node
-    // that reaches no peer for kUnverifiedClockGrace takes LWW writes on its own clock (a
-    // region cut off keeps taking writes).
-    if (running >= kUnverifiedClockGrace && engine_->clock_fence() == kUnverifiedClock) {
-      spdlog::warn("no peer's clock known after {} s: taking LWW writes on this node's clock",
-                   std::chrono::duration_cast<std::chrono::seconds>(kUnverifiedClockGrace).count());
-      engine_->SetClockFence("");
+  const std::string current = engine_->clock_fence();
+  const std::string next = replication::NextFence(
+      check, current, std::chrono::duration_cast<std::chrono::milliseconds>(running).count());
+  if (next != current) {
+    if (next.empty() && !check.measured) {
+      spdlog::warn("no peer's clock known after {} ms: taking LWW writes on this node's clock",
+                   replication::kUnverifiedClockGraceMs);
+    } else if (next.empty()) {
+      spdlog::info("clock within the offset of its peers': LWW writes accepted");
+    } else if (current.empty() || current == replication::kUnverifiedClock) {
+      spdlog::error("fenced: {}; LWW writes are refused until it is fixed", next);
     }
-    if (metrics_) metrics_->SetClock(check.offset_ms, !engine_->clock_fence().empty());
-    return;
+    engine_->SetClockFence(next);
   }
-  if (check.fence.empty() != engine_->clock_fence().empty()) {
-    if (check.fence.empty()) {
-      spdlog::warn("clock back within the offset of its peers: LWW writes accepted again");
-    } else {
-      spdlog::error("fenced: {}; LWW writes are refused until it is fixed", check.fence);
-    }
-  }
-  engine_->SetClockFence(check.fence);
-  if (metrics_) metrics_->SetClock(check.offset_ms, !check.fence.empty());
+  if (metrics_) metrics_->SetClock(check.offset_ms, !next.empty());
 }
 
 void Node::Housekeeping() {

@@ -71,11 +71,9 @@ class Node {
   // Until stopped, on its own thread: steps the tombstone collector's rounds, and keeps the
   // delta log of a node without peers short.
   // Measures this node's clock against its linked peers' and fences it (Engine::
-  // SetClockFence) while most are more than 80% of clock.max_offset_ms away.
+  // SetClockFence) while most are more than 80% of clock.max_offset_ms away, and from its
+  // start until they were compared (replication/clock_fence.h).
   void CheckClock(std::chrono::steady_clock::duration running);
-  static constexpr std::string_view kUnverifiedClock =
-      "its clock is not yet compared with its peers' (their progress reports)";
-  static constexpr std::chrono::seconds kUnverifiedClockGrace{10};
   void Housekeeping();
   // from: the sending node; origin_region: the region of the node whose write lost or won.
   void RecordConflicts(const std::vector<engine::Conflict>& conflicts, const std::string& from,

@@ -206,6 +206,36 @@ TEST_F(ReplicatorTrust, AfterARestartAnAcknowledgementMovesTheCursorOnlyAsFarAsT
   EXPECT_EQ(AckedBy(N("a"), "b"), 10u);
 }
 
+// Found by the simulator (Seeds/WalDamage): a node that took a new replica epoch because
+// its store went backwards (a damaged write-ahead log) kept the persisted cursors of the
+// old epoch, so it took the first seqs of the new replica as acknowledged by peers that had
+// acknowledged as many of the old one, and never sent them. A cursor beyond the committed
+// seq is cut back at start, and persisted so (a second restart must not read the old one).
+TEST_F(ReplicatorTrust, ANewEpochSendsItsFirstSeqsWhateverTheOldEpochsCursorsSaid) {
+  Make({{"a", "r1"}, {"b", "r1"}});
+  Write(N("a"), 5);  // 1..10, all acknowledged by b
+  ASSERT_TRUE(N("a").store->SaveCursor("b", {10, N("b").replica()}).ok());
+  TrustNode& a = N("a");
+  auto new_epoch = [&] {
+    a.replicator.reset();
+    a.host.reset();
+    a.engine = std::make_unique<engine::Engine>(
+        a.store.get(), storage::NodeIdentity{"a", 2, storage::ReplicaIdOf("a", 2)}, &a.clock,
+        engine::EngineOptions{});
+    ASSERT_TRUE(a.engine->Start().ok());
+    a.host = std::make_unique<engine::EngineReplicationHost>(a.engine.get());
+    a.Link({{"b", "r1"}}, replication::Topology::kMesh);
+  };
+  new_epoch();
+  EXPECT_EQ(a.store->LoadCursor("b")->acked, 0u);
+  Write(a, 1);  // seqs 1..2 of the new replica
+  new_epoch();  // restarted again before b acknowledged anything of it
+  const v1::ReplicationMessage batch = NextBatch(a, "b");
+  EXPECT_EQ(batch.deltas().origin(), storage::ReplicaIdOf("a", 2));
+  EXPECT_EQ(batch.deltas().from_seq(), 1u);
+  EXPECT_EQ(batch.deltas().to_seq(), 2u);
+}
+
 TEST_F(ReplicatorTrust, AfterARestartAPeerAheadOfItsCursorCatchesUp) {
   Make({{"a", "r1"}, {"b", "r1"}});
   Write(N("a"), 5);
