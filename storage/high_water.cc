@@ -14,6 +14,11 @@ constexpr char kName[] = "/HIGH_WATER";
 constexpr char kTemp[] = "/HIGH_WATER.tmp";
 
 std::string Body(const HighWater& m) {
+  return "v2 " + std::to_string(m.epoch) + " " + std::to_string(m.committed_seq) + " " +
+         std::to_string(m.hlc_ceiling_ms) + " " + std::to_string(m.applied_total);
+}
+
+std::string BodyV1(const HighWater& m) {
   return "v1 " + std::to_string(m.epoch) + " " + std::to_string(m.committed_seq) + " " +
          std::to_string(m.hlc_ceiling_ms);
 }
@@ -42,12 +47,18 @@ StatusOr<std::optional<HighWater>> HighWaterFile::Load() const {
   HighWater m;
   char version[3] = {};
   char sum[17] = {};
-  if (std::sscanf(text.c_str(), "%2s %" SCNu64 " %" SCNu64 " %" SCNu64 " %16s", version, &m.epoch,
-                  &m.committed_seq, &m.hlc_ceiling_ms, sum) != 5 ||
-      std::string(version) != "v1") {
+  std::string body;
+  if (text.starts_with("v2 ") &&
+      std::sscanf(text.c_str(), "%2s %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %16s", version,
+                  &m.epoch, &m.committed_seq, &m.hlc_ceiling_ms, &m.applied_total, sum) == 6) {
+    body = Body(m);
+  } else if (text.starts_with("v1 ") &&
+             std::sscanf(text.c_str(), "%2s %" SCNu64 " %" SCNu64 " %" SCNu64 " %16s", version,
+                         &m.epoch, &m.committed_seq, &m.hlc_ceiling_ms, sum) == 5) {
+    body = BodyV1(m);
+  } else {
     return Corruption(path + " is not a high-water file");
   }
-  const std::string body = Body(m);
   if (Hex(XXH3_64bits(body.data(), body.size())) != sum || text != body + " " + sum + "\n") {
     return Corruption(path + " fails its checksum");
   }

@@ -5,12 +5,16 @@
 //   committed_seq   own writes committed in the epoch, at least (raised periodically: a
 //                   restart that finds its delta log below it went backwards, and takes a
 //                   new replica epoch so that no (replica, seq) or dot is issued twice)
+//   applied_total   the sum over origins of what this node applied of their writes, at least
+//                   (raised periodically: a restart that finds less lost peers' batches it
+//                   had acknowledged, which they will not resend to the same replica)
 //   hlc_ceiling_ms  no HLC stamp was issued beyond this physical time (raised before the
 //                   clock passes it: a restart's clock starts above it, so stamps never go
 //                   backwards, whatever the wall clock says after the restart)
 //
-// The file is one line, "v1 <epoch> <committed_seq> <hlc_ceiling_ms> <xxh64 hex>", written
-// whole to HIGH_WATER.tmp, fsynced and renamed over the old one.
+// The file is one line, "v2 <epoch> <committed_seq> <hlc_ceiling_ms> <applied_total> <xxh64
+// hex>" (v1 lacks applied_total), written whole to HIGH_WATER.tmp, fsynced and renamed over
+// the old one.
 //
 // Thread safety: HighWaterFile is not synchronized; its owner serializes calls.
 #pragma once
@@ -31,6 +35,7 @@ struct HighWater {
   uint64_t epoch = 0;
   uint64_t committed_seq = 0;
   uint64_t hlc_ceiling_ms = 0;
+  uint64_t applied_total = 0;
   bool operator==(const HighWater&) const = default;
 };
 

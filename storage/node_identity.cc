@@ -15,6 +15,13 @@ crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch) {
   return id == 0 ? 1 : id;
 }
 
+StatusOr<uint64_t> AppliedTotal(const Store& store) {
+  GDS_ASSIGN_OR_RETURN(auto applied, store.LoadApplied());
+  uint64_t total = 0;
+  for (const auto& [origin, seq] : applied) total += seq;
+  return total;
+}
+
 StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
                                     crdt::PhysicalClock* clock) {
   GDS_ASSIGN_OR_RETURN(auto stored_id, store.GetMeta("node_id"));
@@ -36,9 +43,13 @@ StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
                std::to_string((*marks)->epoch) + " of its high-water file";
   } else if (*marks && stored_epoch) {
     GDS_ASSIGN_OR_RETURN(uint64_t last, store.LastSeq(ReplicaIdOf(node_id, (*marks)->epoch)));
+    GDS_ASSIGN_OR_RETURN(uint64_t applied, AppliedTotal(store));
     if (last < (*marks)->committed_seq) {
       restored = "its delta log ends at seq " + std::to_string(last) + ", below the " +
                  std::to_string((*marks)->committed_seq) + " it had committed";
+    } else if (applied < (*marks)->applied_total) {
+      restored = "it holds " + std::to_string(applied) + " of its peers' writes, fewer than the " +
+                 std::to_string((*marks)->applied_total) + " it had applied";
     }
   }
   // A new epoch is the wall-clock millisecond it was taken: a node whose disk was wiped
@@ -64,7 +75,8 @@ StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
   // The marks of the epoch now in use: later raised by the engine (Engine::SaveHighWater).
   GDS_ASSIGN_OR_RETURN(uint64_t last, store.LastSeq(identity.replica));
   GDS_RETURN_IF_ERROR(store.Flush());  // the epoch entry must not be lost behind the file
-  GDS_RETURN_IF_ERROR(marks_file.Save({epoch, last, identity.hlc_floor_ms}));
+  GDS_ASSIGN_OR_RETURN(uint64_t applied, AppliedTotal(store));
+  GDS_RETURN_IF_ERROR(marks_file.Save({epoch, last, identity.hlc_floor_ms, applied}));
   return identity;
 }
 

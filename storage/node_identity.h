@@ -26,6 +26,9 @@ struct NodeIdentity {
 
 crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch);
 
+// The sum over origins of the seqs applied here (HighWater::applied_total).
+StatusOr<uint64_t> AppliedTotal(const Store& store);
+
 // Reads the identity kept in store, taking a new epoch in a new directory, after a restore,
 // and when the store went backwards: RocksDB dropped write-ahead-log records
 // (Store::wal_loss), its delta log ends below the committed seq in HIGH_WATER, or that file

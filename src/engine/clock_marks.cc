@@ -69,10 +69,18 @@ Status Engine::CheckFence() const {
 
 Status Engine::SaveHighWater() {
   const uint64_t committed = CommittedSeq();
+  uint64_t applied_total = 0;
+  {
+    std::lock_guard<std::mutex> lock(seq_mu_);
+    for (const auto& [origin, seq] : applied_) applied_total += seq;
+  }
   std::lock_guard<std::mutex> lock(marks_mu_);
-  if (committed <= marks_.committed_seq) return Status::Ok();
+  if (committed <= marks_.committed_seq && applied_total <= marks_.applied_total) {
+    return Status::Ok();
+  }
   storage::HighWater raised = marks_;
-  raised.committed_seq = committed;
+  raised.committed_seq = std::max(committed, marks_.committed_seq);
+  raised.applied_total = std::max(applied_total, marks_.applied_total);
   GDS_RETURN_IF_ERROR(marks_file_.Save(raised));
   marks_ = raised;
   return Status::Ok();

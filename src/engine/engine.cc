@@ -85,10 +85,14 @@ Status Engine::Start() {
     std::lock_guard<std::mutex> clock_lock(clock_mu_);
     hlc_.Restore(identity_.hlc_floor_ms);
     hlc_ceiling_ms_ = identity_.hlc_floor_ms;
-    std::lock_guard<std::mutex> lock(marks_mu_);
-    marks_ = {identity_.epoch, last, identity_.hlc_floor_ms};
   }
   GDS_ASSIGN_OR_RETURN(auto applied, store_->LoadApplied());
+  {
+    uint64_t applied_total = 0;
+    for (const auto& [origin, seq] : applied) applied_total += seq;
+    std::lock_guard<std::mutex> lock(marks_mu_);
+    marks_ = {identity_.epoch, last, identity_.hlc_floor_ms, applied_total};
+  }
   GDS_ASSIGN_OR_RETURN(auto knows, store_->LoadKnowledge());
   {
     std::lock_guard<std::mutex> lock(seq_mu_);

@@ -127,6 +127,40 @@ TEST_F(RestartTest, ADeltaLogBelowTheCommittedMarkTakesANewEpoch) {
   EXPECT_EQ(std::get<crdt::PNCounter>(v.state).Value(), 11);
 }
 
+TEST_F(RestartTest, LosingAppliedPeerBatchesTakesANewEpoch) {
+  // A power loss can cut the WAL cleanly after the node's own writes, dropping only batches
+  // it applied (and acknowledged) from a peer: the peer never resends them to the same
+  // replica, so the node must come back as a new one.
+  crdt::GCounter theirs;
+  theirs = *theirs.Increment(42, 3);
+  v1::DeltaBatch batch;
+  batch.set_origin(42);
+  batch.set_from_seq(1);
+  batch.set_to_seq(1);
+  v1::KeyDelta* kd = batch.add_deltas();
+  kd->set_family(v1::COUNTERS);
+  kd->set_name("c");
+  kd->set_type(v1::G_COUNTER);
+  kd->set_delta(crdt::EncodeAny(theirs));
+  ASSERT_TRUE(engine_->ApplyRemote(batch, nullptr).ok());
+  ASSERT_TRUE(engine_->SaveHighWater().ok());
+  const storage::NodeIdentity before = identity_;
+  engine_.reset();
+  storage::HighWaterFile marks(nullptr, dir_.path());
+  auto saved = marks.Load();
+  ASSERT_TRUE(saved.ok() && *saved);
+  EXPECT_EQ((*saved)->applied_total, 1u);
+  Open();
+  EXPECT_EQ(identity_.replica, before.replica);  // nothing lost: same replica
+  engine_.reset();
+  storage::HighWater ahead = **marks.Load();
+  ahead.applied_total = 2;  // as if a second applied batch had been lost
+  ASSERT_TRUE(marks.Save(ahead).ok());
+  Open();
+  EXPECT_NE(identity_.replica, before.replica);
+  EXPECT_THAT(identity_.new_epoch_reason, HasSubstr("fewer than the 2 it had applied"));
+}
+
 TEST_F(RestartTest, AnUnreadableHighWaterFileTakesANewEpoch) {
   const storage::NodeIdentity before = identity_;
   engine_.reset();

@@ -108,7 +108,7 @@ WalDamage DamageNewestWal(rocksdb::Env* env, const std::string& dir, bool flip,
   out.file = path;
   out.size = bytes.size();
   out.offset = std::uniform_int_distribution<uint64_t>(0, bytes.size() - 1)(rng);
-  if (!flip && rng() % 2 == 0 && std::getenv("GDS_SIM_CLEAN_CUTS") != nullptr) {
+  if (!flip && rng() % 2 == 0) {
     const std::vector<uint64_t> ends = RecordEnds(bytes);
     if (!ends.empty()) {
       out.offset = ends[rng() % ends.size()];
