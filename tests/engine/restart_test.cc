@@ -15,6 +15,20 @@ namespace {
 using Kind = Op::Kind;
 using ::testing::HasSubstr;
 
+v1::DeltaBatch Batch(crdt::ReplicaId origin, uint64_t seq, v1::Family family,
+                     const std::string& name, const crdt::AnyCrdt& delta) {
+  v1::DeltaBatch batch;
+  batch.set_origin(origin);
+  batch.set_from_seq(seq);
+  batch.set_to_seq(seq);
+  v1::KeyDelta* kd = batch.add_deltas();
+  kd->set_family(family);
+  kd->set_name(name);
+  kd->set_type(crdt::TypeOf(delta));
+  kd->set_delta(crdt::EncodeAny(delta));
+  return batch;
+}
+
 class RestartTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kNow = 1'700'000'000'000;
@@ -45,11 +59,20 @@ class RestartTest : public ::testing::Test {
 
   static Op Set(std::string value) { return {.kind = Kind::kSet, .value = std::move(value)}; }
 
+  // Stops the engine and returns the high-water marks it saved.
+  storage::HighWater SavedMarks() {
+    engine_.reset();
+    auto saved = marks_.Load();
+    EXPECT_TRUE(saved.ok() && *saved);
+    return saved.ok() && *saved ? **saved : storage::HighWater{};
+  }
+
   geodatastore::testing::TempDir dir_;
   crdt::ManualClock clock_{kNow};
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Engine> engine_;
   storage::NodeIdentity identity_;
+  storage::HighWaterFile marks_{nullptr, dir_.path()};
 };
 
 TEST_F(RestartTest, StampsNeverGoBackwardsAcrossARestartWithTheClockSetBack) {
@@ -108,15 +131,11 @@ TEST_F(RestartTest, ADeltaLogBelowTheCommittedMarkTakesANewEpoch) {
   for (int i = 0; i < 10; ++i) MustApply("c", {.kind = Kind::kIncrement, .amount = 1});
   ASSERT_TRUE(engine_->SaveHighWater().ok());
   const storage::NodeIdentity before = identity_;
-  engine_.reset();
   // As if the store had lost its last ten writes: the marks say 20 were committed.
-  storage::HighWaterFile marks(nullptr, dir_.path());
-  auto saved = marks.Load();
-  ASSERT_TRUE(saved.ok() && *saved);
-  EXPECT_EQ((*saved)->committed_seq, 10u);
-  storage::HighWater ahead = **saved;
+  storage::HighWater ahead = SavedMarks();
+  EXPECT_EQ(ahead.committed_seq, 10u);
   ahead.committed_seq = 20;
-  ASSERT_TRUE(marks.Save(ahead).ok());
+  ASSERT_TRUE(marks_.Save(ahead).ok());
   Open();
   EXPECT_NE(identity_.replica, before.replica);
   EXPECT_GT(identity_.epoch, before.epoch);
@@ -133,29 +152,15 @@ TEST_F(RestartTest, LosingAppliedPeerBatchesTakesANewEpoch) {
   // replica, so the node must come back as a new one.
   crdt::GCounter theirs;
   theirs = *theirs.Increment(42, 3);
-  v1::DeltaBatch batch;
-  batch.set_origin(42);
-  batch.set_from_seq(1);
-  batch.set_to_seq(1);
-  v1::KeyDelta* kd = batch.add_deltas();
-  kd->set_family(v1::COUNTERS);
-  kd->set_name("c");
-  kd->set_type(v1::G_COUNTER);
-  kd->set_delta(crdt::EncodeAny(theirs));
-  ASSERT_TRUE(engine_->ApplyRemote(batch, nullptr).ok());
+  ASSERT_TRUE(engine_->ApplyRemote(Batch(42, 1, v1::COUNTERS, "c", theirs), nullptr).ok());
   ASSERT_TRUE(engine_->SaveHighWater().ok());
   const storage::NodeIdentity before = identity_;
-  engine_.reset();
-  storage::HighWaterFile marks(nullptr, dir_.path());
-  auto saved = marks.Load();
-  ASSERT_TRUE(saved.ok() && *saved);
-  EXPECT_EQ((*saved)->applied_total, 1u);
+  EXPECT_EQ(SavedMarks().applied_total, 1u);
   Open();
   EXPECT_EQ(identity_.replica, before.replica);  // nothing lost: same replica
-  engine_.reset();
-  storage::HighWater ahead = **marks.Load();
+  storage::HighWater ahead = SavedMarks();
   ahead.applied_total = 2;  // as if a second applied batch had been lost
-  ASSERT_TRUE(marks.Save(ahead).ok());
+  ASSERT_TRUE(marks_.Save(ahead).ok());
   Open();
   EXPECT_NE(identity_.replica, before.replica);
   EXPECT_THAT(identity_.new_epoch_reason, HasSubstr("fewer than the 2 it had applied"));
@@ -195,20 +200,6 @@ TEST_F(RestartTest, ATokenCoversAWriteAboveAnUncommittedOne) {
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(token->Get(identity_.replica), 7u);
   EXPECT_FALSE(engine_->HasApplied(*token));  // this node applies it once 1..7 committed
-}
-
-v1::DeltaBatch Batch(crdt::ReplicaId origin, uint64_t seq, v1::Family family,
-                     const std::string& name, const crdt::AnyCrdt& delta) {
-  v1::DeltaBatch batch;
-  batch.set_origin(origin);
-  batch.set_from_seq(seq);
-  batch.set_to_seq(seq);
-  v1::KeyDelta* kd = batch.add_deltas();
-  kd->set_family(family);
-  kd->set_name(name);
-  kd->set_type(crdt::TypeOf(delta));
-  kd->set_delta(crdt::EncodeAny(delta));
-  return batch;
 }
 
 TEST_F(RestartTest, AGCounterMeetingAPNCounterKeepsBothSidesIncrements) {
