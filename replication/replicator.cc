@@ -84,18 +84,23 @@ Replicator::Replicator(PeerInfo self, std::vector<PeerInfo> peers, ReplicationHo
   }
 }
 
+StatusOr<storage::Cursor> Replicator::LoadCursorOfThisEpoch(const std::string& peer) {
+  GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(peer));
+  // A cursor beyond what is committed counts seqs of an epoch the store went back from
+  // (storage::LoadIdentity took a new one): the new replica's seqs start again at 1. It is
+  // persisted at once, or a later restart would take the old count again.
+  if (cursor.acked > host_->CommittedSeq()) {
+    cursor.acked = host_->CommittedSeq();
+    GDS_RETURN_IF_ERROR(host_->SaveCursor(peer, cursor));
+  }
+  return cursor;
+}
+
 Status Replicator::Start(uint64_t now_ms) {
   const crdt::ReplicaId self = host_->self_replica();
   for (auto& [id, peer] : peers_) {
     Stream& own = peer.streams[self];
-    GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(id));
-    // A cursor beyond what is committed counts seqs of an epoch the store went back from
-    // (storage::LoadIdentity took a new one): the new replica's seqs start again at 1. It is
-    // persisted at once, or a later restart would take the old count again.
-    if (cursor.acked > host_->CommittedSeq()) {
-      cursor.acked = host_->CommittedSeq();
-      GDS_RETURN_IF_ERROR(host_->SaveCursor(id, cursor));
-    }
+    GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, LoadCursorOfThisEpoch(id));
     own.acked = cursor.acked;
     own.peer_replica = cursor.replica;
     own.sent = own.acked;
@@ -107,11 +112,7 @@ Status Replicator::Start(uint64_t now_ms) {
     peer.state_since_ms = now_ms;
   }
   for (const auto& [id, info] : unlinked_) {
-    GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, host_->LoadCursor(id));
-    if (cursor.acked > host_->CommittedSeq()) {  // as above
-      cursor.acked = host_->CommittedSeq();
-      GDS_RETURN_IF_ERROR(host_->SaveCursor(id, cursor));
-    }
+    GDS_ASSIGN_OR_RETURN(storage::Cursor cursor, LoadCursorOfThisEpoch(id));
     reported_[id] = cursor.acked;
     saved_reported_[id] = reported_[id];
   }

@@ -244,6 +244,8 @@ class Replicator {
     uint64_t truncated = 0;
   };
 
+  // The persisted cursor of peer, cut back to what this epoch committed (Start).
+  StatusOr<storage::Cursor> LoadCursorOfThisEpoch(const std::string& peer);
   // The linked peers a relayed origin of region goes to (none unless this is a gateway).
   std::vector<Peer*> RelayTargets(const std::string& origin_region);
   void AddRelayStream(crdt::ReplicaId origin, PeerInfo node, bool save);

@@ -17,9 +17,7 @@ crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch) {
 
 StatusOr<uint64_t> AppliedTotal(const Store& store) {
   GDS_ASSIGN_OR_RETURN(auto applied, store.LoadApplied());
-  uint64_t total = 0;
-  for (const auto& [origin, seq] : applied) total += seq;
-  return total;
+  return SumOfApplied(applied);
 }
 
 StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
@@ -74,7 +72,9 @@ StatusOr<NodeIdentity> LoadIdentity(Store& store, const std::string& node_id,
   if (marks.ok() && *marks) identity.hlc_floor_ms = (*marks)->hlc_ceiling_ms;
   // The marks of the epoch now in use: later raised by the engine (Engine::SaveHighWater).
   GDS_ASSIGN_OR_RETURN(uint64_t last, store.LastSeq(identity.replica));
-  GDS_RETURN_IF_ERROR(store.Flush());  // the epoch entry must not be lost behind the file
+  // A new epoch entry must not be lost behind the file (on a restart that keeps its epoch
+  // there is nothing new to flush).
+  if (!stored_epoch || restored) GDS_RETURN_IF_ERROR(store.Flush());
   GDS_ASSIGN_OR_RETURN(uint64_t applied, AppliedTotal(store));
   GDS_RETURN_IF_ERROR(marks_file.Save({epoch, last, identity.hlc_floor_ms, applied}));
   return identity;

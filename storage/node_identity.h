@@ -26,8 +26,15 @@ struct NodeIdentity {
 
 crdt::ReplicaId ReplicaIdOf(const std::string& node_id, uint64_t epoch);
 
-// The sum over origins of the seqs applied here (HighWater::applied_total).
+// The sum over origins of the seqs applied here (HighWater::applied_total): of what the store
+// holds, or of (origin, seq) pairs.
 StatusOr<uint64_t> AppliedTotal(const Store& store);
+template <typename Applied>
+uint64_t SumOfApplied(const Applied& applied) {
+  uint64_t total = 0;
+  for (const auto& [origin, seq] : applied) total += seq;
+  return total;
+}
 
 // Reads the identity kept in store, taking a new epoch in a new directory, after a restore,
 // and when the store went backwards: RocksDB dropped write-ahead-log records

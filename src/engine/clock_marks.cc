@@ -69,10 +69,10 @@ Status Engine::CheckFence() const {
 
 Status Engine::SaveHighWater() {
   const uint64_t committed = CommittedSeq();
-  uint64_t applied_total = 0;
+  uint64_t applied_total;
   {
     std::lock_guard<std::mutex> lock(seq_mu_);
-    for (const auto& [origin, seq] : applied_) applied_total += seq;
+    applied_total = storage::SumOfApplied(applied_);
   }
   std::lock_guard<std::mutex> lock(marks_mu_);
   if (committed <= marks_.committed_seq && applied_total <= marks_.applied_total) {

@@ -88,10 +88,8 @@ Status Engine::Start() {
   }
   GDS_ASSIGN_OR_RETURN(auto applied, store_->LoadApplied());
   {
-    uint64_t applied_total = 0;
-    for (const auto& [origin, seq] : applied) applied_total += seq;
     std::lock_guard<std::mutex> lock(marks_mu_);
-    marks_ = {identity_.epoch, last, identity_.hlc_floor_ms, applied_total};
+    marks_ = {identity_.epoch, last, identity_.hlc_floor_ms, storage::SumOfApplied(applied)};
   }
   GDS_ASSIGN_OR_RETURN(auto knows, store_->LoadKnowledge());
   {
